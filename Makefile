@@ -1,0 +1,120 @@
+# infosrv build. `make` builds build/infosrv; `make test` builds the
+# sanitizer flavour and runs every suite; `make run` starts the daemon on its
+# embedded defaults. Missing Debian packages are installed first (as root).
+
+CC       ?= cc
+FUZZ_CC  ?= clang
+BUILD    := build
+TBUILD   := build/test
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wvla -Wcast-qual -Wundef -Werror
+CSTD     := -std=gnu11 -D_GNU_SOURCE
+VERSION_STR := $(shell cat VERSION)
+CFLAGS_COMMON := $(CSTD) $(WARN) -Isrc -pthread -MMD -MP -DINFOSRV_VERSION=\"$(VERSION_STR)\"
+CFLAGS_REL  := $(CFLAGS_COMMON) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -DINFOSRV_TEST_BUILD
+LDLIBS   := -pthread
+
+LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/server/*.c)
+LIB_SRC  := $(filter-out src/server/main.c,$(LIB_SRC))
+MAIN_SRC := src/server/main.c
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_TOBJ  := $(LIB_SRC:%.c=$(TBUILD)/obj/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(TBUILD)/unit/%)
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+
+# Debian packages: to build, to test, to benchmark.
+PKGS_BUILD := gcc make libc6-dev pkg-config
+PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl
+PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd h2o
+
+FUZZ_SECONDS ?= 20
+FUZZ_LONG    ?= 600
+
+.PHONY: all run test unit e2e fuzz fuzz-smoke bench clean deps deps-test deps-bench
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/infosrv
+
+# Install only what is missing; apt-get update only when something is.
+define apt_install
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root to install:$$missing" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(PKGS_BUILD))
+deps-test:
+	$(call apt_install,$(PKGS_BUILD) $(PKGS_TEST))
+deps-bench:
+	$(call apt_install,$(PKGS_BUILD) $(PKGS_BENCH))
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_REL) -c $< -o $@
+
+$(TBUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -c $< -o $@
+
+$(BUILD)/infosrv: $(LIB_OBJ) $(BUILD)/obj/src/server/main.o
+	$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+
+$(TBUILD)/infosrv: $(LIB_TOBJ) $(TBUILD)/obj/src/server/main.o
+	$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
+
+$(TBUILD)/unit/%: tests/unit/%.c $(LIB_TOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -Itests/unit -o $@ $< $(LIB_TOBJ) -lcriterion $(LDLIBS)
+
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) -Isrc -g -O1 -pthread -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC)
+
+run: deps
+	$(MAKE) --no-print-directory all
+	./$(BUILD)/infosrv
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t --jobs 2; done
+
+e2e: $(TBUILD)/infosrv $(BUILD)/infosrv
+	INFOSRV_BIN=$(abspath $(TBUILD)/infosrv) /usr/bin/python3 -m pytest -q tests/e2e
+
+fuzz-smoke: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  mkdir -p $(BUILD)/fuzz-work/$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  ./$$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$n.dict $(BUILD)/fuzz-work/$$n fuzz/corpus/$$n 2>&1 | tail -n 2; \
+	done
+
+test: deps-test
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory fuzz-smoke
+
+fuzz: deps-test $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  mkdir -p $(BUILD)/fuzz-work/$$n; \
+	  ./$$f -max_total_time=$(FUZZ_LONG) -dict=fuzz/$$n.dict $(BUILD)/fuzz-work/$$n fuzz/corpus/$$n; \
+	done
+
+bench: deps-bench all
+	bench/http
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

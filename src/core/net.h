@@ -1,0 +1,32 @@
+/*
+ * net: socket addresses and listeners. "ADDR:PORT" parsing (IPv4, or [IPv6]
+ * in brackets), listening sockets with SO_REUSEPORT so each worker has its
+ * own, and address formatting. Thread-safe, no global state.
+ */
+#ifndef CORE_NET_H
+#define CORE_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct net_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+/** Parse "1.2.3.4:80" or "[::1]:80" (numeric only). Returns 0, or -1 with *why set. */
+int net_parse_addr(const char *s, struct net_addr *out, const char **why);
+/** A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT; -1 with errno. */
+int net_listen(const struct net_addr *a, int backlog);
+/** The port a socket is bound to, or -1. */
+int net_local_port(int fd);
+/** Set the port of an address. */
+void net_set_port(struct net_addr *a, int port);
+/** Format the address without the port ("127.0.0.1", "::1") into out. */
+void net_host_str(const struct sockaddr *sa, char *out, size_t cap);
+/** Format "host:port" ("[::1]:80" for IPv6) into out. */
+void net_addr_str(const struct sockaddr *sa, char *out, size_t cap);
+/** The port of a socket address. */
+unsigned net_port(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * stats: counters kept by the workers. Each slot (a service, or a service's
+ * site) has one cache-line-aligned block of counters per worker, written only
+ * by that worker with relaxed atomics and summed on read. Connection gauges
+ * (current, max) are shared atomics touched once per connection. Slots are
+ * registered by the main thread when it builds a generation; reads and
+ * clears may come from any thread.
+ */
+#ifndef SERVER_STATS_H
+#define SERVER_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+enum stat_id {
+    STAT_BYTES_SENT,
+    STAT_BYTES_RECEIVED,
+    STAT_FILES_SENT,
+    STAT_TOTAL_CONNECTIONS,
+    STAT_CONNECTION_ATTEMPTS,
+    STAT_GET_REQUESTS,
+    STAT_HEAD_REQUESTS,
+    STAT_OTHER_REQUESTS,
+    STAT_TOTAL_REQUESTS,
+    STAT_NOT_FOUND_ERRORS,
+    STAT_COUNTERS, /* number of per-worker counters */
+    STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
+    STAT_MAX_CONNECTIONS,
+    STAT_ALL,
+};
+
+#define STATS_MAX_SLOTS 256
+#define STATS_MAX_WORKERS 64
+
+/** Prepare the counter storage for NWORKERS workers (main thread, once). */
+void stats_init(unsigned nworkers);
+/** The slot of SERVICE ("www") or SERVICE/SITE; created on first use. -1 when full. */
+int stats_slot(const char *service, const char *site);
+/** Add N to counter ID of SLOT for worker W (worker thread W only). */
+void stats_add(unsigned w, int slot, enum stat_id id, uint64_t n);
+/** A connection opened on SLOT: bumps current and max. */
+void stats_conn_open(int slot);
+/** A connection of SLOT closed. */
+void stats_conn_close(int slot);
+/** Read SLOT's counters since the last clear into out[STAT_ALL]. */
+void stats_read(int slot, uint64_t out[STAT_ALL]);
+/** Clear SLOT (counters restart from zero; current connections stay). */
+void stats_clear(int slot);
+/** Time of SLOT's last clear (start-up if never cleared). */
+time_t stats_cleared_at(int slot);
+/** Name of the counter as used in JSON ("bytes_sent"). */
+const char *stats_name(enum stat_id id);
+/** Name of SLOT's site, or NULL for a service slot; *service gets the service. */
+const char *stats_slot_site(int slot, const char **service);
+/** Number of slots registered so far. */
+int stats_nslots(void);
+
+#endif

@@ -1,0 +1,39 @@
+#include "server/worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "server/gen.h"
+#include "www/accesslog.h"
+#include "www/conn.h"
+#include "www/fcache.h"
+
+struct buf *worker_buf_get(struct worker *w)
+{
+    if (w->npool > 0)
+        return w->pool[--w->npool];
+    return xcalloc(1, sizeof(struct buf));
+}
+
+void worker_buf_put(struct worker *w, struct buf *b)
+{
+    if (b == NULL)
+        return;
+    if (w->npool < WORKER_POOL_MAX && b->cap <= WORKER_POOL_BUF_MAX) {
+        buf_reset(b);
+        w->pool[w->npool++] = b;
+        return;
+    }
+    buf_free(b);
+    free(b);
+}
+
+void worker_post(struct worker *w, loop_fn fn, void *arg)
+{
+    loop_post(w->loop, fn, arg);
+}

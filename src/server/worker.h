@@ -1,0 +1,64 @@
+/*
+ * worker: a worker thread — its event loop, its own SO_REUSEPORT listeners,
+ * open-file cache, buffer pool and table of live sessions. Everything here
+ * is touched only by the worker's thread, except through worker_post (the
+ * mailbox), which is how the main and admin threads ask for snapshots,
+ * disconnects, cache flushes and the graceful stop.
+ */
+#ifndef SERVER_WORKER_H
+#define SERVER_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/loop.h"
+#include "core/net.h"
+
+struct gen;
+struct site;
+struct fcache;
+struct www_conn;
+
+#define WORKER_POOL_MAX 256        /* pooled buffers kept per worker */
+#define WORKER_POOL_BUF_MAX 65536  /* bigger buffers are freed, not pooled */
+#define WORKER_RBUF 65536          /* shared read buffer */
+
+struct listener {
+    struct loop_io io;
+    struct worker *w;
+    struct net_addr addr;
+    char ip[48];
+    unsigned port;
+    int service_slot;        /* stats slot of the service */
+    const struct site *site; /* site of this binding in the worker's generation */
+    int site_slot;
+};
+
+struct worker {
+    unsigned id;
+    pthread_t thread;
+    struct loop *loop;
+    struct gen *gen;
+    struct listener *listeners;
+    size_t nlisteners;
+    struct fcache *fcache;
+    struct www_conn *conns; /* live connections, most recent first */
+    size_t nconns;
+    struct www_conn *dead;  /* closed, freed when the loop goes idle */
+    char *rbuf;
+    struct buf *pool[WORKER_POOL_MAX];
+    size_t npool;
+    bool draining;
+};
+
+/** Take a pooled, empty buffer. */
+struct buf *worker_buf_get(struct worker *w);
+/** Return a buffer to the pool (or free it). NULL is ignored. */
+void worker_buf_put(struct worker *w, struct buf *b);
+/** Run FN(ARG) on worker W's thread; any thread. */
+void worker_post(struct worker *w, loop_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,630 @@
+#include "www/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/net.h"
+#include "server/gen.h"
+#include "server/stats.h"
+#include "server/worker.h"
+#include "version.h"
+#include "www/fcache.h"
+#include "www/static.h"
+
+#define OUT_HIGH_WATER (256 * 1024) /* stop parsing pipelined requests above this */
+#define WRITE_TIMEOUT_MS 60000
+#define CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
+
+static const struct http1_limits limits = {
+    .max_head = 32768,
+    .max_target = 8192,
+    .max_headers = 100,
+};
+
+static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events);
+static void conn_read(struct www_conn *c);
+static int conn_flush(struct www_conn *c);
+
+/* ---- output queue ---- */
+
+void www_out(struct www_conn *c, const void *p, size_t n)
+{
+    if (c->out == NULL)
+        c->out = worker_buf_get(c->w);
+    buf_append(c->out, p, n);
+}
+
+void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len)
+{
+    struct conn_seg *s;
+
+    if (len == 0)
+        return;
+    if (c->out == NULL)
+        c->out = worker_buf_get(c->w);
+    s = &c->segs[c->nsegs++];
+    s->at = c->out->len;
+    s->fe = fe;
+    s->off = off;
+    s->len = len;
+    fe->refs++;
+}
+
+uint64_t www_out_queued(const struct www_conn *c)
+{
+    uint64_t n = c->out ? c->out->len - c->out_sent : 0;
+
+    for (unsigned i = c->seg_first; i < c->nsegs; i++)
+        n += c->segs[i].len;
+    return n;
+}
+
+static bool conn_out_pending(const struct www_conn *c)
+{
+    return c->out != NULL && (c->out_sent < c->out->len || c->seg_first < c->nsegs);
+}
+
+static void conn_out_release(struct www_conn *c)
+{
+    for (unsigned i = c->seg_first; i < c->nsegs; i++)
+        fcache_put(c->segs[i].fe);
+    c->nsegs = c->seg_first = 0;
+    c->out_sent = 0;
+    worker_buf_put(c->w, c->out);
+    c->out = NULL;
+}
+
+/* Drop everything queued after the mark (a response that waited for a body
+ * that turned out malformed). */
+static void conn_out_truncate(struct www_conn *c, size_t mark, unsigned segs_mark)
+{
+    while (c->nsegs > segs_mark)
+        fcache_put(c->segs[--c->nsegs].fe);
+    if (c->out)
+        c->out->len = mark;
+}
+
+/* ---- status lines and errors ---- */
+
+const char *www_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+void www_out_status(struct www_conn *c, int status)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: ", status,
+                     www_status_text(status));
+
+    www_out(c, line, (size_t)n);
+    www_out(c, clock_http_date(), HTTP_DATE_LEN);
+    www_out(c, "\r\nServer: infosrv/" INFOSRV_VERSION "\r\n",
+            sizeof("\r\nServer: infosrv/" INFOSRV_VERSION "\r\n") - 1);
+}
+
+void www_out_end_head(struct www_conn *c, bool keep_alive, int version_minor)
+{
+    if (!keep_alive)
+        www_out(c, "Connection: close\r\n\r\n", 21);
+    else if (version_minor == 0)
+        www_out(c, "Connection: keep-alive\r\n\r\n", 26);
+    else
+        www_out(c, "\r\n", 2);
+}
+
+static void html_escape(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(b, "&lt;"); break;
+        case '>': buf_puts(b, "&gt;"); break;
+        case '&': buf_puts(b, "&amp;"); break;
+        case '"': buf_puts(b, "&quot;"); break;
+        default: buf_append(b, s, 1);
+        }
+    }
+}
+
+void www_out_error(struct www_conn *c, int status, const char *reason, bool close, bool head_only,
+                   int version_minor, bool keep_alive)
+{
+    struct buf body = {0};
+    char hdr[96];
+    int n;
+
+    buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1>\n",
+               status, www_status_text(status), www_status_text(status));
+    if (reason && *reason) {
+        buf_puts(&body, "<p>");
+        html_escape(&body, reason);
+        buf_puts(&body, "</p>\n");
+    }
+    buf_puts(&body, "</body></html>\n");
+    www_out_status(c, status);
+    if (status == 405 || status == 501)
+        www_out(c, "Allow: GET, HEAD, OPTIONS\r\n", 27);
+    n = snprintf(hdr, sizeof(hdr), "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n",
+                 body.len);
+    www_out(c, hdr, (size_t)n);
+    if (close)
+        c->close_after = true;
+    www_out_end_head(c, keep_alive && !c->close_after, version_minor);
+    if (!head_only)
+        www_out(c, body.data, body.len);
+    buf_free(&body);
+}
+
+/* ---- life cycle ---- */
+
+static void conn_timeout(struct loop *l, struct loop_timer *t)
+{
+    struct www_conn *c = container_of(t, struct www_conn, timer);
+
+    (void)l;
+    if (c->head_timer && c->in != NULL && buf_unread(c->in) > 0 && !conn_out_pending(c)) {
+        /* A partial request head: say why before closing. */
+        c->stop_reading = true;
+        www_out_error(c, 408, "The request head did not arrive in time.", true, false, 1, false);
+        if (conn_flush(c) == 0) { /* still sending: give it a little longer */
+            c->head_timer = false;
+            loop_timer_set(c->w->loop, &c->timer, 2000, conn_timeout);
+        }
+        return;
+    }
+    www_conn_close(c);
+}
+
+static void conn_arm_timer(struct www_conn *c)
+{
+    const struct site *s = c->li->site;
+    bool partial = c->in != NULL && buf_unread(c->in) > 0;
+
+    if (conn_out_pending(c)) {
+        c->head_timer = false;
+        loop_timer_set(c->w->loop, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+    } else if (partial || c->state == CS_BODY || c->requests == 0) {
+        if (!c->head_timer || !loop_timer_armed(&c->timer)) {
+            c->head_timer = true;
+            loop_timer_set(c->w->loop, &c->timer, s ? s->header_timeout_ms : 10000, conn_timeout);
+        }
+    } else {
+        c->head_timer = false;
+        loop_timer_set(c->w->loop, &c->timer, s ? s->keepalive_timeout_ms : 15000, conn_timeout);
+    }
+}
+
+void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct sockaddr *peer)
+{
+    struct www_conn *c = xcalloc(1, sizeof(*c));
+    static _Atomic uint64_t next_id = 1;
+    int one = 1;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->io.fd = fd;
+    c->io.cb = conn_on_io;
+    c->w = w;
+    c->li = li;
+    c->id = next_id++;
+    c->since = clock_wall();
+    c->started_ms = clock_ms();
+    c->site_slot = li->site_slot;
+    net_host_str(peer, c->peer_ip, sizeof(c->peer_ip));
+    c->peer_port = net_port(peer);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    stats_add(w->id, li->service_slot, STAT_TOTAL_CONNECTIONS, 1);
+    stats_add(w->id, li->site_slot, STAT_TOTAL_CONNECTIONS, 1);
+    stats_conn_open(li->service_slot);
+    stats_conn_open(li->site_slot);
+    if (loop_add(w->loop, &c->io, LOOP_IN | LOOP_OUT) == -1) {
+        log_warn("www: epoll add of a new connection");
+        www_conn_close(c);
+        return;
+    }
+    conn_arm_timer(c);
+    /* Data often arrives with the connection (deferred accept); try now. */
+    conn_read(c);
+}
+
+void www_conn_close(struct www_conn *c)
+{
+    struct worker *w = c->w;
+
+    if (c->state == CS_DEAD)
+        return;
+    c->state = CS_DEAD;
+    loop_timer_clear(&c->timer);
+    close(c->io.fd);
+    conn_out_release(c);
+    worker_buf_put(w, c->in);
+    c->in = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    stats_conn_close(c->li->service_slot);
+    stats_conn_close(c->li->site_slot);
+    c->next = w->dead;
+    w->dead = c;
+}
+
+void www_conn_reap(struct worker *w)
+{
+    struct www_conn *c;
+
+    while ((c = w->dead) != NULL) {
+        w->dead = c->next;
+        free(c);
+    }
+}
+
+void www_conn_drain(struct www_conn *c)
+{
+    bool partial = c->in != NULL && buf_unread(c->in) > 0;
+
+    if (!partial && !conn_out_pending(c) && c->state == CS_HEAD)
+        www_conn_close(c);
+    else
+        c->close_after = true;
+}
+
+/* ---- writing ---- */
+
+static void conn_count_sent(struct www_conn *c, size_t n)
+{
+    c->bytes_out += n;
+    stats_add(c->w->id, c->li->service_slot, STAT_BYTES_SENT, n);
+    stats_add(c->w->id, c->site_slot, STAT_BYTES_SENT, n);
+}
+
+/* Send queued bytes up to LIMIT, then file segments before SEG_LIMIT.
+ * Returns 0 (progress, or *blocked) or -1 (connection dead). */
+static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit, bool *blocked)
+{
+    struct conn_seg *s = c->seg_first < seg_limit ? &c->segs[c->seg_first] : NULL;
+    size_t upto = (s && s->at < limit) ? s->at : limit;
+    ssize_t n;
+
+    *blocked = false;
+    if (c->out_sent < upto) {
+        int flags = MSG_NOSIGNAL | ((s && s->at == upto) ? MSG_MORE : 0);
+        size_t want = upto - c->out_sent;
+        n = send(c->io.fd, c->out->data + c->out_sent, want, flags);
+        if (n == -1)
+            return (errno == EAGAIN || errno == EINTR) ? (*blocked = true, 0) : -1;
+        c->out_sent += (size_t)n;
+        conn_count_sent(c, (size_t)n);
+        *blocked = (size_t)n < want;
+        return 0;
+    }
+    if (s == NULL || s->at > limit)
+        return *blocked = true, 0;
+    n = sendfile(c->io.fd, s->fe->fd, &s->off, s->len);
+    if (n == -1)
+        return (errno == EAGAIN || errno == EINTR) ? (*blocked = true, 0) : -1;
+    if (n == 0) /* the file shrank under us: the framing is lost */
+        return -1;
+    conn_count_sent(c, (size_t)n);
+    s->len -= (size_t)n;
+    if (s->len == 0) {
+        fcache_put(s->fe);
+        c->seg_first++;
+    }
+    return 0;
+}
+
+/* Returns -1 when the connection was closed. While a request body is
+ * being skipped, the response queued for it (after resp_mark) is held back. */
+static int conn_flush(struct www_conn *c)
+{
+    bool blocked = false;
+
+    while (c->out != NULL) {
+        bool held = c->state == CS_BODY;
+        size_t limit = held ? c->resp_mark : c->out->len;
+        unsigned seg_limit = held ? c->segs_mark : c->nsegs;
+        bool segs_left = c->seg_first < seg_limit && c->segs[c->seg_first].at <= limit;
+        if (c->out_sent >= limit && !segs_left)
+            break;
+        if (conn_flush_step(c, limit, seg_limit, &blocked) == -1) {
+            www_conn_close(c);
+            return -1;
+        }
+        if (blocked)
+            return 0;
+    }
+    if (c->out != NULL && c->state != CS_BODY && !conn_out_pending(c))
+        conn_out_release(c);
+    if (c->out == NULL && c->close_after) {
+        www_conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reading and parsing ---- */
+
+static void conn_note_request(struct www_conn *c, const struct http1_req *req)
+{
+    size_t n = req->method_str.n + 1 + req->target.n;
+
+    if (n >= sizeof(c->last_req))
+        n = sizeof(c->last_req) - 1;
+    snprintf(c->last_req, sizeof(c->last_req), "%.*s %.*s", (int)req->method_str.n,
+             req->method_str.p, (int)req->target.n, req->target.p);
+    c->requests++;
+}
+
+/* Start skipping a request body; the response waits behind resp_mark. */
+static void conn_begin_body(struct www_conn *c, const struct http1_req *req)
+{
+    c->state = CS_BODY;
+    c->body_chunked = req->body == HTTP_BODY_CHUNKED;
+    c->body_left = req->content_length;
+    memset(&c->chunked, 0, sizeof(c->chunked));
+}
+
+static void conn_on_request(struct www_conn *c, const struct http1_req *req)
+{
+    const struct site *s = c->li->site;
+    bool has_body = req->body == HTTP_BODY_CHUNKED ||
+                    (req->body == HTTP_BODY_LENGTH && req->content_length > 0);
+
+    conn_note_request(c, req);
+    if (!req->keep_alive || c->w->draining)
+        c->close_after = true;
+    if (req->expect_other) {
+        c->stop_reading = true;
+        www_static_error(c, req, 417, "Only the 100-continue expectation is supported.");
+        return;
+    }
+    if (has_body && req->body == HTTP_BODY_LENGTH && s && req->content_length > s->max_body) {
+        c->stop_reading = true;
+        www_static_error(c, req, 413, "The request body is larger than this server accepts.");
+        return;
+    }
+    if (has_body && !www_static_accepts(req->method)) {
+        /* Refused before reading the body: the body is never parsed, so the
+         * connection cannot be reused. */
+        c->stop_reading = true;
+        c->close_after = true;
+        www_static_handle(c, req);
+        return;
+    }
+    if (has_body && req->expect_continue)
+        www_out(c, CONTINUE_100, sizeof(CONTINUE_100) - 1);
+    c->resp_mark = c->out ? c->out->len : 0;
+    c->segs_mark = c->nsegs;
+    www_static_handle(c, req);
+    if (has_body)
+        conn_begin_body(c, req);
+}
+
+static void conn_body_failed(struct www_conn *c, int status, const char *reason)
+{
+    conn_out_truncate(c, c->resp_mark, c->segs_mark);
+    c->state = CS_HEAD;
+    c->stop_reading = true;
+    www_static_error(c, NULL, status, reason);
+}
+
+/* Consume request-body bytes from p[0..len); returns bytes used. */
+static size_t conn_skip_body(struct www_conn *c, char *p, size_t len)
+{
+    size_t used, out_len;
+    int status;
+    const char *reason;
+    enum http1_result r;
+
+    if (!c->body_chunked) {
+        used = len < c->body_left ? len : (size_t)c->body_left;
+        c->body_left -= used;
+        if (c->body_left == 0)
+            c->state = CS_HEAD;
+        return used;
+    }
+    r = http1_chunked_decode(&c->chunked, p, len, c->li->site ? c->li->site->max_body : 1 << 20,
+                             &used, &out_len, &status, &reason);
+    if (r == HTTP1_DONE)
+        c->state = CS_HEAD;
+    else if (r == HTTP1_ERROR)
+        conn_body_failed(c, status, reason);
+    return used;
+}
+
+/* Parse and answer requests in p[0..len); returns bytes consumed. */
+static size_t conn_process(struct www_conn *c, char *p, size_t len)
+{
+    size_t done = 0, used;
+    struct http1_req req;
+    int status;
+    const char *reason;
+    enum http1_result r;
+
+    while (done < len && !c->stop_reading && c->state != CS_DEAD) {
+        if (c->state == CS_BODY) {
+            done += conn_skip_body(c, p + done, len - done);
+            continue;
+        }
+        if (c->close_after || (c->out && c->out->len - c->out_sent > OUT_HIGH_WATER) ||
+            c->nsegs + 4 > CONN_MAX_SEGS) {
+            c->read_blocked = true;
+            break;
+        }
+        r = http1_parse_request(p + done, len - done, &limits, &req, &used, &status, &reason);
+        if (r == HTTP1_AGAIN)
+            break;
+        if (r == HTTP1_ERROR) {
+            c->stop_reading = true;
+            www_static_error(c, NULL, status, reason);
+            break;
+        }
+        conn_on_request(c, &req);
+        done += used;
+        c->head_timer = false;
+    }
+    return done;
+}
+
+static void conn_count_received(struct www_conn *c, size_t n)
+{
+    c->bytes_in += n;
+    stats_add(c->w->id, c->li->service_slot, STAT_BYTES_RECEIVED, n);
+    stats_add(c->w->id, c->site_slot, STAT_BYTES_RECEIVED, n);
+}
+
+/* Process buffered input left by backpressure. */
+static void conn_process_buffered(struct www_conn *c)
+{
+    size_t used;
+
+    if (c->in == NULL || buf_unread(c->in) == 0)
+        return;
+    c->read_blocked = false;
+    used = conn_process(c, buf_head(c->in), buf_unread(c->in));
+    if (c->state == CS_DEAD)
+        return;
+    buf_consume(c->in, used);
+    if (buf_unread(c->in) == 0 || c->stop_reading) {
+        worker_buf_put(c->w, c->in);
+        c->in = NULL;
+    }
+}
+
+/* One recv into the connection's buffer (if it holds a partial request) or
+ * the worker's shared buffer. Returns bytes read, 0 on EOF, -1 would block,
+ * -2 error. */
+static ssize_t conn_recv(struct www_conn *c, char **data, size_t *space)
+{
+    ssize_t n;
+
+    if (c->in != NULL) {
+        buf_reserve(c->in, 16384);
+        *data = c->in->data + c->in->len;
+        *space = c->in->cap - c->in->len;
+    } else {
+        *data = c->w->rbuf;
+        *space = WORKER_RBUF;
+    }
+    n = recv(c->io.fd, *data, *space, 0);
+    if (n == -1)
+        return (errno == EAGAIN || errno == EINTR) ? -1 : -2;
+    return n;
+}
+
+/* Handle N fresh bytes at DATA; keeps the unparsed tail in c->in. */
+static void conn_consume_input(struct www_conn *c, char *data, size_t n)
+{
+    size_t used;
+
+    if (c->in != NULL) {
+        c->in->len += n;
+        used = conn_process(c, buf_head(c->in), buf_unread(c->in));
+        if (c->state == CS_DEAD)
+            return;
+        buf_consume(c->in, used);
+        if (buf_unread(c->in) == 0 || c->stop_reading) {
+            worker_buf_put(c->w, c->in);
+            c->in = NULL;
+        }
+        return;
+    }
+    used = conn_process(c, data, n);
+    if (c->state != CS_DEAD && used < n && !c->stop_reading) {
+        c->in = worker_buf_get(c->w);
+        buf_append(c->in, data + used, n - used);
+    }
+}
+
+static void conn_read(struct www_conn *c)
+{
+    char *data;
+    size_t space;
+    ssize_t n;
+
+    while (c->state != CS_DEAD && !c->stop_reading && !c->read_blocked) {
+        n = conn_recv(c, &data, &space);
+        if (n == -1)
+            break;
+        if (n <= 0) { /* EOF or error: answer what was complete, then close */
+            if (n == 0 && (c->in == NULL || buf_unread(c->in) == 0) && conn_out_pending(c)) {
+                c->close_after = true;
+                break;
+            }
+            www_conn_close(c);
+            return;
+        }
+        conn_count_received(c, (size_t)n);
+        conn_consume_input(c, data, (size_t)n);
+        if ((size_t)n < space) /* drained the socket: no need for another recv */
+            break;
+    }
+    if (c->state == CS_DEAD || conn_flush(c) == -1)
+        return;
+    if (c->state != CS_DEAD)
+        conn_arm_timer(c);
+}
+
+static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events)
+{
+    struct www_conn *c = container_of(io, struct www_conn, io);
+
+    (void)l;
+    if (c->state == CS_DEAD)
+        return;
+    if (events & EPOLLERR) {
+        www_conn_close(c);
+        return;
+    }
+    if ((events & EPOLLOUT) && conn_out_pending(c)) {
+        if (conn_flush(c) == -1)
+            return;
+        if (c->read_blocked && !conn_out_pending(c)) {
+            conn_process_buffered(c);
+            if (c->state == CS_DEAD || conn_flush(c) == -1)
+                return;
+        }
+        conn_arm_timer(c);
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+        conn_read(c);
+}

@@ -1,0 +1,96 @@
+/*
+ * conn: one HTTP/1.x connection of the WWW service — an explicit state
+ * machine (head, body, closing) over non-blocking reads, the output queue
+ * (bytes plus file segments sent with sendfile), timeouts, and the session
+ * record the statistics and session list read. Owned by one worker thread;
+ * freed by it (deferred to the loop's idle hook).
+ */
+#ifndef WWW_CONN_H
+#define WWW_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/loop.h"
+#include "www/http1.h"
+
+struct worker;
+struct listener;
+struct fc_entry;
+
+#define CONN_MAX_SEGS 40
+#define CONN_LASTREQ 160
+
+enum conn_state { CS_HEAD, CS_BODY, CS_DEAD };
+
+struct conn_seg {
+    size_t at;           /* position in out where the file bytes go */
+    struct fc_entry *fe; /* holds a reference */
+    off_t off;
+    size_t len;
+};
+
+struct www_conn {
+    struct loop_io io;
+    struct loop_timer timer;
+    struct worker *w;
+    struct listener *li;
+    struct www_conn *next, *prev;
+    uint64_t id;
+    time_t since;
+    uint64_t started_ms;
+    char peer_ip[48];
+    unsigned peer_port;
+    enum conn_state state;
+    struct buf *in;   /* unparsed input, pooled; NULL when empty */
+    struct buf *out;  /* pending output, pooled; NULL when empty */
+    size_t out_sent;  /* bytes of out already written */
+    struct conn_seg segs[CONN_MAX_SEGS];
+    unsigned nsegs, seg_first;
+    /* request body being skipped */
+    uint64_t body_left;
+    struct http1_chunked chunked;
+    bool body_chunked;
+    size_t resp_mark;     /* out length before the response that waits for the body */
+    unsigned segs_mark;
+    /* flags */
+    bool close_after;     /* close once the output is flushed */
+    bool stop_reading;    /* framing is lost: never parse another request */
+    bool read_blocked;    /* input left unprocessed for backpressure */
+    bool head_timer;      /* the timer is the header timeout */
+    uint64_t bytes_in, bytes_out, requests;
+    int site_slot;
+    char last_req[CONN_LASTREQ];
+};
+
+/** Adopt an accepted socket on worker W. */
+void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct sockaddr *peer);
+/** Close a connection now (disconnect, forced stop). */
+void www_conn_close(struct www_conn *c);
+/** Close if idle (no partial request, nothing to send); else close after the response. */
+void www_conn_drain(struct www_conn *c);
+/** Free closed connections (loop idle hook). */
+void www_conn_reap(struct worker *w);
+
+/* Output helpers used by the request handlers (www/static.c). */
+
+/** Append bytes to the output. */
+void www_out(struct www_conn *c, const void *p, size_t n);
+/** Append a file segment (takes a new reference on fe). */
+void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len);
+/** Bytes queued so far (for access log byte counts). */
+uint64_t www_out_queued(const struct www_conn *c);
+/** Append the status line, Date and Server headers. */
+void www_out_status(struct www_conn *c, int status);
+/** Append the Connection header when needed and the blank line ending the head. */
+void www_out_end_head(struct www_conn *c, bool keep_alive, int version_minor);
+/** Append a complete error response with an HTML body; closes after it if CLOSE. */
+void www_out_error(struct www_conn *c, int status, const char *reason, bool close, bool head_only,
+                   int version_minor, bool keep_alive);
+/** Reason phrase of a status. */
+const char *www_status_text(int status);
+
+#endif

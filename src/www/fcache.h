@@ -1,0 +1,73 @@
+/*
+ * fcache: the open-file cache of one worker — descriptor, size, mtime, ETag,
+ * media type, a prebuilt header block, and the bytes of small files. Keyed
+ * by (virtual directory, relative path); also remembers recent failures so a
+ * burst of 404s costs no system calls. An entry is trusted for valid_ms and
+ * then revalidated against the file system, so changed files are noticed.
+ * Single-threaded: each worker owns its cache. Entries are reference-counted
+ * so an in-flight sendfile keeps its descriptor after eviction or flush.
+ */
+#ifndef WWW_FCACHE_H
+#define WWW_FCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "www/cond.h"
+
+struct vdir;
+struct mime_map;
+
+#define FC_BODY_MAX (16 * 1024) /* files up to this size are kept in memory */
+
+struct fc_entry {
+    struct fc_entry *hnext;
+    struct fc_entry *lprev, *lnext;
+    uint64_t hash;
+    uint64_t vdir_uid;
+    char *rel;
+    size_t rel_len;
+    int refs;
+    int fd;       /* -1 for a failure entry */
+    int err;      /* errno of the failure */
+    bool is_dir;
+    off_t size;
+    time_t mtime;
+    long mtime_nsec;
+    dev_t dev;
+    ino_t ino;
+    char etag[ETAG_MAX];
+    size_t etag_len;
+    char last_modified[HTTP_DATE_LEN + 1];
+    const char *mime;
+    char *body;   /* the whole file when size <= FC_BODY_MAX */
+    uint64_t checked_ms;
+};
+
+struct fcache_stats {
+    uint64_t hits, misses, open_handles, entries, bytes;
+};
+
+/** A cache bounded by MAX_ENTRIES and MAX_BYTES of file bodies. */
+struct fcache *fcache_new(size_t max_entries, size_t max_bytes, uint32_t valid_ms);
+/** Free the cache; entries still referenced live until their last fcache_put. */
+void fcache_free(struct fcache *c);
+/**
+ * The entry for REL (normalised, without leading '/') beneath V, opened or
+ * revalidated as needed. Always returns an entry holding one reference for
+ * the caller; check fd == -1 for a failure (err says why).
+ */
+struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len,
+                            const struct mime_map *mime);
+/** Drop a reference taken by fcache_get. */
+void fcache_put(struct fc_entry *e);
+/** Forget every entry (descriptors close once no response uses them). */
+void fcache_flush(struct fcache *c);
+/** Counters for statistics. */
+void fcache_get_stats(const struct fcache *c, struct fcache_stats *out);
+
+#endif

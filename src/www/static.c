@@ -1,0 +1,455 @@
+#include "www/static.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "server/gen.h"
+#include "server/stats.h"
+#include "server/worker.h"
+#include "www/accesslog.h"
+#include "www/cond.h"
+#include "www/dirlist.h"
+#include "www/fcache.h"
+#include "www/path.h"
+#include "www/range.h"
+
+#define MAX_RANGES 16
+#define DIRLIST_MAX_ENTRIES 10000
+#define PATH_MAX_BYTES (8192 + 2)
+
+struct reply {
+    struct www_conn *c;
+    const struct http1_req *req;
+    const struct site *site;
+    bool head_only;
+    bool file_sent; /* counts as a file sent */
+};
+
+bool www_static_accepts(enum http_method m)
+{
+    return m == HTTP_M_GET || m == HTTP_M_HEAD || m == HTTP_M_OPTIONS;
+}
+
+static size_t u64_to_str(uint64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static void out_str(struct www_conn *c, const char *s)
+{
+    www_out(c, s, strlen(s));
+}
+
+static void out_header_u64(struct www_conn *c, const char *name, size_t nlen, uint64_t v)
+{
+    char line[64];
+    size_t n;
+
+    memcpy(line, name, nlen);
+    n = nlen + u64_to_str(v, line + nlen);
+    line[n++] = '\r';
+    line[n++] = '\n';
+    www_out(c, line, n);
+}
+
+#define OUT_LIT(c, s) www_out((c), (s), sizeof(s) - 1)
+
+static bool keep_alive(const struct reply *r)
+{
+    return !r->c->close_after;
+}
+
+static int minor(const struct reply *r)
+{
+    return r->req ? r->req->version_minor : 1;
+}
+
+static int reply_error(struct reply *r, int status, const char *reason)
+{
+    www_out_error(r->c, status, reason, r->c->stop_reading, r->head_only, minor(r), keep_alive(r));
+    return status;
+}
+
+/* ---- accounting: statistics and the access log ---- */
+
+static void count(struct www_conn *c, const struct site *s, enum stat_id id)
+{
+    stats_add(c->w->id, c->li->service_slot, id, 1);
+    if (s)
+        stats_add(c->w->id, s->stats_slot, id, 1);
+}
+
+static void account(struct reply *r, int status, uint64_t bytes)
+{
+    const struct http1_req *q = r->req;
+    struct www_conn *c = r->c;
+    struct alog_entry e = {0};
+
+    count(c, r->site, STAT_TOTAL_REQUESTS);
+    if (q == NULL || (q->method != HTTP_M_GET && q->method != HTTP_M_HEAD))
+        count(c, r->site, STAT_OTHER_REQUESTS);
+    else
+        count(c, r->site, q->method == HTTP_M_GET ? STAT_GET_REQUESTS : STAT_HEAD_REQUESTS);
+    if (status == 404)
+        count(c, r->site, STAT_NOT_FOUND_ERRORS);
+    if (r->file_sent)
+        count(c, r->site, STAT_FILES_SENT);
+    if (r->site == NULL || r->site->alog == NULL)
+        return;
+    e.time = clock_wall();
+    e.client_ip = c->peer_ip;
+    e.method = q ? (http1_method_name(q->method) ? http1_method_name(q->method) : "-") : "-";
+    if (q && q->method == HTTP_M_UNKNOWN)
+        e.method = "-";
+    e.uri_stem = q ? q->path.p : "-";
+    e.uri_stem_len = q ? q->path.n : 1;
+    e.query = q ? q->query.p : NULL;
+    e.query_len = q ? q->query.n : 0;
+    e.protocol = (q && q->version_minor == 0) ? "HTTP/1.0" : "HTTP/1.1";
+    e.status = status;
+    e.bytes_sent = bytes;
+    e.time_taken_ms = 0;
+    if (q) {
+        e.host = q->host.p, e.host_len = q->host.n;
+        e.user_agent = q->user_agent.p, e.user_agent_len = q->user_agent.n;
+        e.referer = q->referer.p, e.referer_len = q->referer.n;
+    }
+    e.server_ip = c->li->ip;
+    e.server_port = c->li->port;
+    e.site = r->site->name;
+    alog_write(r->site->alog, c->w->id, &e);
+}
+
+void www_static_error(struct www_conn *c, const struct http1_req *req, int status,
+                      const char *reason)
+{
+    struct reply r = {.c = c, .req = req, .site = c->li->site};
+    uint64_t before = www_out_queued(c);
+
+    r.head_only = req && req->method == HTTP_M_HEAD;
+    reply_error(&r, status, reason);
+    account(&r, status, www_out_queued(c) - before);
+}
+
+/* ---- file responses ---- */
+
+static void out_file_headers(struct www_conn *c, const struct fc_entry *fe)
+{
+    OUT_LIT(c, "Last-Modified: ");
+    www_out(c, fe->last_modified, HTTP_DATE_LEN);
+    OUT_LIT(c, "\r\nETag: ");
+    www_out(c, fe->etag, fe->etag_len);
+    OUT_LIT(c, "\r\n");
+}
+
+static void out_body(struct reply *r, struct fc_entry *fe, uint64_t off, uint64_t len)
+{
+    if (r->head_only || len == 0)
+        return;
+    if (fe->body)
+        www_out(r->c, fe->body + off, (size_t)len);
+    else
+        www_out_file(r->c, fe, (off_t)off, (size_t)len);
+}
+
+static int reply_not_modified(struct reply *r, const struct fc_entry *fe)
+{
+    www_out_status(r->c, 304);
+    out_file_headers(r->c, fe);
+    www_out_end_head(r->c, keep_alive(r), minor(r));
+    return 304;
+}
+
+static int reply_full(struct reply *r, struct fc_entry *fe)
+{
+    struct www_conn *c = r->c;
+
+    www_out_status(c, 200);
+    OUT_LIT(c, "Content-Type: ");
+    out_str(c, fe->mime);
+    OUT_LIT(c, "\r\n");
+    out_header_u64(c, "Content-Length: ", 16, (uint64_t)fe->size);
+    out_file_headers(c, fe);
+    OUT_LIT(c, "Accept-Ranges: bytes\r\n");
+    www_out_end_head(c, keep_alive(r), minor(r));
+    out_body(r, fe, 0, (uint64_t)fe->size);
+    r->file_sent = true;
+    return 200;
+}
+
+static int reply_unsatisfiable(struct reply *r, const struct fc_entry *fe, const char *why)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "Content-Range: bytes */%lld\r\n", (long long)fe->size);
+    struct buf body = {0};
+
+    buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>416 Range Not Satisfiable</title>"
+                      "</head>\n<body><h1>Range Not Satisfiable</h1>\n<p>%s</p></body></html>\n",
+               why);
+    www_out_status(r->c, 416);
+    www_out(r->c, line, (size_t)n);
+    OUT_LIT(r->c, "Content-Type: text/html; charset=utf-8\r\n");
+    out_header_u64(r->c, "Content-Length: ", 16, body.len);
+    www_out_end_head(r->c, keep_alive(r), minor(r));
+    if (!r->head_only)
+        www_out(r->c, body.data, body.len);
+    buf_free(&body);
+    return 416;
+}
+
+static int reply_one_range(struct reply *r, struct fc_entry *fe, const struct byte_range *br)
+{
+    struct www_conn *c = r->c;
+    char line[96];
+    int n = snprintf(line, sizeof(line), "Content-Range: bytes %llu-%llu/%lld\r\n",
+                     (unsigned long long)br->first, (unsigned long long)br->last,
+                     (long long)fe->size);
+
+    www_out_status(c, 206);
+    OUT_LIT(c, "Content-Type: ");
+    out_str(c, fe->mime);
+    OUT_LIT(c, "\r\n");
+    www_out(c, line, (size_t)n);
+    out_header_u64(c, "Content-Length: ", 16, br->last - br->first + 1);
+    out_file_headers(c, fe);
+    OUT_LIT(c, "Accept-Ranges: bytes\r\n");
+    www_out_end_head(c, keep_alive(r), minor(r));
+    out_body(r, fe, br->first, br->last - br->first + 1);
+    r->file_sent = true;
+    return 206;
+}
+
+static int reply_multi_range(struct reply *r, struct fc_entry *fe, const struct byte_range *br,
+                             size_t count)
+{
+    struct www_conn *c = r->c;
+    char boundary[21], part[512];
+    size_t n;
+
+    range_boundary(fe->ino ^ (uint64_t)fe->mtime ^ c->id ^ c->requests, boundary);
+    www_out_status(c, 206);
+    OUT_LIT(c, "Content-Type: multipart/byteranges; boundary=");
+    www_out(c, boundary, 20);
+    OUT_LIT(c, "\r\n");
+    out_header_u64(c, "Content-Length: ", 16,
+                   range_multipart_length(boundary, fe->mime, br, count, (uint64_t)fe->size));
+    out_file_headers(c, fe);
+    OUT_LIT(c, "Accept-Ranges: bytes\r\n");
+    www_out_end_head(c, keep_alive(r), minor(r));
+    r->file_sent = true;
+    if (r->head_only)
+        return 206;
+    for (size_t i = 0; i < count; i++) {
+        n = range_part_header(part, sizeof(part), boundary, fe->mime, &br[i], (uint64_t)fe->size,
+                              i == 0);
+        www_out(c, part, n);
+        out_body(r, fe, br[i].first, br[i].last - br[i].first + 1);
+    }
+    n = range_part_trailer(part, sizeof(part), boundary);
+    www_out(c, part, n);
+    return 206;
+}
+
+static int reply_ranges(struct reply *r, struct fc_entry *fe)
+{
+    struct byte_range br[MAX_RANGES];
+    size_t count = 0;
+    const struct http1_req *q = r->req;
+
+    if (q->if_range.n > 0 && !cond_if_range(q->if_range, fe->etag, fe->etag_len, fe->mtime))
+        return reply_full(r, fe);
+    switch (range_parse(q->range.p, q->range.n, (uint64_t)fe->size, br, MAX_RANGES, &count)) {
+    case RANGE_OK:
+        return count == 1 ? reply_one_range(r, fe, br) : reply_multi_range(r, fe, br, count);
+    case RANGE_UNSATISFIABLE:
+        return reply_unsatisfiable(r, fe, "No requested range is inside the file.");
+    case RANGE_TOO_MANY:
+        return reply_unsatisfiable(r, fe, "Too many ranges were requested.");
+    case RANGE_NONE:
+    default:
+        return reply_full(r, fe);
+    }
+}
+
+static int reply_file(struct reply *r, struct fc_entry *fe)
+{
+    int st = cond_evaluate(r->req, fe->etag, fe->etag_len, fe->mtime);
+
+    if (st == 304)
+        return reply_not_modified(r, fe);
+    if (st == 412)
+        return reply_error(r, 412, "A precondition of the request does not hold.");
+    /* Range handling is defined for GET only (RFC 9110 14.2). */
+    if (r->req->range.n > 0 && r->req->method == HTTP_M_GET)
+        return reply_ranges(r, fe);
+    return reply_full(r, fe);
+}
+
+/* ---- directories ---- */
+
+static int reply_redirect_slash(struct reply *r)
+{
+    struct www_conn *c = r->c;
+    const struct http1_req *q = r->req;
+
+    www_out_status(c, 301);
+    OUT_LIT(c, "Location: ");
+    www_out(c, q->path.p, q->path.n);
+    OUT_LIT(c, "/");
+    if (q->query.n > 0) {
+        OUT_LIT(c, "?");
+        www_out(c, q->query.p, q->query.n);
+    }
+    OUT_LIT(c, "\r\nContent-Length: 0\r\n");
+    www_out_end_head(c, keep_alive(r), minor(r));
+    return 301;
+}
+
+static int reply_listing(struct reply *r, struct fc_entry *dir, const struct vdir *v,
+                         const char *path)
+{
+    struct buf body = {0};
+    struct www_conn *c = r->c;
+
+    if (dirlist_render(dir->fd, path, v->browse_flags, DIRLIST_MAX_ENTRIES, &body) == -1) {
+        buf_free(&body);
+        return reply_error(r, 403, "The directory cannot be read.");
+    }
+    www_out_status(c, 200);
+    OUT_LIT(c, "Content-Type: text/html; charset=utf-8\r\n");
+    out_header_u64(c, "Content-Length: ", 16, body.len);
+    OUT_LIT(c, "Cache-Control: no-cache\r\n");
+    www_out_end_head(c, keep_alive(r), minor(r));
+    if (!r->head_only)
+        www_out(c, body.data, body.len);
+    buf_free(&body);
+    return 200;
+}
+
+static int reply_directory(struct reply *r, struct fc_entry *dir, const struct vdir *v,
+                           const char *path, size_t plen, const char *rel, size_t rlen)
+{
+    char doc[PATH_MAX_BYTES + 256];
+    struct fc_entry *fe;
+    int st;
+
+    if (plen == 0 || path[plen - 1] != '/')
+        return reply_redirect_slash(r);
+    for (size_t i = 0; i < r->site->ndefault_docs; i++) {
+        size_t dlen = strlen(r->site->default_docs[i]);
+        if (rlen + dlen >= sizeof(doc))
+            continue;
+        memcpy(doc, rel, rlen);
+        memcpy(doc + rlen, r->site->default_docs[i], dlen + 1);
+        fe = fcache_get(r->c->w->fcache, v, doc, rlen + dlen, r->site->mime);
+        if (fe->fd >= 0 && !fe->is_dir) {
+            st = reply_file(r, fe);
+            fcache_put(fe);
+            return st;
+        }
+        fcache_put(fe);
+    }
+    if (v->browse)
+        return reply_listing(r, dir, v, path);
+    return reply_error(r, 403, "Directory browsing is not allowed here.");
+}
+
+/* ---- dispatch ---- */
+
+static int reply_options(struct reply *r)
+{
+    www_out_status(r->c, 204);
+    OUT_LIT(r->c, "Allow: GET, HEAD, OPTIONS\r\n");
+    www_out_end_head(r->c, keep_alive(r), minor(r));
+    return 204;
+}
+
+static int reply_method(struct reply *r)
+{
+    switch (r->req->method) {
+    case HTTP_M_GET:
+    case HTTP_M_HEAD:
+        return 0;
+    case HTTP_M_OPTIONS:
+        return reply_options(r);
+    case HTTP_M_UNKNOWN:
+        return reply_error(r, 501, "This method is not implemented.");
+    default:
+        return reply_error(r, 405, "Static content accepts GET, HEAD and OPTIONS only.");
+    }
+}
+
+static int open_status(int err)
+{
+    return path_errno_status(err);
+}
+
+static const char *open_reason(int status)
+{
+    if (status == 404)
+        return "The requested file was not found.";
+    if (status == 403)
+        return "Access to this path is not allowed.";
+    return "The file could not be opened.";
+}
+
+static int reply_path(struct reply *r)
+{
+    char path[PATH_MAX_BYTES];
+    size_t plen, rlen;
+    int st;
+    const char *reason, *rel;
+    const struct vdir *v;
+    struct fc_entry *fe;
+
+    if (path_normalize(r->req->path.p, r->req->path.n, path, sizeof(path), &plen, &st, &reason))
+        return reply_error(r, st, reason);
+    v = gen_find_vdir(r->site, path, plen);
+    if (v == NULL)
+        return reply_error(r, 404, "No virtual directory serves this path.");
+    if (!(v->access & VDIR_READ))
+        return reply_error(r, 403, "Read access is not allowed here.");
+    rel = path + v->prefix_len;
+    if (*rel == '/')
+        rel++;
+    rlen = plen - (size_t)(rel - path);
+    fe = fcache_get(r->c->w->fcache, v, rel, rlen, r->site->mime);
+    if (fe->fd < 0)
+        st = reply_error(r, open_status(fe->err), open_reason(open_status(fe->err)));
+    else if (fe->is_dir)
+        st = reply_directory(r, fe, v, path, plen, rel, rlen);
+    else
+        st = reply_file(r, fe);
+    fcache_put(fe);
+    return st;
+}
+
+void www_static_handle(struct www_conn *c, const struct http1_req *req)
+{
+    struct reply r = {.c = c, .req = req, .site = c->li->site};
+    uint64_t before = www_out_queued(c);
+    int st;
+
+    r.head_only = req->method == HTTP_M_HEAD;
+    if (r.site == NULL)
+        st = reply_error(&r, 404, "No site is bound to this address.");
+    else if ((st = reply_method(&r)) != 0)
+        ;
+    else if (req->asterisk)
+        st = reply_error(&r, 400, "The target \"*\" is only valid with OPTIONS.");
+    else
+        st = reply_path(&r);
+    account(&r, st, www_out_queued(c) - before);
+}
