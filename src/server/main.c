@@ -32,8 +32,8 @@
 #define EXIT_USAGE 2
 
 struct vdir_opt {
-    char *prefix;
-    char *path;
+    char prefix[256];
+    char path[PATH_MAX];
     unsigned access;
     enum path_symlinks symlinks;
     bool browse;
@@ -114,7 +114,7 @@ static uint64_t parse_number(const char *opt, const char *s, uint64_t min, uint6
     return v;
 }
 
-static void parse_vdir_opt(struct vdir_opt *v, const char *opt)
+static void parse_vdir_opt(struct vdir_opt *v, char *opt)
 {
     if (strcmp(opt, "browse") == 0)
         v->browse = true;
@@ -141,10 +141,16 @@ static void parse_vdir(struct options *o, const char *arg)
     if (eq == NULL || arg[0] != '/' || eq == arg + 1 || eq[1] == '\0')
         usage_error("--vdir expects /PREFIX=DIR[,OPT...], not \"%s\"", arg);
     v = &o->vdirs[o->nvdirs++];
-    v->prefix = xstrndup(arg, (size_t)(eq - arg));
     v->access = VDIR_READ;
     comma = strchr(eq + 1, ',');
-    v->path = comma ? xstrndup(eq + 1, (size_t)(comma - eq - 1)) : xstrdup(eq + 1);
+    if ((size_t)(eq - arg) >= sizeof(v->prefix) ||
+        (comma ? (size_t)(comma - eq - 1) : strlen(eq + 1)) >= sizeof(v->path))
+        usage_error("--vdir: prefix or directory too long in \"%s\"", arg);
+    memcpy(v->prefix, arg, (size_t)(eq - arg));
+    if (comma)
+        memcpy(v->path, eq + 1, (size_t)(comma - eq - 1));
+    else
+        memcpy(v->path, eq + 1, strlen(eq + 1));
     for (p = comma; p != NULL; p = comma) {
         comma = strchr(p + 1, ',');
         opts = comma ? xstrndup(p + 1, (size_t)(comma - p - 1)) : xstrdup(p + 1);
@@ -518,7 +524,7 @@ static void start_or_exit(struct options *o)
 
 int main(int argc, char **argv)
 {
-    struct options o = {0};
+    static struct options o;
     char err[512], path[PATH_MAX];
     sigset_t set;
     struct alog *alog;

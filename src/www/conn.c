@@ -194,8 +194,9 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
     struct www_conn *c = container_of(t, struct www_conn, timer);
 
     (void)l;
-    if (c->head_timer && c->in != NULL && buf_unread(c->in) > 0 && !conn_out_pending(c)) {
-        /* A partial request head: say why before closing. */
+    if (c->head_timer && !conn_out_pending(c)) {
+        /* A request head (or the first one) did not arrive: say why. An idle
+         * keep-alive connection runs the other timer and closes silently. */
         c->stop_reading = true;
         www_out_error(c, 408, "The request head did not arrive in time.", true, false, 1, false);
         if (conn_flush(c) == 0) { /* still sending: give it a little longer */
@@ -495,9 +496,11 @@ static size_t conn_process(struct www_conn *c, char *p, size_t len)
             break;
         if (r == HTTP1_ERROR) {
             c->stop_reading = true;
+            c->req_bytes = len - done;
             www_static_error(c, NULL, status, reason);
             break;
         }
+        c->req_bytes = used + (req.body == HTTP_BODY_LENGTH ? req.content_length : 0);
         conn_on_request(c, &req);
         done += used;
         c->head_timer = false;

@@ -62,6 +62,7 @@ struct www_conn {
     bool read_blocked;    /* input left unprocessed for backpressure */
     bool head_timer;      /* the timer is the header timeout */
     uint64_t bytes_in, bytes_out, requests;
+    uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
     int site_slot;
     char last_req[CONN_LASTREQ];
 };

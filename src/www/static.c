@@ -120,6 +120,7 @@ static void account(struct reply *r, int status, uint64_t bytes)
     e.protocol = (q && q->version_minor == 0) ? "HTTP/1.0" : "HTTP/1.1";
     e.status = status;
     e.bytes_sent = bytes;
+    e.bytes_received = c->req_bytes;
     e.time_taken_ms = 0;
     if (q) {
         e.host = q->host.p, e.host_len = q->host.n;
@@ -291,8 +292,8 @@ static int reply_file(struct reply *r, struct fc_entry *fe)
         return reply_not_modified(r, fe);
     if (st == 412)
         return reply_error(r, 412, "A precondition of the request does not hold.");
-    /* Range handling is defined for GET only (RFC 9110 14.2). */
-    if (r->req->range.n > 0 && r->req->method == HTTP_M_GET)
+    /* HEAD gets the headers GET would get (RFC 9110 9.3.2), ranges included. */
+    if (r->req->range.n > 0)
         return reply_ranges(r, fe);
     return reply_full(r, fe);
 }
@@ -447,8 +448,10 @@ void www_static_handle(struct www_conn *c, const struct http1_req *req)
         st = reply_error(&r, 404, "No site is bound to this address.");
     else if ((st = reply_method(&r)) != 0)
         ;
-    else if (req->asterisk)
+    else if (req->asterisk) {
+        c->stop_reading = true;
         st = reply_error(&r, 400, "The target \"*\" is only valid with OPTIONS.");
+    }
     else
         st = reply_path(&r);
     account(&r, st, www_out_queued(c) - before);
