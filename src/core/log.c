@@ -53,6 +53,9 @@ void log_set_level(enum log_level level)
     log_max = level;
 }
 
+__attribute__((format(printf, 3, 0))) static void log_emit(enum log_level level, int errnum,
+                                                          const char *fmt, va_list ap);
+
 static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
     char line[2048];

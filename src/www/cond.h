@@ -14,7 +14,7 @@
 
 #define ETAG_MAX 48
 
-/** Write a strong ETag ("\"<mtime hex>-<size hex>\"") into out; returns its length. */
+/** Write a strong ETag ("\"<mtime s hex>-<mtime ns hex>-<size hex>\"") into out; returns its length (0 if cap is too small). */
 size_t cond_make_etag(char *out, size_t cap, uint64_t size, int64_t mtime_sec, long mtime_nsec);
 
 /**
