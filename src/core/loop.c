@@ -86,6 +86,13 @@ int loop_add(struct loop *l, struct loop_io *io, uint32_t events)
     return epoll_ctl(l->epfd, EPOLL_CTL_ADD, io->fd, &ev);
 }
 
+int loop_mod(struct loop *l, struct loop_io *io, uint32_t events)
+{
+    struct epoll_event ev = {.events = events | EPOLLET | EPOLLRDHUP, .data.ptr = io};
+
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+}
+
 void loop_del(struct loop *l, struct loop_io *io)
 {
     if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL) == -1 && errno != EBADF && errno != ENOENT)

@@ -45,6 +45,8 @@ struct loop *loop_new(void);
 void loop_free(struct loop *l);
 /** Watch io->fd for EVENTS (edge-triggered). Returns 0 or -1. */
 int loop_add(struct loop *l, struct loop_io *io, uint32_t events);
+/** Change the events watched for io->fd. Returns 0 or -1. */
+int loop_mod(struct loop *l, struct loop_io *io, uint32_t events);
 /** Stop watching io->fd (call before closing it if it stays open). */
 void loop_del(struct loop *l, struct loop_io *io);
 /** Arm (or re-arm) T to fire after DELAY_MS, calling CB. */

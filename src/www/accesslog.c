@@ -15,9 +15,12 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #define ALOG_WORKER_MAX (32u * 1024)        /* a worker hands over past this */
+#define ALOG_HANDOVER_MS 200                /* ...or when its lines are this old */
+#define ALOG_WAKE_BYTES (64u * 1024)        /* pending bytes worth waking the writer */
 #define ALOG_PENDING_MAX (8u * 1024 * 1024) /* beyond this, lines are dropped */
 #define ALOG_KEEP_CAP (256u * 1024)         /* writer frees a bigger idle batch */
 #define ALOG_NAME_MAX 32
@@ -34,6 +37,7 @@ static const char *const alog_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Ju
 /* Owned by one worker thread; aligned so two workers never share a cache line. */
 struct alog_worker {
     struct buf buf;
+    uint64_t handed_ms; /* last hand-over, on the worker's cached clock */
     uint64_t lines;    /* lines in buf, to count drops */
     time_t stamp_time; /* second formatted in stamp */
     size_t stamp_len;  /* 0: stamp not yet formatted */
@@ -350,6 +354,16 @@ static void alog_wake_writer(struct alog *l)
     }
 }
 
+/* Waking the writer costs a context switch; for a trickle of lines its
+ * once-a-second poll is soon enough. */
+static void alog_nudge_writer(struct alog *l)
+{
+    if (buf_unread(&l->pending) >= ALOG_WAKE_BYTES && l->writer_idle) {
+        l->writer_idle = false;
+        pthread_cond_signal(&l->cond);
+    }
+}
+
 /* Move a worker's lines to the pending queue, or count them as dropped when
  * the writer is too far behind (unless FORCE, used by alog_close). */
 static void alog_hand_over(struct alog *l, struct alog_worker *wk, bool force)
@@ -387,9 +401,14 @@ void alog_flush(struct alog *l, unsigned w)
 
     if (buf_unread(&wk->buf) == 0)
         return;
+    /* Called each time the worker's loop goes idle: batch the hand-overs
+     * so the lock is taken a few times a second, not once per request. */
+    if (buf_unread(&wk->buf) < ALOG_WORKER_MAX / 4 && clock_ms() - wk->handed_ms < ALOG_HANDOVER_MS)
+        return;
+    wk->handed_ms = clock_ms();
     pthread_mutex_lock(&l->lock);
     alog_hand_over(l, wk, false);
-    alog_wake_writer(l);
+    alog_nudge_writer(l);
     pthread_mutex_unlock(&l->lock);
 }
 

@@ -123,16 +123,38 @@ const char *www_status_text(int status)
     }
 }
 
+/* "HTTP/1.1 200 OK\r\nDate: " for the common statuses, built once. */
+static size_t status_line(int status, char *out, size_t cap)
+{
+    const char *text = www_status_text(status);
+    size_t tlen = strlen(text);
+
+    if (status < 100 || status > 999 || tlen + 32 > cap)
+        return 0;
+    memcpy(out, "HTTP/1.1 ", 9);
+    out[9] = (char)('0' + status / 100);
+    out[10] = (char)('0' + status / 10 % 10);
+    out[11] = (char)('0' + status % 10);
+    out[12] = ' ';
+    memcpy(out + 13, text, tlen);
+    memcpy(out + 13 + tlen, "\r\nDate: ", 8);
+    return 21 + tlen;
+}
+
 void www_out_status(struct www_conn *c, int status)
 {
-    char line[64];
-    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: ", status,
-                     www_status_text(status));
+    static const char server[] = "\r\nServer: infosrv/" INFOSRV_VERSION "\r\n";
+    char line[96];
+    size_t n;
 
-    www_out(c, line, (size_t)n);
+    if (status == 200) {
+        www_out(c, "HTTP/1.1 200 OK\r\nDate: ", 23);
+    } else {
+        n = status_line(status, line, sizeof(line));
+        www_out(c, line, n);
+    }
     www_out(c, clock_http_date(), HTTP_DATE_LEN);
-    www_out(c, "\r\nServer: infosrv/" INFOSRV_VERSION "\r\n",
-            sizeof("\r\nServer: infosrv/" INFOSRV_VERSION "\r\n") - 1);
+    www_out(c, server, sizeof(server) - 1);
 }
 
 void www_out_end_head(struct www_conn *c, bool keep_alive, int version_minor)
@@ -253,7 +275,7 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
     stats_add(w->id, li->site_slot, STAT_TOTAL_CONNECTIONS, 1);
     stats_conn_open(li->service_slot);
     stats_conn_open(li->site_slot);
-    if (loop_add(w->loop, &c->io, LOOP_IN | LOOP_OUT) == -1) {
+    if (loop_add(w->loop, &c->io, LOOP_IN) == -1) {
         log_warn("www: epoll add of a new connection");
         www_conn_close(c);
         return;
@@ -353,6 +375,22 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
     return 0;
 }
 
+/* Most responses fit the socket buffer at once, so EPOLLOUT is only
+ * registered the first time a send would block: every ACK would otherwise
+ * wake the loop for nothing. */
+static int conn_watch_out(struct www_conn *c)
+{
+    if (c->watch_out)
+        return 0;
+    if (loop_mod(c->w->loop, &c->io, LOOP_IN | LOOP_OUT) == -1) {
+        log_warn("www: epoll mod");
+        www_conn_close(c);
+        return -1;
+    }
+    c->watch_out = true;
+    return 0;
+}
+
 /* Returns -1 when the connection was closed. While a request body is
  * being skipped, the response queued for it (after resp_mark) is held back. */
 static int conn_flush(struct www_conn *c)
@@ -371,7 +409,7 @@ static int conn_flush(struct www_conn *c)
             return -1;
         }
         if (blocked)
-            return 0;
+            return conn_watch_out(c);
     }
     if (c->out != NULL && c->state != CS_BODY && !conn_out_pending(c))
         conn_out_release(c);
@@ -578,7 +616,8 @@ static void conn_consume_input(struct www_conn *c, char *data, size_t n)
     }
 }
 
-static void conn_read(struct www_conn *c)
+/* Read and process until the socket is drained or input is held back. */
+static void conn_read_some(struct www_conn *c)
 {
     char *data;
     size_t space;
@@ -601,10 +640,32 @@ static void conn_read(struct www_conn *c)
         if ((size_t)n < space) /* drained the socket: no need for another recv */
             break;
     }
-    if (c->state == CS_DEAD || conn_flush(c) == -1)
-        return;
+}
+
+/* Flush, and whenever the output drained while pipelined input was held
+ * back, answer the held requests and read on: the socket will not signal
+ * those bytes again (edge-triggered). Stops when a send would block. */
+static void conn_pump(struct www_conn *c)
+{
+    for (;;) {
+        if (c->state == CS_DEAD || conn_flush(c) == -1)
+            return;
+        if (!c->read_blocked || conn_out_pending(c))
+            break;
+        conn_process_buffered(c);
+        if (c->state == CS_DEAD)
+            return;
+        if (!c->read_blocked)
+            conn_read_some(c);
+    }
     if (c->state != CS_DEAD)
         conn_arm_timer(c);
+}
+
+static void conn_read(struct www_conn *c)
+{
+    conn_read_some(c);
+    conn_pump(c);
 }
 
 static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events)
@@ -619,14 +680,9 @@ static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events)
         return;
     }
     if ((events & EPOLLOUT) && conn_out_pending(c)) {
-        if (conn_flush(c) == -1)
+        conn_pump(c);
+        if (c->state == CS_DEAD)
             return;
-        if (c->read_blocked && !conn_out_pending(c)) {
-            conn_process_buffered(c);
-            if (c->state == CS_DEAD || conn_flush(c) == -1)
-                return;
-        }
-        conn_arm_timer(c);
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
         conn_read(c);

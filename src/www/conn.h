@@ -61,6 +61,7 @@ struct www_conn {
     bool stop_reading;    /* framing is lost: never parse another request */
     bool read_blocked;    /* input left unprocessed for backpressure */
     bool head_timer;      /* the timer is the header timeout */
+    bool watch_out;       /* EPOLLOUT is registered */
     uint64_t bytes_in, bytes_out, requests;
     uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
     int site_slot;
