@@ -15,12 +15,12 @@ CFLAGS_COMMON := $(CSTD) $(WARN) -Isrc -pthread -MMD -MP -DINFOSRV_VERSION=\"$(V
 CFLAGS_REL  := $(CFLAGS_COMMON) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -DINFOSRV_TEST_BUILD
-LDLIBS   := -pthread
+LDLIBS   := -pthread -lsqlite3 -ljansson
 
-LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/server/*.c)
-LIB_SRC  := $(filter-out src/server/main.c,$(LIB_SRC))
+LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/server/*.c src/metabase/*.c)
+LIB_SRC  := $(filter-out src/server/main.c src/metabase/gen_props_doc.c,$(LIB_SRC))
 MAIN_SRC := src/server/main.c
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_SRC := $(filter-out tests/unit/test_cli_%,$(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -29,7 +29,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(TBUILD)/unit/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 # Debian packages: to build, to test, to benchmark.
-PKGS_BUILD := gcc make libc6-dev pkg-config
+PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev
 PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd h2o
 
@@ -63,11 +63,13 @@ deps-bench:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_REL) -c $< -o $@
+	@echo "CC      $<"
+	@$(CC) $(CFLAGS_REL) -c $< -o $@
 
 $(TBUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) -c $< -o $@
+	@echo "CC test $<"
+	@$(CC) $(CFLAGS_TEST) -c $< -o $@
 
 $(BUILD)/infosrv: $(LIB_OBJ) $(BUILD)/obj/src/server/main.o
 	$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
@@ -77,11 +79,21 @@ $(TBUILD)/infosrv: $(LIB_TOBJ) $(TBUILD)/obj/src/server/main.o
 
 $(TBUILD)/unit/%: tests/unit/%.c $(LIB_TOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) -Itests/unit -o $@ $< $(LIB_TOBJ) -lcriterion $(LDLIBS)
+	@echo "LD unit $@"
+	@$(CC) $(CFLAGS_TEST) -Itests/unit -o $@ $< $(LIB_TOBJ) -lcriterion $(LDLIBS)
 
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CSTD) -Isrc -g -O1 -pthread -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC)
+	@echo "LD fuzz $@"
+	@$(FUZZ_CC) $(CSTD) -Isrc -g -O1 -pthread -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+# The property reference is generated from the property table.
+$(BUILD)/gen_props_doc: src/metabase/gen_props_doc.c $(LIB_OBJ)
+	@echo "LD      $@"
+	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+
+docs/properties.md: $(BUILD)/gen_props_doc
+	./$(BUILD)/gen_props_doc $@
 
 run: deps
 	$(MAKE) --no-print-directory all

@@ -1,6 +1,7 @@
 /* The open-file cache: hits, revalidation after a change, failure entries,
  * eviction and references that outlive a flush. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

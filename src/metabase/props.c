@@ -1,0 +1,230 @@
+/* props: the property table and the validation every write goes through. */
+#include "metabase/props.h"
+
+#include <string.h>
+
+#include "metabase/mb_int.h"
+
+#define TiB (1LL << 40)
+
+/* The table reads best as one compact entry per property. */
+/* clang-format off */
+static const char *const symlink_values[] = {"inside", "never", "any", NULL};
+static const char *const log_format_values[] = {"w3c", "ncsa", "none", NULL};
+static const char *const log_period_values[] = {"hourly", "daily",  "weekly", "monthly",
+                                                "size",   "none",   NULL};
+static const char *const state_values[] = {"started", "stopped", "paused", NULL};
+
+#define MACHINE MB_KIND_MACHINE
+#define SERVICE MB_KIND_SERVICE
+#define SITE MB_KIND_SITE
+#define VDIR MB_KIND_VDIR
+#define ANYWHERE (SERVICE | SITE | VDIR)
+
+/* Keep the table ordered machine, service and site, then directory settings:
+ * docs/properties.md lists it in this order. */
+static const struct prop table[] = {
+    /* machine */
+    {.name = "cache_size", .type = PROP_INT, .def = "67108864", .min = 0, .max = TiB,
+     .where = MACHINE, .services = MB_SVC_ALL,
+     .doc = "Memory budget of the open-file cache in bytes, shared by every service and "
+            "worker (0 disables caching)."},
+    {.name = "cache_revalidate", .type = PROP_INT, .def = "1000", .min = 0, .max = 60000,
+     .where = MACHINE, .services = MB_SVC_ALL,
+     .doc = "Milliseconds a cached file's metadata is trusted before the file is checked "
+            "again."},
+    {.name = "bandwidth_limit", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
+     .where = MACHINE, .services = MB_SVC_ALL,
+     .doc = "Outgoing bandwidth of the whole server in bytes per second (0 = no limit)."},
+    {.name = "worker_threads", .type = PROP_INT, .def = "0", .min = 0, .max = 64,
+     .where = MACHINE, .services = MB_SVC_ALL, .apply = PROP_RESTART,
+     .doc = "Worker threads, each with its own event loop (0 = one per CPU, at most 64)."},
+    {.name = "server_comment", .type = PROP_STRING, .where = MACHINE, .services = MB_SVC_ALL,
+     .doc = "Free-text description of this server, shown by consoles."},
+    {.name = "admin_name", .type = PROP_STRING, .where = MACHINE | SERVICE,
+     .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Name of the person who administers the server or service."},
+    {.name = "admin_email", .type = PROP_STRING, .where = MACHINE | SERVICE,
+     .services = MB_SVC_ALL, .inherit = true,
+     .doc = "E-mail address of the administrator, shown on error pages and in FTP messages."},
+    /* services and sites */
+    {.name = "state", .type = PROP_ENUM, .def = "\"started\"", .values = state_values,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL,
+     .doc = "Desired state of the service or site, kept across restarts."},
+    {.name = "bindings", .type = PROP_ADDRLIST, .where = SITE, .services = MB_SVC_ALL,
+     .doc = "Addresses the site listens on, each \"ADDR:PORT\" (\"[::1]:80\" for IPv6; "
+            "port 0 picks a free port)."},
+    {.name = "header_timeout", .type = PROP_INT, .def = "10", .min = 1, .max = 3600,
+     .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Seconds allowed to receive a request head before 408 and close."},
+    {.name = "connection_timeout", .type = PROP_INT, .def = "15", .min = 1, .max = 86400,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Seconds an idle connection is kept open (HTTP keep-alive, FTP control "
+            "connection)."},
+    {.name = "max_connections", .type = PROP_INT, .def = "0", .min = 0, .max = 1000000,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Most simultaneous connections to a site (0 = unlimited); set on the service "
+            "for every site."},
+    {.name = "max_body", .type = PROP_INT, .def = "1048576", .min = 0, .max = TiB,
+     .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Largest request body accepted, in bytes; a larger one gets 413."},
+    {.name = "log_format", .type = PROP_ENUM, .def = "\"w3c\"", .values = log_format_values,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Access log format: W3C extended, NCSA common, or no access log."},
+    {.name = "log_period", .type = PROP_ENUM, .def = "\"daily\"", .values = log_period_values,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "When the access log starts a new file: by time, by size (log_size), or never."},
+    {.name = "log_size", .type = PROP_INT, .def = "10485760", .min = 1024, .max = TiB,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "File size in bytes at which log_period \"size\" starts a new access log file."},
+    {.name = "anonymous_user", .type = PROP_STRING, .where = ANYWHERE, .services = MB_SVC_ALL,
+     .inherit = true, .doc = "Local account that anonymous requests and FTP logins run as."},
+    {.name = "anonymous_password", .type = PROP_STRING, .where = ANYWHERE,
+     .services = MB_SVC_ALL, .inherit = true, .secret = true,
+     .doc = "Password of anonymous_user (write-only)."},
+    {.name = "comment", .type = PROP_STRING, .where = ANYWHERE, .services = MB_SVC_ALL,
+     .doc = "Free-text note about this key."},
+    /* directories */
+    {.name = "path", .type = PROP_PATH, .where = VDIR, .services = MB_SVC_ALL,
+     .required = PROP_REQUIRED_ON_ROOT,
+     .doc = "Directory on disk served here; required on a site's root. A directory key "
+            "without it is the subdirectory of the same name under its parent."},
+    {.name = "access_read", .type = PROP_BOOL, .def = "true", .where = VDIR,
+     .services = MB_SVC_ALL, .inherit = true, .doc = "Files here may be read (else 403)."},
+    {.name = "access_write", .type = PROP_BOOL, .def = "false", .where = VDIR,
+     .services = MB_SVC_WWW | MB_SVC_FTP, .inherit = true,
+     .doc = "Files here may be uploaded, replaced and deleted."},
+    {.name = "access_execute", .type = PROP_BOOL, .def = "false", .where = VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Programs here run as CGI instead of being sent."},
+    {.name = "access_script", .type = PROP_BOOL, .def = "false", .where = VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Scripts here run through their script-map interpreter."},
+    {.name = "default_documents", .type = PROP_STRLIST,
+     .def = "[\"index.html\", \"index.htm\", \"default.htm\"]", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Files tried, in order, for a request naming a directory."},
+    {.name = "directory_browsing", .type = PROP_BOOL, .def = "false", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "List a directory that has no default document (else 403)."},
+    {.name = "browse_show_date", .type = PROP_BOOL, .def = "true", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true, .doc = "Directory listings show the date."},
+    {.name = "browse_show_time", .type = PROP_BOOL, .def = "true", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true, .doc = "Directory listings show the time."},
+    {.name = "browse_show_size", .type = PROP_BOOL, .def = "true", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true, .doc = "Directory listings show file sizes."},
+    {.name = "browse_show_extension", .type = PROP_BOOL, .def = "true", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Directory listings show file name extensions."},
+    {.name = "browse_long_date", .type = PROP_BOOL, .def = "false", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Directory listings show dates with the weekday and month name."},
+    {.name = "mime_map", .type = PROP_MAP, .where = ANYWHERE, .services = MB_SVC_WWW,
+     .inherit = true,
+     .doc = "Extension (without the dot) to MIME type overrides; a map set lower down "
+            "replaces one set higher up."},
+    {.name = "symlinks", .type = PROP_ENUM, .def = "\"inside\"", .values = symlink_values,
+     .where = ANYWHERE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Which symbolic links are followed: inside the directory only, never, or any."},
+};
+
+/* clang-format on */
+
+#define NPROPS (sizeof(table) / sizeof(table[0]))
+
+const struct prop *props_find(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < NPROPS; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+size_t props_count(void)
+{
+    return NPROPS;
+}
+
+const struct prop *props_at(size_t i)
+{
+    return i < NPROPS ? &table[i] : NULL;
+}
+
+bool props_valid_on(const struct prop *p, enum mb_kind kind, unsigned service)
+{
+    if ((p->where & (unsigned)kind) == 0)
+        return false;
+    return kind == MB_KIND_MACHINE || (p->services & service) != 0;
+}
+
+json_t *props_default(const struct prop *p)
+{
+    return p->def ? json_loads(p->def, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+const char *props_type_name(enum prop_type t)
+{
+    static const char *const names[] = {
+        [PROP_STRING] = "string",         [PROP_INT] = "integer",
+        [PROP_BOOL] = "boolean",          [PROP_ENUM] = "enum",
+        [PROP_STRLIST] = "string list",   [PROP_MAP] = "map",
+        [PROP_ADDRLIST] = "address list", [PROP_PATH] = "path",
+    };
+    return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
+}
+
+void props_where_text(unsigned where, char *out, size_t cap)
+{
+    static const struct {
+        unsigned bit;
+        const char *words;
+    } kinds[] = {{MACHINE, "the machine key"},
+                 {SERVICE, "services"},
+                 {SITE, "sites"},
+                 {VDIR, "virtual directories"}};
+    size_t used = 0, n = 0, total = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < 4; i++)
+        total += (where & kinds[i].bit) != 0;
+    for (size_t i = 0; i < 4 && used < cap; i++) {
+        if ((where & kinds[i].bit) == 0)
+            continue;
+        const char *sep = n == 0 ? "" : n + 1 == total ? " and " : ", ";
+        int w = snprintf(out + used, cap - used, "%s%s", sep, kinds[i].words);
+        used += w > 0 ? (size_t)w : 0;
+        n++;
+    }
+}
+
+static void services_text(unsigned services, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s%s%s%s", services & MB_SVC_WWW ? "www" : "",
+             (services & MB_SVC_WWW) && (services & ~MB_SVC_WWW & MB_SVC_ALL) ? ", " : "",
+             services & MB_SVC_FTP ? "ftp" : "",
+             (services & MB_SVC_FTP) && (services & MB_SVC_GOPHER) ? ", " : "",
+             services & MB_SVC_GOPHER ? "gopher" : "");
+}
+
+int props_check_where(const struct prop *p, enum mb_kind kind, unsigned service, const char *key,
+                      struct mb_error *err)
+{
+    char where[96], svcs[32];
+
+    if (props_valid_on(p, kind, service))
+        return 0;
+    if (kind == MB_KIND_SITES)
+        return mb_fail(err, MB_E_NOT_ALLOWED_HERE, key, p->name,
+                       "property \"%s\" cannot be set on %s: it only holds the sites", p->name,
+                       key);
+    if ((p->where & (unsigned)kind) == 0) {
+        props_where_text(p->where, where, sizeof(where));
+        return mb_fail(err, MB_E_NOT_ALLOWED_HERE, key, p->name,
+                       "property \"%s\" cannot be set on %s (a %s key); it belongs on %s", p->name,
+                       key, mb_kind_name(kind), where);
+    }
+    services_text(p->services, svcs, sizeof(svcs));
+    return mb_fail(err, MB_E_NOT_ALLOWED_HERE, key, p->name,
+                   "property \"%s\" cannot be set on %s: it applies only to the %s service%s",
+                   p->name, key, svcs, strchr(svcs, ',') ? "s" : "");
+}
