@@ -15,12 +15,13 @@ CFLAGS_COMMON := $(CSTD) $(WARN) -Isrc -pthread -MMD -MP -DINFOSRV_VERSION=\"$(V
 CFLAGS_REL  := $(CFLAGS_COMMON) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -DINFOSRV_TEST_BUILD
-LDLIBS   := -pthread -lsqlite3 -ljansson
+LDLIBS   := -pthread -lsqlite3 -ljansson -lssl -lcrypto -lsodium -lcurl
 
-LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/server/*.c src/metabase/*.c)
-LIB_SRC  := $(filter-out src/server/main.c src/metabase/gen_props_doc.c,$(LIB_SRC))
+LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/server/*.c src/metabase/*.c src/admin/*.c \
+              src/cli/*.c)
+LIB_SRC  := $(filter-out src/server/main.c src/cli/main.c src/metabase/gen_props_doc.c,$(LIB_SRC))
 MAIN_SRC := src/server/main.c
-UNIT_SRC := $(filter-out tests/unit/test_cli_%,$(wildcard tests/unit/test_*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -29,7 +30,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(TBUILD)/unit/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 # Debian packages: to build, to test, to benchmark.
-PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev
+PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev
 PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd h2o
 
@@ -39,7 +40,7 @@ FUZZ_LONG    ?= 600
 .PHONY: all run test unit e2e fuzz fuzz-smoke bench clean deps deps-test deps-bench
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/infosrv
+all: $(BUILD)/infosrv $(BUILD)/infoadm
 
 # Install only what is missing; apt-get update only when something is.
 define apt_install
@@ -74,6 +75,22 @@ $(TBUILD)/obj/%.o: %.c
 $(BUILD)/infosrv: $(LIB_OBJ) $(BUILD)/obj/src/server/main.o
 	$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/libinfosrv.a: $(LIB_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(TBUILD)/libinfosrv.a: $(LIB_TOBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/infoadm: $(BUILD)/obj/src/cli/main.o $(BUILD)/libinfosrv.a
+	@echo "LD      $@"
+	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+
+$(TBUILD)/infoadm: $(TBUILD)/obj/src/cli/main.o $(TBUILD)/libinfosrv.a
+	@echo "LD test $@"
+	@$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
+
 $(TBUILD)/infosrv: $(LIB_TOBJ) $(TBUILD)/obj/src/server/main.o
 	$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
 
@@ -102,8 +119,9 @@ run: deps
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t --jobs 2; done
 
-e2e: $(TBUILD)/infosrv $(BUILD)/infosrv
-	INFOSRV_BIN=$(abspath $(TBUILD)/infosrv) /usr/bin/python3 -m pytest -q tests/e2e
+e2e: $(TBUILD)/infosrv $(TBUILD)/infoadm $(BUILD)/infosrv
+	INFOSRV_BIN=$(abspath $(TBUILD)/infosrv) INFOADM_BIN=$(abspath $(TBUILD)/infoadm) \
+	  /usr/bin/python3 -m pytest -q tests/e2e
 
 fuzz-smoke: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \

@@ -50,6 +50,8 @@ struct site {
     uint32_t keepalive_timeout_ms;
     uint64_t max_body;
     struct alog *alog;           /* not owned: lives across generations */
+    int state;                   /* enum config_site_state: 0 started, 1 stopped, 2 paused */
+    uint32_t max_connections;    /* simultaneous connections; 0 = unlimited */
 };
 
 struct gen {

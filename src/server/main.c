@@ -20,6 +20,11 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "admin/accounts.h"
+#include "admin/admin.h"
+#include "metabase/mb.h"
+#include "server/apply.h"
+#include "server/config.h"
 #include "server/gen.h"
 #include "server/server.h"
 #include "server/stats.h"
@@ -45,6 +50,9 @@ struct options {
     bool root_given;
     struct net_addr http;
     const char *http_str;
+    struct net_addr admin;
+    bool no_admin_tcp;
+    bool site_flags;         /* a flag that seeds the default site was given */
     unsigned workers;
     struct vdir_opt vdirs[MAX_VDIRS];
     size_t nvdirs;
@@ -66,6 +74,8 @@ static const char usage_text[] =
     "                           created with a welcome page when missing)\n"
     "  --http ADDR:PORT         WWW listener (default 127.0.0.1:8080; port 0 picks a free\n"
     "                           port; [::1]:PORT for IPv6)\n"
+    "  --admin ADDR:PORT        admin API over HTTPS (default 127.0.0.1:8172; port 0 picks a\n"
+    "                           free port; \"none\" disables TCP, leaving STATE_DIR/admin.sock)\n"
     "  --workers N              worker threads (default: number of CPUs, 1..64)\n"
     "  --vdir PREFIX=DIR[,OPT]  add a virtual directory; OPT is a comma list of browse,\n"
     "                           noread, symlinks=inside|never|any\n"
@@ -79,7 +89,10 @@ static const char usage_text[] =
     "  --version                print the version and exit\n"
     "  --help                   print this help and exit\n"
     "\n"
-    "Reserved for later releases: --ftp, --gopher, --admin.\n"
+    "The first start seeds STATE_DIR/metabase.db from --root, --http, --vdir, --browse,\n"
+    "the timeouts and the log options; later starts read the metabase (change it with\n"
+    "infoadm) and ignore those flags.\n"
+    "Reserved for later releases: --ftp, --gopher.\n"
     "Signals: TERM/INT stop gracefully, HUP reloads and flushes the file cache,\n"
     "USR1 reopens log files, USR2 writes STATE_DIR/stats.json and sessions.json.\n";
 
@@ -178,6 +191,16 @@ static const char *need_arg(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+static void set_addr(const char *opt, const char *s, struct net_addr *a)
+{
+    const char *why;
+
+    if (net_parse_addr(s, a, &why) == -1) {
+        fprintf(stderr, "infosrv: %s %s: %s\n", opt, s, why);
+        exit(EXIT_USAGE);
+    }
+}
+
 static void set_http(struct options *o, const char *s)
 {
     const char *why;
@@ -201,6 +224,8 @@ static void parse_args(struct options *o, int argc, char **argv)
     o->log_period = ALOG_DAILY;
     o->log_size = 10 * 1024 * 1024;
     set_http(o, "127.0.0.1:8080");
+    o->site_flags = false;
+    set_addr("--admin", "127.0.0.1:8172", &o->admin);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -212,21 +237,28 @@ static void parse_args(struct options *o, int argc, char **argv)
         } else if (strcmp(a, "--state-dir") == 0) {
             o->state_dir = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--root") == 0) {
+            o->site_flags = true;
             o->root = need_arg(argc, argv, &i);
             o->root_given = true;
         } else if (strcmp(a, "--http") == 0) {
+            o->site_flags = true;
             set_http(o, need_arg(argc, argv, &i));
         } else if (strcmp(a, "--workers") == 0) {
             o->workers = (unsigned)parse_number(a, need_arg(argc, argv, &i), 1, 64);
         } else if (strcmp(a, "--vdir") == 0) {
+            o->site_flags = true;
             parse_vdir(o, need_arg(argc, argv, &i));
         } else if (strcmp(a, "--browse") == 0) {
+            o->site_flags = true;
             o->browse = true;
         } else if (strcmp(a, "--header-timeout") == 0) {
+            o->site_flags = true;
             o->header_timeout = (unsigned)parse_number(a, need_arg(argc, argv, &i), 1, 3600);
         } else if (strcmp(a, "--keepalive-timeout") == 0) {
+            o->site_flags = true;
             o->keepalive_timeout = (unsigned)parse_number(a, need_arg(argc, argv, &i), 1, 3600);
         } else if (strcmp(a, "--log-format") == 0) {
+            o->site_flags = true;
             const char *f = need_arg(argc, argv, &i);
             if (strcmp(f, "w3c") == 0)
                 o->log_format = ALOG_W3C;
@@ -235,13 +267,19 @@ static void parse_args(struct options *o, int argc, char **argv)
             else
                 usage_error("--log-format must be w3c or ncsa, not \"%s\"", f);
         } else if (strcmp(a, "--log-period") == 0) {
+            o->site_flags = true;
             o->log_period = parse_period(need_arg(argc, argv, &i));
         } else if (strcmp(a, "--log-size") == 0) {
+            o->site_flags = true;
             o->log_size = parse_number(a, need_arg(argc, argv, &i), 1024, UINT64_MAX / 2);
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
-        } else if (strcmp(a, "--ftp") == 0 || strcmp(a, "--gopher") == 0 ||
-                   strcmp(a, "--admin") == 0) {
+        } else if (strcmp(a, "--admin") == 0) {
+            const char *v = need_arg(argc, argv, &i);
+            o->no_admin_tcp = strcmp(v, "none") == 0;
+            if (!o->no_admin_tcp)
+                set_addr(a, v, &o->admin);
+        } else if (strcmp(a, "--ftp") == 0 || strcmp(a, "--gopher") == 0) {
             usage_error("%s: this service is not part of this release yet", a);
         } else {
             usage_error("unknown option \"%s\"", a);
@@ -326,57 +364,6 @@ static void prepare_state_dir(const struct options *o)
     }
 }
 
-/* ---- the configuration generation ---- */
-
-static int build_site(struct site *s, const struct options *o, struct alog *alog, char *err,
-                      size_t errlen)
-{
-    static const char *docs[] = {"index.html", "index.htm", "default.htm"};
-
-    s->name = xstrdup("default");
-    s->stats_slot = stats_slot("www", "default");
-    s->bindings = xmalloc(sizeof(*s->bindings));
-    s->bindings[0] = o->http;
-    s->nbindings = 1;
-    s->ndefault_docs = sizeof(docs) / sizeof(docs[0]);
-    s->default_docs = xcalloc(s->ndefault_docs, sizeof(char *));
-    for (size_t i = 0; i < s->ndefault_docs; i++)
-        s->default_docs[i] = xstrdup(docs[i]);
-    s->mime = mime_new();
-    mime_load_file(s->mime, "/etc/mime.types");
-    s->header_timeout_ms = o->header_timeout * 1000;
-    s->keepalive_timeout_ms = o->keepalive_timeout * 1000;
-    s->max_body = 1 << 20;
-    s->alog = alog;
-    if (gen_site_add_vdir(s, "/", o->root, VDIR_READ, PATH_SYMLINKS_INSIDE, o->browse, err,
-                          errlen) == -1)
-        return -1;
-    for (size_t i = 0; i < o->nvdirs; i++) {
-        const struct vdir_opt *v = &o->vdirs[i];
-        if (gen_site_add_vdir(s, v->prefix, v->path, v->access, v->symlinks, v->browse, err,
-                              errlen) == -1)
-            return -1;
-    }
-    gen_site_finish(s);
-    return 0;
-}
-
-static struct gen *build_gen(const struct options *o, struct alog *alog, char *err, size_t errlen)
-{
-    struct gen *g = gen_new();
-
-    g->nworkers = o->workers;
-    g->cache_bytes = 64u << 20;
-    g->cache_valid_ms = 1000;
-    g->sites = xcalloc(1, sizeof(*g->sites));
-    g->nsites = 1;
-    if (build_site(&g->sites[0], o, alog, err, errlen) == -1) {
-        gen_unref(g);
-        return NULL;
-    }
-    return g;
-}
-
 /* ---- files in the state directory ---- */
 
 static void write_state_file(const struct options *o, const char *name, const struct buf *b)
@@ -393,11 +380,16 @@ static void write_listeners(const struct options *o)
     struct buf b = {0};
     char host[64];
 
-    net_host_str((const struct sockaddr *)&o->http.ss, host, sizeof(host));
-    buf_printf(&b,
-               "{\"pid\": %d, \"version\": \"%s\",\n \"listeners\": [{\"service\": \"www\", "
-               "\"site\": \"default\", \"address\": \"%s\", \"port\": %u}]}\n",
-               (int)getpid(), INFOSRV_VERSION, host, net_port((const struct sockaddr *)&o->http.ss));
+    buf_printf(&b, "{\"pid\": %d, \"version\": \"%s\",\n \"listeners\": ", (int)getpid(),
+               INFOSRV_VERSION);
+    server_listeners_json(&b);
+    if (b.data[b.len - 1] == ']' && admin_tcp_port() != 0) {
+        b.len--;
+        net_host_str((const struct sockaddr *)&o->admin.ss, host, sizeof(host));
+        buf_printf(&b, "%s{\"service\": \"admin\", \"address\": \"%s\", \"port\": %u}]",
+                   b.data[b.len - 1] == '[' ? "" : ", ", host, admin_tcp_port());
+    }
+    buf_printf(&b, ",\n \"admin_socket\": \"%s/admin.sock\"}\n", o->state_dir);
     write_state_file(o, "listeners.json", &b);
     buf_free(&b);
 }
@@ -442,46 +434,163 @@ static void write_stats(const struct options *o)
     buf_free(&b);
 }
 
-/* ---- start-up and the signal loop ---- */
+/* ---- the metabase and the runtime ---- */
 
-static struct alog *open_access_log(const struct options *o)
+#define MAX_ALOGS 64
+
+struct alog_slot {
+    char site[64];
+    struct alog_config cfg;
+    struct alog *log;
+};
+
+static struct alog_slot alogs[MAX_ALOGS];
+static size_t nalogs;
+static const char *alog_state_dir;
+
+/* Access logs outlive generations: one per site and settings, closed at exit. */
+static struct alog *alog_for(void *arg, const char *site, const struct alog_config *cfg,
+                             const char **err)
 {
     char dir[PATH_MAX];
-    const char *why = NULL;
-    struct alog *l;
-    struct alog_config cfg = {
-        .dir = dir,
-        .format = o->log_format,
-        .period = o->log_period,
-        .max_size = o->log_size,
-        .nworkers = o->workers,
-    };
+    struct alog_config c = *cfg;
 
-    snprintf(dir, sizeof(dir), "%s/logs/www/default", o->state_dir);
-    l = alog_open(&cfg, &why);
-    if (l == NULL) {
-        fprintf(stderr, "infosrv: cannot open the access log in %s: %s\n", dir, why);
-        exit(1);
-    }
+    (void)arg;
+    for (size_t i = 0; i < nalogs; i++)
+        if (strcmp(alogs[i].site, site) == 0 && alogs[i].cfg.format == cfg->format &&
+            alogs[i].cfg.period == cfg->period && alogs[i].cfg.max_size == cfg->max_size)
+            return alogs[i].log;
+    if (nalogs == MAX_ALOGS)
+        return *err = "too many access logs", NULL;
+    snprintf(dir, sizeof(dir), "%s/logs/www/%s", alog_state_dir, site);
+    c.dir = dir;
+    struct alog *l = alog_open(&c, err);
+    if (l == NULL)
+        return NULL;
+    snprintf(alogs[nalogs].site, sizeof(alogs[nalogs].site), "%s", site);
+    alogs[nalogs].cfg = *cfg;
+    alogs[nalogs++].log = l;
     return l;
 }
 
-static void reload(const struct options *o, struct alog *alog)
+static void alogs_each(void (*fn)(struct alog *))
 {
-    char err[512];
-    struct gen *g = build_gen(o, alog, err, sizeof(err));
-
-    if (g == NULL) {
-        log_warnx("reload: %s; keeping the current configuration", err);
-        return;
-    }
-    gen_publish(g);
-    server_flush_caches();
-    log_info("reload: configuration generation %llu published, file caches flushed",
-             (unsigned long long)g->serial);
+    for (size_t i = 0; i < nalogs; i++)
+        fn(alogs[i].log);
 }
 
-static void signal_loop(const struct options *o, struct alog *alog, const sigset_t *set)
+/* A port of 0 on the first start becomes a fixed free port, so the
+ * metabase records an address that clients can be told about. */
+static void resolve_port(struct net_addr *a)
+{
+    int fd;
+
+    if (net_port((const struct sockaddr *)&a->ss) != 0)
+        return;
+    fd = net_listen(a, 1);
+    if (fd >= 0) {
+        net_set_port(a, net_local_port(fd));
+        close(fd);
+    }
+}
+
+static json_t *seed_ops(struct options *o)
+{
+    static struct config_vdir v[MAX_VDIRS];
+    static const char *sym[] = {"inside", "never", "any"};
+    static const char *fmt[] = {"w3c", "ncsa"};
+    static const char *per[] = {"none", "hourly", "daily", "weekly", "monthly", "size"};
+    char http[80];
+    struct config_flags f = {
+        .root = o->root, .http = http, .browse = o->browse,
+        .header_timeout = o->header_timeout, .keepalive_timeout = o->keepalive_timeout,
+        .log_format = fmt[o->log_format], .log_period = per[o->log_period],
+        .log_size = o->log_size, .vdirs = v, .nvdirs = o->nvdirs,
+    };
+
+    resolve_port(&o->http);
+    net_addr_str((const struct sockaddr *)&o->http.ss, http, sizeof(http));
+    for (size_t i = 0; i < o->nvdirs; i++) {
+        v[i].prefix = o->vdirs[i].prefix;
+        v[i].path = o->vdirs[i].path;
+        v[i].read = o->vdirs[i].access & VDIR_READ;
+        v[i].symlinks = sym[o->vdirs[i].symlinks];
+        v[i].browse = o->vdirs[i].browse;
+    }
+    return config_seed_ops(&f);
+}
+
+/* Open STATE_DIR/metabase.db, seeding it from the flags on the first start. */
+static struct mb *open_metabase(struct options *o, const char *path)
+{
+    struct mb *mb;
+    struct mb_error err = {0};
+    struct mb_actor who = {"infosrv", "command line"};
+    json_t *ops;
+
+    if (mb_open(&mb, path, &err) == -1) {
+        fprintf(stderr, "infosrv: metabase %s: %s\n", path, err.message);
+        exit(1);
+    }
+    if (!mb_is_empty(mb)) {
+        if (o->site_flags)
+            log_info("infosrv: %s exists; site flags on the command line are ignored "
+                     "(change the configuration with infoadm)", path);
+        return mb;
+    }
+    ops = seed_ops(o);
+    if (mb_seed(mb, ops, &who, NULL, NULL, &err) == -1) {
+        fprintf(stderr, "infosrv: configuration error: %s\n", err.message);
+        exit(1);
+    }
+    json_decref(ops);
+    return mb;
+}
+
+static int check_config(struct options *o)
+{
+    char path[PATH_MAX];
+    struct mb *mb;
+    struct mb_error err = {0};
+    struct config_env env = {.nworkers = o->workers};
+    struct gen *g;
+
+    snprintf(path, sizeof(path), "%s/metabase.db", o->state_dir);
+    if (access(path, F_OK) == 0) {
+        if (mb_open(&mb, path, &err) == -1) {
+            fprintf(stderr, "infosrv: metabase %s: %s\n", path, err.message);
+            return 1;
+        }
+    } else {
+        mb = open_metabase(o, ":memory:");
+    }
+    stats_init(o->workers);
+    g = config_compile(mb, &env, &err);
+    mb_close(mb);
+    if (g == NULL) {
+        fprintf(stderr, "infosrv: configuration error: %s\n", err.message);
+        return 1;
+    }
+    gen_unref(g);
+    printf("infosrv: configuration ok\n");
+    return 0;
+}
+
+/* ---- start-up and the signal loop ---- */
+
+static int apply_now(struct mb *mb, struct mb_error *err)
+{
+    int rc;
+
+    admin_lock();
+    rc = apply_commit(mb, NULL, false, err);
+    admin_unlock();
+    if (rc == -1)
+        log_warnx("infosrv: cannot apply the configuration: %s", err->message);
+    return rc;
+}
+
+static void signal_loop(const struct options *o, struct mb *mb, const sigset_t *set)
 {
     struct timespec tick = {.tv_sec = 1};
     siginfo_t info;
@@ -493,10 +602,15 @@ static void signal_loop(const struct options *o, struct alog *alog, const sigset
             log_info("infosrv: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             return;
         } else if (sig == SIGHUP) {
-            reload(o, alog);
+            struct mb_error err = {0};
+            if (apply_now(mb, &err) == 0) {
+                server_flush_caches();
+                write_listeners(o);
+                log_info("reload: configuration applied from the metabase, file caches flushed");
+            }
         } else if (sig == SIGUSR1) {
             log_reopen();
-            alog_reopen(alog);
+            alogs_each(alog_reopen);
             log_info("infosrv: log files reopened");
         } else if (sig == SIGUSR2) {
             write_stats(o);
@@ -504,44 +618,54 @@ static void signal_loop(const struct options *o, struct alog *alog, const sigset
     }
 }
 
-static void start_or_exit(struct options *o)
+static void start_admin(const struct options *o, struct mb *mb)
 {
-    struct server_listen ls = {.service = "www", .addr = o->http};
-    char err[512], where[80];
+    struct admin_config ac = {.state_dir = o->state_dir, .tcp = o->no_admin_tcp ? NULL : &o->admin,
+                              .mb = mb};
+    char err[512], token[PATH_MAX];
 
-    if (server_start(o->workers, &ls, 1, err, sizeof(err)) == -1) {
-        fprintf(stderr, "infosrv: www: %s\n", err);
-        log_warnx("infosrv: www: %s", err);
+    snprintf(token, sizeof(token), "%s/admin.token", o->state_dir);
+    if (acct_bootstrap(mb, token, err, sizeof(err)) == 1)
+        log_info("infosrv: created the admin account; its token is in %s", token);
+    if (admin_start(&ac, err, sizeof(err)) == -1) {
+        fprintf(stderr, "infosrv: admin: %s\n", err);
         exit(1);
     }
-    o->http = ls.addr;
-    net_addr_str((const struct sockaddr *)&o->http.ss, where, sizeof(where));
-    printf("infosrv %s: www listening on %s\n", INFOSRV_VERSION, where);
-    fflush(stdout);
-    log_info("infosrv %s: www listening on %s with %u workers", INFOSRV_VERSION, where,
-             o->workers);
+    if (admin_tcp_port())
+        printf("infosrv %s: admin listening on https://%s:%u\n", INFOSRV_VERSION,
+               o->http_str ? "127.0.0.1" : "127.0.0.1", admin_tcp_port());
+}
+
+static void print_listeners(void)
+{
+    struct buf b = {0};
+    json_t *arr, *li;
+    size_t i;
+
+    server_listeners_json(&b);
+    arr = json_loadb(b.data, b.len, 0, NULL);
+    json_array_foreach(arr, i, li) {
+        printf("infosrv %s: %s listening on %s:%lld\n", INFOSRV_VERSION,
+               json_string_value(json_object_get(li, "service")),
+               json_string_value(json_object_get(li, "address")),
+               (long long)json_integer_value(json_object_get(li, "port")));
+    }
+    json_decref(arr);
+    buf_free(&b);
 }
 
 int main(int argc, char **argv)
 {
     static struct options o;
-    char err[512], path[PATH_MAX];
+    char path[PATH_MAX];
     sigset_t set;
-    struct alog *alog;
-    struct gen *g;
+    struct mb *mb;
+    struct config_env env;
+    struct mb_error err = {0};
 
     parse_args(&o, argc, argv);
-    if (o.check) {
-        stats_init(o.workers);
-        g = build_gen(&o, NULL, err, sizeof(err));
-        if (g == NULL) {
-            fprintf(stderr, "infosrv: configuration error: %s\n", err);
-            return 1;
-        }
-        gen_unref(g);
-        printf("infosrv: configuration ok\n");
-        return 0;
-    }
+    if (o.check)
+        return check_config(&o);
     ensure_default_root(&o);
     prepare_state_dir(&o);
     snprintf(path, sizeof(path), "%s/logs/error.log", o.state_dir);
@@ -556,20 +680,31 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     stats_init(o.workers);
-    alog = open_access_log(&o);
-    g = build_gen(&o, alog, err, sizeof(err));
-    if (g == NULL) {
-        fprintf(stderr, "infosrv: configuration error: %s\n", err);
+    snprintf(path, sizeof(path), "%s/metabase.db", o.state_dir);
+    mb = open_metabase(&o, path);
+    alog_state_dir = o.state_dir;
+    env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for};
+    apply_init(&env);
+    server_start(o.workers);
+    if (apply_now(mb, &err) == -1) {
+        fprintf(stderr, "infosrv: cannot start: %s\n", err.message);
+        server_stop(0);
+        gen_shutdown();
+        alogs_each(alog_close);
+        mb_close(mb);
         return 1;
     }
-    gen_publish(g);
-    start_or_exit(&o);
-    reload(&o, alog); /* bindings now carry the ports actually bound */
+    start_admin(&o, mb);
+    print_listeners();
+    fflush(stdout);
     write_listeners(&o);
-    signal_loop(&o, alog, &set);
+    log_info("infosrv %s: started with %u workers", INFOSRV_VERSION, o.workers);
+    signal_loop(&o, mb, &set);
+    admin_stop();
     server_stop(GRACE_MS);
     gen_shutdown();
-    alog_close(alog);
+    alogs_each(alog_close);
+    mb_close(mb);
     log_info("infosrv: stopped");
     return 0;
 }

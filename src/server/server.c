@@ -37,7 +37,13 @@ static const struct site *site_for_listener(const struct gen *g, const struct li
                 return s;
         }
     }
-    return g->nsites > 0 ? &g->sites[0] : NULL;
+    return NULL;
+}
+
+static void listener_bind_site(const struct gen *g, struct listener *li)
+{
+    li->site = g ? site_for_listener(g, li) : NULL;
+    li->site_slot = li->site ? li->site->stats_slot : -1;
 }
 
 static void worker_adopt_gen(struct worker *w)
@@ -46,11 +52,8 @@ static void worker_adopt_gen(struct worker *w)
 
     if (g == NULL)
         return;
-    for (size_t i = 0; i < w->nlisteners; i++) {
-        struct listener *li = &w->listeners[i];
-        li->site = site_for_listener(g, li);
-        li->site_slot = li->site ? li->site->stats_slot : -1;
-    }
+    for (size_t i = 0; i < w->nlisteners; i++)
+        listener_bind_site(g, w->listeners[i]);
     /* Cached entries point at the old generation's MIME map. */
     if (w->fcache)
         fcache_flush(w->fcache);
@@ -87,7 +90,7 @@ static void listener_accept(struct listener *li)
     socklen_t len;
     int fd;
 
-    for (int i = 0; i < 256 && !w->draining; i++) {
+    for (int i = 0; i < 256 && !w->draining && !li->closed; i++) {
         len = sizeof(ss);
         fd = accept4(li->io.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
@@ -123,8 +126,21 @@ static void worker_accept_poll(struct loop *l, struct loop_timer *t)
     if (p->w->draining)
         return;
     for (size_t i = 0; i < p->w->nlisteners; i++)
-        listener_accept(&p->w->listeners[i]);
+        if (!p->w->listeners[i]->closed)
+            listener_accept(p->w->listeners[i]);
     loop_timer_set(l, t, ACCEPT_RETRY_MS, worker_accept_poll);
+}
+
+static void listener_close(struct worker *w, struct listener *li)
+{
+    if (li->closed)
+        return;
+    loop_del(w->loop, &li->io);
+    close(li->io.fd);
+    li->io.fd = -1;
+    li->closed = true;
+    li->refs++; /* let unref do the freeing when the last connection goes */
+    worker_listener_unref(w, li);
 }
 
 static void *worker_main(void *arg)
@@ -135,22 +151,78 @@ static void *worker_main(void *arg)
     worker_adopt_gen(w);
     loop_set_wake(w->loop, worker_on_wake, w);
     loop_set_idle(w->loop, worker_on_idle, w);
-    for (size_t i = 0; i < w->nlisteners; i++)
-        if (loop_add(w->loop, &w->listeners[i].io, LOOP_IN) == -1)
-            fatal("worker %u: epoll add listener", w->id);
     loop_timer_set(w->loop, &poll.t, ACCEPT_RETRY_MS, worker_accept_poll);
     loop_run(w->loop);
     loop_timer_clear(&poll.t);
     while (w->conns)
         www_conn_close(w->conns);
     www_conn_reap(w);
+    while (w->nlisteners > 0)
+        listener_close(w, w->listeners[w->nlisteners - 1]);
     for (size_t i = 0; w->gen && i < w->gen->nsites; i++)
         if (w->gen->sites[i].alog)
             alog_flush(w->gen->sites[i].alog, w->id);
     return NULL;
 }
 
-/* ---- start and stop ---- */
+/* ---- listener groups: one socket per worker for each bound address ---- */
+
+#define MAX_GROUPS 256
+
+struct lgroup {
+    char service[8];
+    struct net_addr addr;
+    char site[64];
+};
+
+static struct lgroup groups[MAX_GROUPS];
+static size_t ngroups;
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct listen_job {
+    struct worker *w;
+    struct net_addr addr;
+    int fd; /* -1: close the listener for addr */
+    char service[8];
+};
+
+static bool addr_eq(const struct net_addr *a, const struct net_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+static void job_listen(void *arg)
+{
+    struct listen_job *j = arg;
+    struct worker *w = j->w;
+    struct listener *li;
+
+    if (j->fd == -1) {
+        for (size_t i = 0; i < w->nlisteners; i++) {
+            if (!w->listeners[i]->closed && addr_eq(&w->listeners[i]->addr, &j->addr)) {
+                listener_close(w, w->listeners[i]);
+                break;
+            }
+        }
+        free(j);
+        return;
+    }
+    li = xcalloc(1, sizeof(*li));
+    li->io.fd = j->fd;
+    li->io.cb = listener_on_io;
+    li->w = w;
+    li->addr = j->addr;
+    net_host_str((struct sockaddr *)&li->addr.ss, li->ip, sizeof(li->ip));
+    li->port = net_port((struct sockaddr *)&li->addr.ss);
+    li->service_slot = stats_slot(j->service, NULL);
+    listener_bind_site(w->gen, li);
+    w->listeners = xrealloc(w->listeners, (w->nlisteners + 1) * sizeof(*w->listeners));
+    w->listeners[w->nlisteners++] = li;
+    if (loop_add(w->loop, &li->io, LOOP_IN) == -1)
+        log_warn("worker %u: epoll add listener", w->id);
+    listener_accept(li);
+    free(j);
+}
 
 /* SO_REUSEPORT would let us share a port another process holds; probe with a
  * plain socket first so "address in use" is reported instead. */
@@ -170,37 +242,144 @@ static int probe_free(const struct net_addr *a)
     return rc;
 }
 
-static int bind_listeners(struct server_listen *ls, size_t nls, char *err, size_t errlen)
+/* Bind one socket per worker for A; fills fds. Port 0 is resolved into A. */
+static int bind_group(struct net_addr *a, int *fds, char *err, size_t errlen)
 {
     char where[80];
+    unsigned i;
 
-    for (size_t i = 0; i < nls; i++) {
-        net_addr_str((struct sockaddr *)&ls[i].addr.ss, where, sizeof(where));
-        if (probe_free(&ls[i].addr) == -1)
-            goto fail;
-        for (unsigned wi = 0; wi < nworkers; wi++) {
-            struct listener *li = &workers[wi].listeners[i];
-            li->io.fd = net_listen(&ls[i].addr, 1024);
-            if (li->io.fd == -1)
-                goto fail;
-            if (net_port((struct sockaddr *)&ls[i].addr.ss) == 0)
-                net_set_port(&ls[i].addr, net_local_port(li->io.fd));
-            li->io.cb = listener_on_io;
-            li->w = &workers[wi];
-            li->addr = ls[i].addr;
-            net_host_str((struct sockaddr *)&li->addr.ss, li->ip, sizeof(li->ip));
-            li->port = net_port((struct sockaddr *)&li->addr.ss);
-            li->service_slot = stats_slot(ls[i].service, NULL);
-            li->site_slot = -1;
-        }
+    net_addr_str((struct sockaddr *)&a->ss, where, sizeof(where));
+    if (probe_free(a) == -1)
+        goto fail;
+    for (i = 0; i < nworkers; i++) {
+        fds[i] = net_listen(a, 1024);
+        if (fds[i] == -1)
+            goto fail_close;
+        if (net_port((struct sockaddr *)&a->ss) == 0)
+            net_set_port(a, net_local_port(fds[i]));
     }
     return 0;
+fail_close:
+    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+    while (i-- > 0)
+        close(fds[i]);
+    return -1;
 fail:
     snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
     return -1;
 }
 
-int server_start(unsigned n, struct server_listen *ls, size_t nls, char *err, size_t errlen)
+static bool site_listens(const struct site *s)
+{
+    return s->state == 0; /* started; stopped and paused sites accept nothing */
+}
+
+static bool group_wanted(const struct gen *g, const struct lgroup *grp)
+{
+    for (size_t i = 0; i < g->nsites; i++)
+        for (size_t b = 0; site_listens(&g->sites[i]) && b < g->sites[i].nbindings; b++)
+            if (addr_eq(&g->sites[i].bindings[b], &grp->addr))
+                return true;
+    return false;
+}
+
+static bool group_open(const struct net_addr *a)
+{
+    for (size_t i = 0; i < ngroups; i++)
+        if (addr_eq(&groups[i].addr, a))
+            return true;
+    return false;
+}
+
+static void post_listen(const struct net_addr *a, const int *fds, const char *service)
+{
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct listen_job *j = xcalloc(1, sizeof(*j));
+        j->w = &workers[i];
+        j->addr = *a;
+        j->fd = fds ? fds[i] : -1;
+        snprintf(j->service, sizeof(j->service), "%s", service);
+        worker_post(&workers[i], job_listen, j);
+    }
+}
+
+/* Close groups the generation no longer wants. */
+static void sync_close_unwanted(const struct gen *g)
+{
+    for (size_t i = 0; i < ngroups;) {
+        if (group_wanted(g, &groups[i])) {
+            i++;
+            continue;
+        }
+        post_listen(&groups[i].addr, NULL, groups[i].service);
+        groups[i] = groups[--ngroups];
+    }
+}
+
+/* Probe (dry) or bind every binding the generation wants and is not open. */
+static int sync_open_wanted(const struct gen *g, bool dry, char *err, size_t errlen)
+{
+    int *fds = xcalloc(nworkers ? nworkers : 1, sizeof(int));
+    char where[80];
+
+    for (size_t i = 0; i < g->nsites; i++) {
+        const struct site *s = &g->sites[i];
+        for (size_t b = 0; site_listens(s) && b < s->nbindings; b++) {
+            struct net_addr a = s->bindings[b];
+            if (group_open(&a))
+                continue;
+            if (dry ? probe_free(&a) : bind_group(&a, fds, err, errlen)) {
+                if (dry) {
+                    net_addr_str((struct sockaddr *)&a.ss, where, sizeof(where));
+                    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+                }
+                free(fds);
+                return -1;
+            }
+            if (dry || ngroups == MAX_GROUPS)
+                continue;
+            snprintf(groups[ngroups].service, sizeof(groups[ngroups].service), "www");
+            snprintf(groups[ngroups].site, sizeof(groups[ngroups].site), "%s", s->name);
+            groups[ngroups++].addr = a;
+            post_listen(&a, fds, "www");
+        }
+    }
+    free(fds);
+    return 0;
+}
+
+int server_sync_listeners(const struct gen *g, bool dry, char *err, size_t errlen)
+{
+    int rc;
+
+    pthread_mutex_lock(&sync_lock);
+    /* New sockets first: if one cannot be bound nothing has changed yet. */
+    rc = sync_open_wanted(g, dry, err, errlen);
+    if (rc == 0 && !dry)
+        sync_close_unwanted(g);
+    pthread_mutex_unlock(&sync_lock);
+    return rc;
+}
+
+void server_listeners_json(struct buf *out)
+{
+    char host[64];
+
+    pthread_mutex_lock(&sync_lock);
+    buf_puts(out, "[");
+    for (size_t i = 0; i < ngroups; i++) {
+        net_host_str((struct sockaddr *)&groups[i].addr.ss, host, sizeof(host));
+        buf_printf(out, "%s{\"service\": \"%s\", \"site\": \"%s\", \"address\": \"%s\", \"port\": %u}",
+                   i ? ", " : "", groups[i].service, groups[i].site, host,
+                   net_port((struct sockaddr *)&groups[i].addr.ss));
+    }
+    buf_puts(out, "]");
+    pthread_mutex_unlock(&sync_lock);
+}
+
+/* ---- start and stop ---- */
+
+int server_start(unsigned n)
 {
     struct gen *g = gen_current_peek();
 
@@ -213,12 +392,8 @@ int server_start(unsigned n, struct server_listen *ls, size_t nls, char *err, si
         if (w->loop == NULL)
             fatal("server: cannot create an event loop");
         w->rbuf = xmalloc(WORKER_RBUF);
-        w->listeners = xcalloc(nls ? nls : 1, sizeof(*w->listeners));
-        w->nlisteners = nls;
         w->fcache = fcache_new(4096, g ? g->cache_bytes / n : 1 << 20, g ? g->cache_valid_ms : 1000);
     }
-    if (bind_listeners(ls, nls, err, errlen) == -1)
-        return -1;
     for (unsigned i = 0; i < n; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
             fatal("server: cannot start worker thread %u", i);
@@ -231,11 +406,9 @@ static void worker_drain(void *arg)
     struct www_conn *c, *next;
 
     w->draining = true;
-    for (size_t i = 0; i < w->nlisteners; i++) {
-        loop_del(w->loop, &w->listeners[i].io);
-        close(w->listeners[i].io.fd);
-        w->listeners[i].io.fd = -1;
-    }
+    for (size_t i = w->nlisteners; i-- > 0;)
+        if (!w->listeners[i]->closed)
+            listener_close(w, w->listeners[i]);
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
         www_conn_drain(c);
@@ -294,6 +467,7 @@ void server_stop(unsigned grace_ms)
     free(workers);
     workers = NULL;
     nworkers = 0;
+    ngroups = 0;
 }
 
 unsigned server_nworkers(void)
@@ -427,4 +601,42 @@ void server_sessions_json(struct buf *out)
     buf_puts(out, "[\n  ");
     gather_run(job_sessions, &g);
     buf_puts(out, "\n]");
+}
+
+/* ---- disconnecting ---- */
+
+struct disconnect_job {
+    struct gather g;
+    uint64_t id; /* 0: every connection of a stopped or removed site */
+    unsigned closed;
+};
+
+static void job_disconnect(void *arg)
+{
+    struct disconnect_job *d = arg;
+    struct worker *w = self_worker();
+    struct www_conn *c, *next;
+    unsigned n = 0;
+
+    for (c = w ? w->conns : NULL; c != NULL; c = next) {
+        next = c->next;
+        bool stopped = c->li->site == NULL || c->li->site->state == 1;
+        if ((d->id != 0 && c->id == d->id) || (d->id == 0 && stopped)) {
+            www_conn_close(c);
+            n++;
+        }
+    }
+    pthread_mutex_lock(&d->g.lock);
+    d->closed += n;
+    if (--d->g.pending == 0)
+        pthread_cond_signal(&d->g.done);
+    pthread_mutex_unlock(&d->g.lock);
+}
+
+unsigned server_disconnect(uint64_t id)
+{
+    struct disconnect_job d = {.id = id};
+
+    gather_run(job_disconnect, &d.g);
+    return d.closed;
 }

@@ -8,27 +8,32 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "core/net.h"
 
-struct server_listen {
-    const char *service;   /* "www" */
-    struct net_addr addr;  /* port 0: pick one; filled with the bound port */
-};
+struct gen;
 
+/** Create NWORKERS worker threads serving the current generation, with no listeners yet. */
+int server_start(unsigned nworkers);
 /**
- * Bind every listener once per worker and start NWORKERS threads serving the
- * current generation. Returns 0, or -1 with a message in err.
+ * Open listeners for every binding of a started site in G that is not open
+ * yet, and close those G no longer wants. New sockets are bound before
+ * anything closes, so on failure (-1, err) nothing changed. DRY only checks
+ * that the new addresses could be bound. Any thread; serialised inside.
  */
-int server_start(unsigned nworkers, struct server_listen *ls, size_t nls, char *err,
-                 size_t errlen);
+int server_sync_listeners(const struct gen *g, bool dry, char *err, size_t errlen);
+/** Append a JSON array of the open listeners (service, site, address, port). */
+void server_listeners_json(struct buf *out);
 /** Stop accepting, finish in-flight responses for up to GRACE_MS, then stop every worker. */
 void server_stop(unsigned grace_ms);
 /** Ask every worker to flush its open-file cache, and wait for them. */
 void server_flush_caches(void);
 /** Append a JSON array of the live sessions to OUT, gathered from every worker. */
 void server_sessions_json(struct buf *out);
+/** Close session ID (returns 1), or with ID 0 every session of a stopped or removed site; waits. */
+unsigned server_disconnect(uint64_t id);
 /** Number of workers running. */
 unsigned server_nworkers(void);
 

@@ -37,3 +37,16 @@ void worker_post(struct worker *w, loop_fn fn, void *arg)
 {
     loop_post(w->loop, fn, arg);
 }
+
+void worker_listener_unref(struct worker *w, struct listener *li)
+{
+    if (--li->refs > 0 || !li->closed)
+        return;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i] == li) {
+            w->listeners[i] = w->listeners[--w->nlisteners];
+            break;
+        }
+    }
+    free(li);
+}

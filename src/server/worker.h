@@ -35,6 +35,8 @@ struct listener {
     int service_slot;        /* stats slot of the service */
     const struct site *site; /* site of this binding in the worker's generation */
     int site_slot;
+    int refs;                /* connections accepted here that are still open */
+    bool closed;             /* no longer listening; freed when refs drops to 0 */
 };
 
 struct worker {
@@ -42,7 +44,7 @@ struct worker {
     pthread_t thread;
     struct loop *loop;
     struct gen *gen;
-    struct listener *listeners;
+    struct listener **listeners; /* open ones, and closed ones connections still use */
     size_t nlisteners;
     struct fcache *fcache;
     struct www_conn *conns; /* live connections, most recent first */
@@ -58,6 +60,8 @@ struct worker {
 struct buf *worker_buf_get(struct worker *w);
 /** Return a buffer to the pool (or free it). NULL is ignored. */
 void worker_buf_put(struct worker *w, struct buf *b);
+/** A connection accepted on LI closed (worker thread). */
+void worker_listener_unref(struct worker *w, struct listener *li);
 /** Run FN(ARG) on worker W's thread; any thread. */
 void worker_post(struct worker *w, loop_fn fn, void *arg);
 

@@ -264,6 +264,7 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
     c->since = clock_wall();
     c->started_ms = clock_ms();
     c->site_slot = li->site_slot;
+    li->refs++;
     net_host_str(peer, c->peer_ip, sizeof(c->peer_ip));
     c->peer_port = net_port(peer);
     c->next = w->conns;
@@ -305,7 +306,8 @@ void www_conn_close(struct www_conn *c)
         c->next->prev = c->prev;
     w->nconns--;
     stats_conn_close(c->li->service_slot);
-    stats_conn_close(c->li->site_slot);
+    stats_conn_close(c->site_slot);
+    worker_listener_unref(w, c->li);
     c->next = w->dead;
     w->dead = c;
 }

@@ -60,7 +60,7 @@ class Server:
         self.stderr_path = os.path.join(workdir, "stderr.txt")
         if base_args is None:
             base_args = ["--state-dir", self.state_dir, "--root", root, "--http", http,
-                         "--workers", str(workers)]
+                         "--admin", "127.0.0.1:0", "--workers", str(workers)]
         self.args = [infosrv_path()] + list(base_args) + list(extra_args)
         self.proc = None
         self.listeners = None

@@ -21,7 +21,8 @@ OPTIONS = ["--state-dir", "--root", "--http", "--workers", "--vdir", "--browse",
 
 def cli(args, tmp_path, timeout=10):
     """Run with temporary state and root so that nothing lands in the repository."""
-    base = ["--state-dir", str(tmp_path / "state"), "--root", str(tmp_path / "root")]
+    base = ["--state-dir", str(tmp_path / "state"), "--root", str(tmp_path / "root"),
+            "--admin", "none"]
     os.makedirs(tmp_path / "root", exist_ok=True)
     p = run_cli(base + list(args), cwd=str(tmp_path), timeout=timeout)
     err = p.stderr.decode("utf-8", "replace")
@@ -76,7 +77,7 @@ def test_bad_values_exit_2(tmp_path, args):
     assert args[0] in line or (len(args) > 1 and args[1] in line), f"the line does not name {args}: {line!r}"
 
 
-@pytest.mark.parametrize("opt", ["--ftp", "--gopher", "--admin"])
+@pytest.mark.parametrize("opt", ["--ftp", "--gopher"])
 def test_reserved_services_refused(tmp_path, opt):
     p, err = cli([opt, "127.0.0.1:0"], tmp_path)
     assert p.returncode == 2, err
@@ -177,8 +178,12 @@ def test_listeners_json_and_stdout_line(shared):
     data = shared.state_json("listeners.json")
     assert data["pid"] == shared.pid
     assert data["version"] == run_cli(["--version"]).stdout.decode().split()[1]
-    assert data["listeners"] == [{"service": "www", "site": "default", "address": "127.0.0.1",
-                                  "port": shared.port}]
+    www = [li for li in data["listeners"] if li["service"] == "www"]
+    assert www == [{"service": "www", "site": "default", "address": "127.0.0.1",
+                    "port": shared.port}]
+    admin = [li for li in data["listeners"] if li["service"] == "admin"]
+    assert len(admin) == 1 and admin[0]["address"] == "127.0.0.1" and admin[0]["port"] > 0
+    assert data["admin_socket"].endswith("/admin.sock")
     line = f"infosrv {shared.version}: www listening on 127.0.0.1:{shared.port}"
     wait_for(lambda: line in shared.stdout().splitlines(), timeout=5, what=f"stdout line {line!r}")
 

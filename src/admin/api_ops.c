@@ -1,0 +1,412 @@
+/* The operational half of the admin API: discovery, services, statistics,
+ * sessions, cache, accounts, audit, metrics — and the router. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/accounts.h"
+#include "admin/api.h"
+#include "admin/api_int.h"
+#include "core/alloc.h"
+#include "server/gen.h"
+#include "server/server.h"
+#include "server/stats.h"
+#include "version.h"
+
+static const char *capabilities[] = {
+    "config",         "config.history", "config.diff", "config.rollback",     "config.export",
+    "config.import",  "backups",        "services",    "services.pause",      "stats",
+    "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
+    "audit",          "metrics",
+};
+
+static bool is(const struct api_request *rq, const char *method)
+{
+    return strcmp(rq->method, method) == 0 || (strcmp(method, "GET") == 0 &&
+                                                strcmp(rq->method, "HEAD") == 0);
+}
+
+static bool starts(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static void discovery(struct api_response *rs)
+{
+    json_t *caps = json_array();
+
+    for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++)
+        json_array_append_new(caps, json_string(capabilities[i]));
+    api_reply_json(rs, 200, json_pack("{s:s,s:s,s:[s],s:o}", "product", "infosrv", "version",
+                                      INFOSRV_VERSION, "api_versions", "v1", "capabilities",
+                                      caps));
+}
+
+/* ---- services ---- */
+
+static const char *state_name(int st)
+{
+    return st == 1 ? "stopped" : st == 2 ? "paused" : "started";
+}
+
+static json_t *site_json(const struct site *s)
+{
+    json_t *b = json_array();
+    char a[80];
+
+    for (size_t i = 0; i < s->nbindings; i++) {
+        net_addr_str((const struct sockaddr *)&s->bindings[i].ss, a, sizeof(a));
+        json_array_append_new(b, json_string(a));
+    }
+    return json_pack("{s:s,s:s,s:o}", "name", s->name, "state", state_name(s->state), "bindings",
+                     b);
+}
+
+static const char *service_state(void)
+{
+    json_t *v = mb_value(api_metabase(), "/www", "state");
+    static char st[16];
+
+    snprintf(st, sizeof(st), "%s", json_is_string(v) ? json_string_value(v) : "started");
+    json_decref(v);
+    return st;
+}
+
+static void services_list(struct api_response *rs)
+{
+    struct gen *g = gen_current_ref();
+    json_t *sites = json_array();
+
+    for (size_t i = 0; g && i < g->nsites; i++)
+        json_array_append_new(sites, site_json(&g->sites[i]));
+    gen_unref(g);
+    api_reply_json(rs, 200, json_pack("{s:[{s:s,s:s,s:o}]}", "services", "name", "www", "state",
+                                      service_state(), "sites", sites));
+}
+
+static const char *action_state(const char *action)
+{
+    if (strcmp(action, "start") == 0 || strcmp(action, "continue") == 0)
+        return "started";
+    if (strcmp(action, "stop") == 0)
+        return "stopped";
+    if (strcmp(action, "pause") == 0)
+        return "paused";
+    return NULL;
+}
+
+/* /api/v1/services/www/ACTION or /api/v1/services/www/sites/NAME/ACTION */
+static void services_control(const struct api_request *rq, struct api_response *rs)
+{
+    const char *p = rq->path + strlen("/api/v1/services/");
+    const char *action = strrchr(p, '/'), *state;
+    char key[256], site[128];
+    json_t *op, *ops;
+
+    state = action ? action_state(action + 1) : NULL;
+    if (strncmp(p, "www/", 4) != 0 || state == NULL) {
+        api_error(rs, 404, "not_found", "no such service or action: %s", rq->path);
+        return;
+    }
+    if (action == p + 3) {
+        snprintf(key, sizeof(key), "/www");
+    } else if (strncmp(p, "www/sites/", 10) == 0 && action > p + 10 &&
+               (size_t)(action - p - 10) < sizeof(site)) {
+        snprintf(site, sizeof(site), "%.*s", (int)(action - p - 10), p + 10);
+        snprintf(key, sizeof(key), "/www/sites/%s", site);
+    } else {
+        api_error(rs, 404, "not_found", "no such service or action: %s", rq->path);
+        return;
+    }
+    op = api_op_new("set", key);
+    json_object_set_new(op, "set", json_pack("{s:s}", "state", state));
+    ops = json_pack("[o]", op);
+    api_commit(rq, rs, ops, -1, action + 1, false, 200);
+    json_decref(ops);
+    if (rs->status == 200)
+        json_object_set_new(json_object(), "state", json_string(state)); /* answer below */
+}
+
+/* ---- statistics ---- */
+
+static bool slot_matches(int slot, const char *service, const char *site)
+{
+    const char *svc, *st = stats_slot_site(slot, &svc);
+
+    if (service[0] && strcmp(service, svc) != 0)
+        return false;
+    if (site[0])
+        return st && strcmp(site, st) == 0;
+    return true;
+}
+
+static json_t *counters_json(int slot)
+{
+    uint64_t v[STAT_ALL];
+    json_t *c = json_object();
+
+    stats_read(slot, v);
+    for (int i = 0; i < STAT_ALL; i++)
+        json_object_set_new(c, stats_name((enum stat_id)i), json_integer((json_int_t)v[i]));
+    return c;
+}
+
+static void stats_route(const struct api_request *rq, struct api_response *rs)
+{
+    char service[32] = "", site[128] = "";
+    json_t *arr = json_array();
+    const char *svc, *st;
+    bool clear = is(rq, "DELETE");
+
+    api_query_get(rq->query, "service", service, sizeof(service));
+    api_query_get(rq->query, "site", site, sizeof(site));
+    for (int i = 0; i < stats_nslots(); i++) {
+        if (!slot_matches(i, service, site))
+            continue;
+        if (clear)
+            stats_clear(i);
+        st = stats_slot_site(i, &svc);
+        json_array_append_new(arr, json_pack("{s:s,s:o,s:o,s:I}", "service", svc, "site",
+                                             st ? json_string(st) : json_null(), "counters",
+                                             counters_json(i), "cleared_at",
+                                             (json_int_t)stats_cleared_at(i)));
+    }
+    if (clear)
+        mb_audit_add(api_metabase(), &(struct mb_actor){rq->identity, rq->address},
+                     "stats.clear", site[0] ? site : (service[0] ? service : "*"), "ok", NULL);
+    api_reply_json(rs, 200, json_pack("{s:o}", "stats", arr));
+}
+
+/* ---- sessions ---- */
+
+static bool session_matches(json_t *s, const char *q)
+{
+    static const char *fields[] = {"service", "site", "user", "address"};
+    char want[128];
+
+    for (size_t i = 0; i < 4; i++) {
+        if (!api_query_get(q, fields[i], want, sizeof(want)))
+            continue;
+        const char *key = strcmp(fields[i], "address") == 0 ? "client" : fields[i];
+        const char *have = json_string_value(json_object_get(s, key));
+        if (have == NULL)
+            return false;
+        if (strcmp(fields[i], "address") == 0 ? strncmp(have, want, strlen(want)) != 0
+                                               : strcmp(have, want) != 0)
+            return false;
+    }
+    return true;
+}
+
+static json_t *sessions_filtered(const char *q)
+{
+    struct buf b = {0};
+    json_t *all, *out = json_array(), *s;
+    size_t i;
+
+    server_sessions_json(&b);
+    all = json_loadb(b.data, b.len, 0, NULL);
+    buf_free(&b);
+    json_array_foreach(all, i, s) {
+        if (session_matches(s, q))
+            json_array_append(out, s);
+    }
+    json_decref(all);
+    return out;
+}
+
+static void sessions_delete(const struct api_request *rq, struct api_response *rs)
+{
+    const char *rest = rq->path + strlen("/api/v1/sessions");
+    json_t *list, *s;
+    uint64_t id;
+    unsigned n = 0;
+    size_t i;
+
+    if (*rest == '/') {
+        if (!api_parse_u64(rest + 1, &id)) {
+            api_error(rs, 404, "not_found", "no session \"%s\"", rest + 1);
+            return;
+        }
+        n = server_disconnect(id);
+        if (n == 0) {
+            api_error(rs, 404, "not_found", "no session %llu", (unsigned long long)id);
+            return;
+        }
+    } else if (rq->query[0] == '\0') {
+        api_error(rs, 400, "invalid_request",
+                  "disconnecting sessions needs an id or a filter (service, site, user, address)");
+        return;
+    } else {
+        list = sessions_filtered(rq->query);
+        json_array_foreach(list, i, s)
+            n += server_disconnect((uint64_t)json_integer_value(json_object_get(s, "id")));
+        json_decref(list);
+    }
+    mb_audit_add(api_metabase(), &(struct mb_actor){rq->identity, rq->address}, "disconnect",
+                 *rest == '/' ? rest + 1 : rq->query, "ok", NULL);
+    api_reply_json(rs, 200, json_pack("{s:i}", "disconnected", n));
+}
+
+static void sessions_route(const struct api_request *rq, struct api_response *rs)
+{
+    if (is(rq, "GET") && rq->path[strlen("/api/v1/sessions")] == '\0')
+        api_reply_json(rs, 200, json_pack("{s:o}", "sessions", sessions_filtered(rq->query)));
+    else if (is(rq, "DELETE"))
+        sessions_delete(rq, rs);
+    else
+        api_error(rs, 405, "method_not_allowed", "%s is not allowed here", rq->method);
+}
+
+/* ---- accounts and audit ---- */
+
+static void accounts_create(const struct api_request *rq, struct api_response *rs)
+{
+    static const char *fields[] = {"name", "role", NULL};
+    char token[ACCT_TOKEN_SIZE + 8];
+    struct mb_error err = {0};
+    json_t *body = api_body_object(rq, rs);
+    const char *name, *role_s;
+    enum role role;
+
+    if (body == NULL || !api_body_known(body, fields, rs))
+        goto out;
+    name = json_string_value(json_object_get(body, "name"));
+    role_s = json_string_value(json_object_get(body, "role"));
+    if (name == NULL || role_s == NULL || role_from_string(role_s, &role) == -1) {
+        api_error(rs, 400, "invalid_request",
+                  "an account needs a name and a role (admin, operator or reader)");
+        goto out;
+    }
+    if (acct_create(api_metabase(), name, role, token, sizeof(token), &err) == -1) {
+        api_reply_mb_error(rs, &err);
+        goto out;
+    }
+    mb_audit_add(api_metabase(), &(struct mb_actor){rq->identity, rq->address}, "account.add",
+                 name, "ok", role_s);
+    api_reply_json(rs, 201, json_pack("{s:s,s:s,s:s}", "name", name, "role", role_s, "token",
+                                      token));
+out:
+    json_decref(body);
+}
+
+static void accounts_route(const struct api_request *rq, struct api_response *rs)
+{
+    const char *rest = rq->path + strlen("/api/v1/accounts");
+    char name[ACCT_NAME_MAX + 1], token[ACCT_TOKEN_SIZE + 8];
+    struct mb_error err = {0};
+    struct mb_actor who = {rq->identity, rq->address};
+    const char *slash;
+
+    if (*rest == '\0' && is(rq, "GET"))
+        return api_reply_json(rs, 200, json_pack("{s:o}", "accounts", acct_list(api_metabase())));
+    if (*rest == '\0' && is(rq, "POST"))
+        return accounts_create(rq, rs);
+    slash = *rest == '/' ? strchr(rest + 1, '/') : NULL;
+    snprintf(name, sizeof(name), "%.*s", (int)(slash ? slash - rest - 1 : (long)strlen(rest + 1)),
+             rest + 1);
+    if (*rest == '/' && slash == NULL && is(rq, "DELETE")) {
+        if (acct_delete(api_metabase(), name, &err) == -1)
+            return api_reply_mb_error(rs, &err);
+        mb_audit_add(api_metabase(), &who, "account.remove", name, "ok", NULL);
+        return api_reply_json(rs, 200, json_pack("{s:s}", "removed", name));
+    }
+    if (slash && strcmp(slash, "/token") == 0 && is(rq, "POST")) {
+        if (acct_new_token(api_metabase(), name, token, sizeof(token), &err) == -1)
+            return api_reply_mb_error(rs, &err);
+        mb_audit_add(api_metabase(), &who, "account.token", name, "ok", NULL);
+        return api_reply_json(rs, 200, json_pack("{s:s,s:s}", "name", name, "token", token));
+    }
+    api_error(rs, 404, "not_found", "no such accounts endpoint");
+}
+
+static void audit_route(const struct api_request *rq, struct api_response *rs)
+{
+    uint64_t before = 0, limit = 50;
+
+    api_query_u64(rq->query, "before", &before);
+    api_query_u64(rq->query, "limit", &limit);
+    api_reply_json(rs, 200, json_pack("{s:o}", "entries",
+                                      mb_audit_list(api_metabase(), before, (unsigned)limit)));
+}
+
+/* ---- metrics ---- */
+
+static void metrics(struct api_response *rs)
+{
+    uint64_t v[STAT_ALL];
+    const char *svc, *site;
+
+    rs->status = 200;
+    rs->content_type = "text/plain; version=0.0.4";
+    buf_reset(&rs->body);
+    for (int id = 0; id < STAT_ALL; id++) {
+        buf_printf(&rs->body, "# TYPE infosrv_%s %s\n", stats_name((enum stat_id)id),
+                   id >= STAT_COUNTERS ? "gauge" : "counter");
+        for (int i = 0; i < stats_nslots(); i++) {
+            site = stats_slot_site(i, &svc);
+            stats_read(i, v);
+            buf_printf(&rs->body, "infosrv_%s{service=\"%s\",site=\"%s\"} %llu\n",
+                       stats_name((enum stat_id)id), svc, site ? site : "",
+                       (unsigned long long)v[id]);
+        }
+    }
+}
+
+/* ---- the router ---- */
+
+static void route_v1(const struct api_request *rq, struct api_response *rs)
+{
+    const char *p = rq->path;
+
+    if (starts(p, "/api/v1/config"))
+        api_route_config(rq, rs);
+    else if (strcmp(p, "/api/v1/commits") == 0 && is(rq, "POST"))
+        api_route_commits(rq, rs);
+    else if (starts(p, "/api/v1/revisions") && is(rq, "GET"))
+        api_route_revisions(rq, rs);
+    else if (strcmp(p, "/api/v1/diff") == 0 && is(rq, "GET"))
+        api_route_diff(rq, rs);
+    else if (strcmp(p, "/api/v1/rollback") == 0 && is(rq, "POST"))
+        api_route_rollback(rq, rs);
+    else if (strcmp(p, "/api/v1/export") == 0 && is(rq, "GET"))
+        api_reply_json(rs, 200, mb_export(api_metabase()));
+    else if (strcmp(p, "/api/v1/import") == 0 && is(rq, "POST"))
+        api_route_import(rq, rs);
+    else if (starts(p, "/api/v1/backups"))
+        api_route_backups(rq, rs);
+    else if (strcmp(p, "/api/v1/services") == 0 && is(rq, "GET"))
+        services_list(rs);
+    else if (starts(p, "/api/v1/services") && is(rq, "POST"))
+        services_control(rq, rs);
+    else if (strcmp(p, "/api/v1/stats") == 0 && (is(rq, "GET") || is(rq, "DELETE")))
+        stats_route(rq, rs);
+    else if (starts(p, "/api/v1/sessions"))
+        sessions_route(rq, rs);
+    else if (strcmp(p, "/api/v1/cache/flush") == 0 && is(rq, "POST")) {
+        server_flush_caches();
+        api_reply_json(rs, 200, json_pack("{s:b}", "flushed", 1));
+    } else if (starts(p, "/api/v1/accounts"))
+        accounts_route(rq, rs);
+    else if (strcmp(p, "/api/v1/audit") == 0 && is(rq, "GET"))
+        audit_route(rq, rs);
+    else
+        api_error(rs, 404, "not_found", "no endpoint %s %s", rq->method, rq->path);
+}
+
+void api_handle(const struct api_request *rq, struct api_response *rs)
+{
+    if (!role_allows(rq->role, rq->method, rq->path))
+        api_error(rs, 403, "forbidden", "the role of %s does not allow %s %s", rq->identity,
+                  rq->method, rq->path);
+    else if (strcmp(rq->path, "/api") == 0 && is(rq, "GET"))
+        discovery(rs);
+    else if (strcmp(rq->path, "/metrics") == 0 && is(rq, "GET"))
+        metrics(rs);
+    else if (starts(rq->path, "/api/v1"))
+        route_v1(rq, rs);
+    else
+        api_error(rs, 404, "not_found", "no endpoint %s %s", rq->method, rq->path);
+}

@@ -1,0 +1,330 @@
+/* tls: the admin certificate (generated once, then kept) and the server context. */
+#include "admin/tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "core/log.h"
+
+#define TLS_SUBJECT_CN "infosrv admin"
+#define TLS_SAN "DNS:localhost,IP:127.0.0.1,IP:::1"
+#define TLS_VALID_DAYS 3652 /* ten years, leap days included */
+#define TLS_SERIAL_BYTES 16
+/* TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 keeps OpenSSL's defaults. */
+#define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+/* Fill ERR with the message and, when there is one, OpenSSL's latest error; return -1. */
+static int tls_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int tls_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    unsigned long e = ERR_peek_last_error();
+    char ossl[256];
+    size_t n;
+    va_list ap;
+
+    if (err == NULL || errlen == 0) {
+        ERR_clear_error();
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    if (e != 0) {
+        ERR_error_string_n(e, ossl, sizeof(ossl));
+        n = strlen(err);
+        if (n < errlen)
+            snprintf(err + n, errlen - n, ": %s", ossl);
+    }
+    ERR_clear_error();
+    return -1;
+}
+
+/* A passphrase callback that refuses: an encrypted key must not prompt on a terminal. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return 0;
+}
+
+static X509 *tls_read_cert(const char *path)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    X509 *x;
+
+    if (bio == NULL)
+        return NULL;
+    x = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL);
+    BIO_free(bio);
+    return x;
+}
+
+static EVP_PKEY *tls_read_key(const char *path)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    EVP_PKEY *k;
+
+    if (bio == NULL)
+        return NULL;
+    k = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL);
+    BIO_free(bio);
+    return k;
+}
+
+/* 0 when both files load and the key belongs to the certificate. */
+static int tls_pair_usable(const char *cert_path, const char *key_path)
+{
+    X509 *x = tls_read_cert(cert_path);
+    EVP_PKEY *k = tls_read_key(key_path);
+    int rc = (x != NULL && k != NULL && X509_check_private_key(x, k) == 1) ? 0 : -1;
+
+    X509_free(x);
+    EVP_PKEY_free(k);
+    ERR_clear_error();
+    return rc;
+}
+
+/*
+ * Write LEN bytes to PATH through a temporary file in the same directory, so
+ * PATH is either the old or the new file. mkstemp creates the file 0600, so a
+ * key is never readable by others, even for a moment; fchmod then sets MODE
+ * exactly, whatever the umask.
+ */
+static int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[4096];
+    int fd, rc, saved;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+        return errno = ENAMETOOLONG, -1;
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    rc = (fchmod(fd, mode) == 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
+    saved = errno;
+    if (close(fd) == -1 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == 0 && rename(tmp, path) == -1) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == -1)
+        unlink(tmp);
+    errno = saved;
+    return rc;
+}
+
+/* Write the PEM held by memory BIO B to PATH. */
+static int tls_write_bio(BIO *b, const char *path, mode_t mode, char *err, size_t errlen)
+{
+    char *data;
+    long n = BIO_get_mem_data(b, &data);
+
+    if (n <= 0)
+        return tls_fail(err, errlen, "tls: cannot encode %s", path);
+    if (tls_write_atomic(path, data, (size_t)n, mode) == -1)
+        return tls_fail(err, errlen, "tls: cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int tls_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+    X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+    int rc;
+
+    if (ex == NULL)
+        return -1;
+    rc = X509_add_ext(x, ex, -1) == 1 ? 0 : -1;
+    X509_EXTENSION_free(ex);
+    return rc;
+}
+
+/* A random positive serial (RFC 5280: at most 20 octets, unpredictable). */
+static int tls_set_serial(X509 *x)
+{
+    unsigned char buf[TLS_SERIAL_BYTES];
+    BIGNUM *bn;
+    int rc;
+
+    if (RAND_bytes(buf, sizeof(buf)) != 1)
+        return -1;
+    buf[0] = (unsigned char)((buf[0] & 0x7f) | 0x40); /* positive, full length, never zero */
+    bn = BN_bin2bn(buf, sizeof(buf), NULL);
+    if (bn == NULL)
+        return -1;
+    rc = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL ? 0 : -1;
+    BN_free(bn);
+    return rc;
+}
+
+static int tls_set_name_and_validity(X509 *x)
+{
+    X509_NAME *name = X509_get_subject_name(x);
+
+    if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)TLS_SUBJECT_CN,
+                                   -1, -1, 0) != 1 ||
+        X509_set_issuer_name(x, name) != 1)
+        return -1;
+    if (X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+        X509_time_adj_ex(X509_getm_notAfter(x), TLS_VALID_DAYS, 0, NULL) == NULL)
+        return -1;
+    return 0;
+}
+
+static int tls_set_extensions(X509 *x)
+{
+    X509V3_CTX ctx;
+
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    if (tls_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
+        tls_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") == -1 ||
+        tls_add_ext(x, &ctx, NID_ext_key_usage, "serverAuth") == -1 ||
+        tls_add_ext(x, &ctx, NID_subject_alt_name, TLS_SAN) == -1 ||
+        tls_add_ext(x, &ctx, NID_subject_key_identifier, "hash") == -1)
+        return -1;
+    return 0;
+}
+
+/* A self-signed v3 certificate for KEY, or NULL. */
+static X509 *tls_make_cert(EVP_PKEY *key)
+{
+    X509 *x = X509_new();
+
+    if (x == NULL)
+        return NULL;
+    if (X509_set_version(x, 2) != 1 || tls_set_serial(x) == -1 ||
+        tls_set_name_and_validity(x) == -1 || X509_set_pubkey(x, key) != 1 ||
+        tls_set_extensions(x) == -1 || X509_sign(x, key, EVP_sha256()) <= 0) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* Generate a key and certificate; the key is written first so a crash in between leaves a
+ * pair that does not match, which the next start replaces. */
+static int tls_generate(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    EVP_PKEY *key = NULL;
+    X509 *x = NULL;
+    BIO *kb = NULL, *cb = NULL;
+    int rc = -1;
+
+    key = EVP_EC_gen("P-256");
+    if (key == NULL) {
+        tls_fail(err, errlen, "tls: cannot generate an EC P-256 key");
+        goto fail;
+    }
+    x = tls_make_cert(key);
+    if (x == NULL) {
+        tls_fail(err, errlen, "tls: cannot build the certificate");
+        goto fail;
+    }
+    kb = BIO_new(BIO_s_secmem());
+    cb = BIO_new(BIO_s_mem());
+    if (kb == NULL || cb == NULL ||
+        PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1 ||
+        PEM_write_bio_X509(cb, x) != 1) {
+        tls_fail(err, errlen, "tls: cannot encode the key and certificate");
+        goto fail;
+    }
+    if (tls_write_bio(kb, key_path, 0600, err, errlen) == -1 ||
+        tls_write_bio(cb, cert_path, 0644, err, errlen) == -1)
+        goto fail;
+    rc = 0;
+fail:
+    BIO_free(kb);
+    BIO_free(cb);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int tls_ensure_cert(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    bool cert_exists = access(cert_path, F_OK) == 0;
+    bool key_exists = access(key_path, F_OK) == 0;
+
+    if (cert_exists && key_exists && tls_pair_usable(cert_path, key_path) == 0)
+        return 0;
+    if (cert_exists || key_exists)
+        log_warnx("tls: %s and %s do not form a usable pair; generating new ones", cert_path,
+                  key_path);
+    if (tls_generate(cert_path, key_path, err, errlen) == -1)
+        return -1;
+    log_info("tls: generated a self-signed certificate in %s", cert_path);
+    return 0;
+}
+
+SSL_CTX *tls_server_ctx(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        tls_fail(err, errlen, "tls: cannot create a context");
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1) {
+        tls_fail(err, errlen, "tls: cannot set the protocol versions and ciphers");
+        goto fail;
+    }
+    SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
+        tls_fail(err, errlen, "tls: cannot load %s", cert_path);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        tls_fail(err, errlen, "tls: cannot load %s", key_path);
+        goto fail;
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int tls_cert_fingerprint(const char *cert_path, char *out, size_t cap)
+{
+    static const char prefix[] = "sha256//";
+    X509 *x = tls_read_cert(cert_path);
+    unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int len, rc = -1;
+
+    if (x == NULL || cap < TLS_FINGERPRINT_MAX)
+        goto fail;
+    len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+    if (len <= 0 || EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) != 1)
+        goto fail;
+    memcpy(out, prefix, sizeof(prefix) - 1);
+    EVP_EncodeBlock((unsigned char *)out + sizeof(prefix) - 1, md, (int)mdlen);
+    rc = 0;
+fail:
+    OPENSSL_free(der);
+    X509_free(x);
+    ERR_clear_error();
+    return rc;
+}

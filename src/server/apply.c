@@ -1,0 +1,55 @@
+#include "server/apply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "server/gen.h"
+#include "server/server.h"
+
+static struct config_env apply_env;
+
+void apply_init(const struct config_env *env)
+{
+    apply_env = *env;
+}
+
+/* The service's desired state is not inherited by its sites (each site has
+ * its own); a stopped or paused service holds every started site. */
+static void fold_service_state(struct mb *mb, struct gen *g)
+{
+    json_t *v = mb_value(mb, "/www", "state");
+    const char *st = json_is_string(v) ? json_string_value(v) : "started";
+    int svc = strcmp(st, "stopped") == 0 ? CONFIG_SITE_STOPPED
+              : strcmp(st, "paused") == 0 ? CONFIG_SITE_PAUSED
+                                           : CONFIG_SITE_STARTED;
+
+    for (size_t i = 0; i < g->nsites; i++)
+        if (g->sites[i].state == CONFIG_SITE_STARTED ||
+            (svc == CONFIG_SITE_STOPPED && g->sites[i].state == CONFIG_SITE_PAUSED))
+            g->sites[i].state = svc;
+    json_decref(v);
+}
+
+int apply_commit(struct mb *mb, void *arg, bool dry, struct mb_error *err)
+{
+    struct gen *g;
+
+    (void)arg;
+    g = config_compile(mb, &apply_env, err);
+    if (g == NULL)
+        return -1;
+    fold_service_state(mb, g);
+    if (server_sync_listeners(g, dry, err->message, sizeof(err->message)) == -1) {
+        err->code = MB_E_APPLY_FAILED;
+        gen_unref(g);
+        return -1;
+    }
+    if (dry) {
+        gen_unref(g);
+        return 0;
+    }
+    gen_publish(g);
+    server_disconnect(0);
+    return 0;
+}
