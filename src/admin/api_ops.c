@@ -125,8 +125,6 @@ static void services_control(const struct api_request *rq, struct api_response *
     ops = json_pack("[o]", op);
     api_commit(rq, rs, ops, -1, action + 1, false, 200);
     json_decref(ops);
-    if (rs->status == 200)
-        json_object_set_new(json_object(), "state", json_string(state)); /* answer below */
 }
 
 /* ---- statistics ---- */
@@ -292,6 +290,16 @@ out:
     json_decref(body);
 }
 
+static void accounts_list(struct api_response *rs)
+{
+    json_t *list = acct_list(api_metabase());
+
+    if (list == NULL)
+        api_error(rs, 500, "storage", "the accounts cannot be read");
+    else
+        api_reply_json(rs, 200, json_pack("{s:o}", "accounts", list));
+}
+
 static void accounts_route(const struct api_request *rq, struct api_response *rs)
 {
     const char *rest = rq->path + strlen("/api/v1/accounts");
@@ -299,15 +307,19 @@ static void accounts_route(const struct api_request *rq, struct api_response *rs
     struct mb_error err = {0};
     struct mb_actor who = {rq->identity, rq->address};
     const char *slash;
+    size_t nlen;
 
     if (*rest == '\0' && is(rq, "GET"))
-        return api_reply_json(rs, 200, json_pack("{s:o}", "accounts", acct_list(api_metabase())));
+        return accounts_list(rs);
     if (*rest == '\0' && is(rq, "POST"))
         return accounts_create(rq, rs);
     slash = *rest == '/' ? strchr(rest + 1, '/') : NULL;
-    snprintf(name, sizeof(name), "%.*s", (int)(slash ? slash - rest - 1 : (long)strlen(rest + 1)),
-             rest + 1);
-    if (*rest == '/' && slash == NULL && is(rq, "DELETE")) {
+    nlen = slash ? (size_t)(slash - rest - 1) : strlen(rest + 1);
+    if (*rest != '/' || nlen == 0 || nlen > ACCT_NAME_MAX) /* never match a cut-off name */
+        return api_error(rs, 404, "not_found", "no such account");
+    memcpy(name, rest + 1, nlen);
+    name[nlen] = '\0';
+    if (slash == NULL && is(rq, "DELETE")) {
         if (acct_delete(api_metabase(), name, &err) == -1)
             return api_reply_mb_error(rs, &err);
         mb_audit_add(api_metabase(), &who, "account.remove", name, "ok", NULL);
