@@ -420,6 +420,25 @@ static bool backup_id_ok(const char *id)
     return true;
 }
 
+/* Backup ids are TIME-REVISION: the revision they hold is in the name. */
+static json_t *backup_entry(const char *name, size_t idlen, const struct stat *st)
+{
+    char time_s[32];
+    const char *dash = memrchr(name, '-', idlen);
+    struct tm tm;
+    uint64_t rev = 0;
+    char revs[24];
+
+    gmtime_r(&st->st_mtime, &tm);
+    strftime(time_s, sizeof(time_s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (dash && (size_t)(name + idlen - dash - 1) < sizeof(revs)) {
+        snprintf(revs, sizeof(revs), "%.*s", (int)(name + idlen - dash - 1), dash + 1);
+        api_parse_u64(revs, &rev);
+    }
+    return json_pack("{s:s%,s:s,s:I,s:I}", "id", name, idlen, "time", time_s, "revision",
+                     (json_int_t)rev, "size", (json_int_t)st->st_size);
+}
+
 static void backups_list(struct api_response *rs)
 {
     json_t *arr = json_array();
@@ -435,9 +454,7 @@ static void backups_list(struct api_response *rs)
         snprintf(p, sizeof(p), "%s/%s", backup_dir, de->d_name);
         if (stat(p, &st) == -1)
             continue;
-        json_array_append_new(arr, json_pack("{s:s%,s:I,s:I}", "id", de->d_name, n - 3, "time",
-                                             (json_int_t)st.st_mtime, "size",
-                                             (json_int_t)st.st_size));
+        json_array_append_new(arr, backup_entry(de->d_name, n - 3, &st));
     }
     if (d)
         closedir(d);

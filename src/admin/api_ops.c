@@ -97,6 +97,17 @@ static const char *action_state(const char *action)
     return NULL;
 }
 
+/* The commit result plus the desired state now recorded. */
+static void add_state(struct api_response *rs, const char *state)
+{
+    json_t *j = json_loadb(rs->body.data, rs->body.len, 0, NULL);
+
+    if (j == NULL)
+        return;
+    json_object_set_new(j, "state", json_string(state));
+    api_reply_json(rs, 200, j);
+}
+
 /* /api/v1/services/www/ACTION or /api/v1/services/www/sites/NAME/ACTION */
 static void services_control(const struct api_request *rq, struct api_response *rs)
 {
@@ -125,6 +136,8 @@ static void services_control(const struct api_request *rq, struct api_response *
     ops = json_pack("[o]", op);
     api_commit(rq, rs, ops, -1, action + 1, false, 200);
     json_decref(ops);
+    if (rs->status == 200)
+        add_state(rs, state);
 }
 
 /* ---- statistics ---- */

@@ -215,8 +215,8 @@ char *out_cell(const json_t *v)
     if (v == NULL)
         return xstrdup("-");
     switch (json_typeof(v)) {
-    case JSON_STRING:
-        return xstrdup(json_string_value(v));
+    case JSON_STRING: /* an empty string is "no value", shown as "-" like a missing one */
+        return xstrdup(json_string_length(v) ? json_string_value(v) : "-");
     case JSON_INTEGER:
         snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return xstrdup(tmp);

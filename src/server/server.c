@@ -224,17 +224,20 @@ static void job_listen(void *arg)
     free(j);
 }
 
-/* SO_REUSEPORT would let us share a port another process holds; probe with a
- * plain socket first so "address in use" is reported instead. */
+/* SO_REUSEPORT would let us share a port another process listens on; probe
+ * with a socket without it first so "address in use" is reported instead.
+ * SO_REUSEADDR lets the probe past our own connections on that port (open or
+ * in TIME_WAIT after a stop), which are no conflict. */
 static int probe_free(const struct net_addr *a)
 {
-    int fd, rc, saved;
+    int fd, rc, saved, one = 1;
 
     if (net_port((const struct sockaddr *)&a->ss) == 0)
         return 0;
     fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
     saved = errno;
     close(fd);

@@ -249,7 +249,8 @@ def make_server(tmp_path):
         else:
             dirs = {"root": os.path.join(base, "root")}
             os.makedirs(dirs["root"])
-        srv = Server(base, dirs["root"], extra_args, **kw)
+        cls = kw.pop("server_class", Server)
+        srv = cls(base, dirs["root"], extra_args, **kw)
         srv.dirs = dirs
         servers.append(srv)
         if start:
@@ -272,3 +273,149 @@ def make_server(tmp_path):
             srv.kill()
     if errors:
         pytest.fail("\n".join(errors))
+
+
+# -- admin API helpers (tests/e2e/test_admin_*.py, test_infoadm.py) ---------
+
+import http.client  # noqa: E402
+import socket  # noqa: E402
+import ssl  # noqa: E402
+
+
+def infoadm_path():
+    p = os.environ.get("INFOADM_BIN") or os.path.join(REPO, "build", "test", "infoadm")
+    return os.path.abspath(p)
+
+
+class AdminServer(Server):
+    """A Server whose www service may be stopped at start (no www listener in
+    listeners.json); restart() starts a new daemon on the same state dir."""
+
+    def start(self, cwd=None, timeout=10.0):
+        # A previous run leaves listeners.json behind: wait for a fresh one.
+        try:
+            os.unlink(os.path.join(self.state_dir, "listeners.json"))
+        except FileNotFoundError:
+            pass
+        try:
+            return super().start(cwd=cwd, timeout=timeout)
+        except AssertionError as e:
+            if "no www listener" not in str(e):
+                raise
+            self.listener = None
+            return self
+
+    @property
+    def admin_socket(self):
+        return self.listeners["admin_socket"]
+
+    @property
+    def admin_port(self):
+        for entry in self.listeners.get("listeners", []):
+            if entry.get("service") == "admin":
+                return int(entry["port"])
+        raise AssertionError(f"no admin listener in listeners.json: {self.listeners!r}")
+
+    @property
+    def token(self):
+        with open(os.path.join(self.state_dir, "admin.token"), encoding="utf-8") as f:
+            return f.readline().strip()
+
+    def restart(self):
+        """A new daemon on the same state dir (and the same www port, kept in the metabase)."""
+        self.returncode = None
+        self.proc = None
+        return self.start()
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30.0):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self._path)
+        self.sock = s
+
+
+class ApiResponse:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # http.client.HTTPMessage
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def error_code(self):
+        try:
+            return self.json["error"]["code"]
+        except (TypeError, KeyError):
+            return None
+
+    def __repr__(self):
+        return f"<ApiResponse {self.status} {self.body[:600]!r}>"
+
+
+def admin_request(srv, method, path, body=None, headers=None, via="unix", token=None,
+                  timeout=30.0, raw_body=None):
+    """One admin API request on a new connection. via: "unix" or "https";
+    token: for https, defaults to admin.token (pass "" for none)."""
+    hdrs = {"Accept": "application/json"}
+    if via == "unix":
+        conn = _UnixHTTPConnection(srv.admin_socket, timeout=timeout)
+    else:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", srv.admin_port, timeout=timeout, context=ctx)
+        if token is None:
+            token = srv.token
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+    data = raw_body
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    if headers:
+        hdrs.update(headers)
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        return ApiResponse(r.status, r.headers, r.read())
+    finally:
+        conn.close()
+
+
+def run_infoadm(args, env=None, timeout=40, cwd=None):
+    """Run infoadm to completion; checks for sanitizer reports."""
+    e = sanitizer_env()
+    if env:
+        e.update(env)
+    p = subprocess.run([infoadm_path()] + list(args), env=e, cwd=cwd, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout)
+    p.out = p.stdout.decode("utf-8", "replace")
+    p.err = p.stderr.decode("utf-8", "replace")
+    assert_no_sanitizer_report(p.err, f"infoadm {args!r} stderr")
+    return p
+
+
+@pytest.fixture(scope="session")
+def infoadm_bin():
+    p = infoadm_path()
+    if not os.access(p, os.X_OK):
+        pytest.fail(f"infoadm binary not found: {p} (build it with make, or set INFOADM_BIN)")
+    return p
+
+
+@pytest.fixture
+def admin_server(make_server):
+    """Factory: a fresh AdminServer (same arguments as make_server)."""
+    def factory(*a, **kw):
+        kw.setdefault("server_class", AdminServer)
+        return make_server(*a, **kw)
+    return factory
