@@ -31,13 +31,13 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 # Debian packages: to build, to test, to benchmark.
 PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev
-PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl
+PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd h2o
 
 FUZZ_SECONDS ?= 20
 FUZZ_LONG    ?= 600
 
-.PHONY: all run test unit e2e fuzz fuzz-smoke bench clean deps deps-test deps-bench
+.PHONY: all run test unit e2e compat fuzz fuzz-smoke bench bench-admin clean deps deps-test deps-bench
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/infosrv $(BUILD)/infoadm
@@ -73,7 +73,8 @@ $(TBUILD)/obj/%.o: %.c
 	@$(CC) $(CFLAGS_TEST) -c $< -o $@
 
 $(BUILD)/infosrv: $(LIB_OBJ) $(BUILD)/obj/src/server/main.o
-	$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+	@echo "LD      $@"
+	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libinfosrv.a: $(LIB_OBJ)
 	@rm -f $@
@@ -92,7 +93,8 @@ $(TBUILD)/infoadm: $(TBUILD)/obj/src/cli/main.o $(TBUILD)/libinfosrv.a
 	@$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
 
 $(TBUILD)/infosrv: $(LIB_TOBJ) $(TBUILD)/obj/src/server/main.o
-	$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
+	@echo "LD test $@"
+	@$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
 
 $(TBUILD)/unit/%: tests/unit/%.c $(LIB_TOBJ)
 	@mkdir -p $(dir $@)
@@ -130,9 +132,15 @@ fuzz-smoke: $(FUZZ_BIN)
 	  ./$$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$n.dict $(BUILD)/fuzz-work/$$n fuzz/corpus/$$n 2>&1 | tail -n 2; \
 	done
 
+# The compatibility suite builds the latest release listed in RELEASES from
+# git history and runs infoadm across versions in both directions.
+compat: all
+	tests/compat/run
+
 test: deps-test
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory compat
 	$(MAKE) --no-print-directory fuzz-smoke
 
 fuzz: deps-test $(FUZZ_BIN)
@@ -143,6 +151,9 @@ fuzz: deps-test $(FUZZ_BIN)
 
 bench: deps-bench all
 	bench/http
+
+bench-admin: deps-bench all
+	bench/admin
 
 clean:
 	rm -rf $(BUILD)

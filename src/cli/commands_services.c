@@ -306,7 +306,12 @@ int cli_cmd_control(struct cli_run *r)
         return -1;
     if (r->g->json)
         return cli_emit_json(r, resp);
-    state = out_cell(json_object_get(resp, "state"));
+    /* "state" is an optional field: a server that does not send it recorded
+     * the state the action names. */
+    state = json_object_get(resp, "state") ? out_cell(json_object_get(resp, "state"))
+            : xstrdup(strcmp(action, "stop") == 0    ? "stopped"
+                      : strcmp(action, "pause") == 0 ? "paused"
+                                                     : "started");
     fprintf(r->out, "%s%s%s: %s\n", svc, site != NULL ? "/" : "", site != NULL ? site : "", state);
     free(state);
     json_decref(resp);

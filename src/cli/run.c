@@ -129,7 +129,7 @@ int cli_report_revision(struct cli_run *r, json_t *resp, const char *what)
         return cli_emit_json(r, resp);
     }
     if (json_is_false(json_object_get(resp, "changed")))
-        fprintf(r->out, "%s: nothing changed (revision %s)\n", what, cell);
+        fprintf(r->out, "nothing changed: the server already had that (revision %s)\n", cell);
     else
         fprintf(r->out, "%s (revision %s)\n", what, cell);
     free(cell);
