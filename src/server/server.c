@@ -83,6 +83,25 @@ static void worker_on_idle(void *arg)
         loop_stop(w->loop);
 }
 
+static bool site_full(const struct listener *li)
+{
+    return li->site && li->site->max_connections > 0 &&
+           stats_current(li->site_slot) >= li->site->max_connections;
+}
+
+/* The site's max_connections is reached: say so and close, like the
+ * original's "too many users" message, without adopting the connection. */
+static void refuse_busy(int fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                               "Content-Length: 45\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
+                               "The site has too many connections right now.\n";
+
+    if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug("www: 503 to a refused connection: %d", errno);
+    close(fd);
+}
+
 static void listener_accept(struct listener *li)
 {
     struct worker *w = li->w;
@@ -101,6 +120,10 @@ static void listener_accept(struct listener *li)
         }
         stats_add(w->id, li->service_slot, STAT_CONNECTION_ATTEMPTS, 1);
         stats_add(w->id, li->site_slot, STAT_CONNECTION_ATTEMPTS, 1);
+        if (site_full(li)) {
+            refuse_busy(fd);
+            continue;
+        }
         www_conn_accept(w, li, fd, (struct sockaddr *)&ss);
     }
 }

@@ -98,6 +98,11 @@ void stats_conn_open(int slot)
         ;
 }
 
+uint64_t stats_current(int slot)
+{
+    return slot < 0 ? 0 : atomic_load_explicit(&slots[slot].current, memory_order_relaxed);
+}
+
 void stats_conn_close(int slot)
 {
     if (slot >= 0)

@@ -41,6 +41,8 @@ int stats_slot(const char *service, const char *site);
 void stats_add(unsigned w, int slot, enum stat_id id, uint64_t n);
 /** A connection opened on SLOT: bumps current and max. */
 void stats_conn_open(int slot);
+/** Connections open on SLOT right now. */
+uint64_t stats_current(int slot);
 /** A connection of SLOT closed. */
 void stats_conn_close(int slot);
 /** Read SLOT's counters since the last clear into out[STAT_ALL]. */

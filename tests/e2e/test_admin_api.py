@@ -527,3 +527,21 @@ def test_cache_flush(admin_server):
     assert keepalive_get(srv.port, "/flush.txt").body == b"new content, longer\n"
     # With cache_revalidate at 60 s the replaced file was still served from the cache.
     assert stale == b"old content\n", stale
+
+
+def test_max_connections_refuses_the_extra_client(admin_server):
+    srv = admin_server()
+    assert api(srv, "PATCH", SITE, {"set": {"max_connections": 1}}).status == 200
+    with RawConn(srv.port) as first:
+        first.send(build_request("GET", "/hello.txt"))
+        assert first.read_response().status == 200
+        # The limit counts open connections: a second one is told why and closed.
+        with RawConn(srv.port) as second:
+            raw = second.read_until_close()
+        assert raw.startswith(b"HTTP/1.1 503 "), raw[:80]
+        assert b"too many connections" in raw
+        first.send(build_request("GET", "/hello.txt"))
+        assert first.read_response().status == 200, "the admitted client is still served"
+    assert api(srv, "PATCH", SITE, {"unset": ["max_connections"]}).status == 200
+    wait_for(lambda: request(srv.port, "GET", "/hello.txt").status == 200, timeout=5,
+             what="served again without the limit")
