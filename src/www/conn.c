@@ -424,14 +424,19 @@ static int conn_flush(struct www_conn *c)
 
 /* ---- reading and parsing ---- */
 
+/* The session list shows "METHOD target" (cut to fit): copied per request,
+ * so plain copies rather than snprintf. */
 static void conn_note_request(struct www_conn *c, const struct http1_req *req)
 {
-    size_t n = req->method_str.n + 1 + req->target.n;
+    size_t cap = sizeof(c->last_req) - 1;
+    size_t m = req->method_str.n < cap ? req->method_str.n : cap;
+    size_t t = req->target.n < cap - m - (m < cap) ? req->target.n : cap - m - (m < cap);
 
-    if (n >= sizeof(c->last_req))
-        n = sizeof(c->last_req) - 1;
-    snprintf(c->last_req, sizeof(c->last_req), "%.*s %.*s", (int)req->method_str.n,
-             req->method_str.p, (int)req->target.n, req->target.p);
+    memcpy(c->last_req, req->method_str.p, m);
+    if (m < cap)
+        c->last_req[m++] = ' ';
+    memcpy(c->last_req + m, req->target.p, t);
+    c->last_req[m + t] = '\0';
     c->requests++;
 }
 
