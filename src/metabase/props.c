@@ -26,16 +26,17 @@ static const char *const state_values[] = {"started", "stopped", "paused", NULL}
 static const struct prop table[] = {
     /* machine */
     {.name = "cache_size", .type = PROP_INT, .def = "67108864", .min = 0, .max = TiB,
-     .where = MACHINE, .services = MB_SVC_ALL,
-     .doc = "Memory budget of the open-file cache in bytes, shared by every service and "
-            "worker (0 disables caching)."},
+     .where = MACHINE, .services = MB_SVC_ALL, .apply = PROP_RESTART,
+     .doc = "Bytes of small files the open-file cache keeps in memory, split between the "
+            "workers (0 = serve every file from its descriptor)."},
     {.name = "cache_revalidate", .type = PROP_INT, .def = "1000", .min = 0, .max = 60000,
-     .where = MACHINE, .services = MB_SVC_ALL,
+     .where = MACHINE, .services = MB_SVC_ALL, .apply = PROP_RESTART,
      .doc = "Milliseconds a cached file's metadata is trusted before the file is checked "
             "again."},
     {.name = "bandwidth_limit", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
      .where = MACHINE, .services = MB_SVC_ALL,
-     .doc = "Outgoing bandwidth of the whole server in bytes per second (0 = no limit)."},
+     .doc = "Outgoing bandwidth of the whole server in bytes per second (0 = no limit). "
+            "Stored but not enforced yet in release 0.1."},
     {.name = "worker_threads", .type = PROP_INT, .def = "0", .min = 0, .max = 64,
      .where = MACHINE, .services = MB_SVC_ALL, .apply = PROP_RESTART,
      .doc = "Worker threads, each with its own event loop (0 = one per CPU, at most 64)."},

@@ -53,6 +53,7 @@ struct options {
     struct net_addr admin;
     bool no_admin_tcp;
     bool site_flags;         /* a flag that seeds the default site was given */
+    bool workers_given;
     unsigned workers;
     struct vdir_opt vdirs[MAX_VDIRS];
     size_t nvdirs;
@@ -245,6 +246,7 @@ static void parse_args(struct options *o, int argc, char **argv)
             set_http(o, need_arg(argc, argv, &i));
         } else if (strcmp(a, "--workers") == 0) {
             o->workers = (unsigned)parse_number(a, need_arg(argc, argv, &i), 1, 64);
+            o->workers_given = true;
         } else if (strcmp(a, "--vdir") == 0) {
             o->site_flags = true;
             parse_vdir(o, need_arg(argc, argv, &i));
@@ -547,6 +549,16 @@ static struct mb *open_metabase(struct options *o, const char *path)
     return mb;
 }
 
+/* worker_threads in the metabase wins over the CPU count, not over --workers. */
+static void metabase_workers(struct options *o, struct mb *mb)
+{
+    json_t *v = mb_value(mb, "/", "worker_threads");
+
+    if (!o->workers_given && json_is_integer(v) && json_integer_value(v) > 0)
+        o->workers = (unsigned)json_integer_value(v);
+    json_decref(v);
+}
+
 static int check_config(struct options *o)
 {
     char path[PATH_MAX];
@@ -679,9 +691,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    stats_init(o.workers);
     snprintf(path, sizeof(path), "%s/metabase.db", o.state_dir);
     mb = open_metabase(&o, path);
+    metabase_workers(&o, mb);
+    stats_init(o.workers);
     alog_state_dir = o.state_dir;
     env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for};
     apply_init(&env);
