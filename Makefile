@@ -62,12 +62,12 @@ deps-test:
 deps-bench:
 	$(call apt_install,$(PKGS_BUILD) $(PKGS_BENCH))
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	@echo "CC      $<"
 	@$(CC) $(CFLAGS_REL) -c $< -o $@
 
-$(TBUILD)/obj/%.o: %.c
+$(TBUILD)/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	@echo "CC test $<"
 	@$(CC) $(CFLAGS_TEST) -c $< -o $@
