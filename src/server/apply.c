@@ -31,6 +31,24 @@ static void fold_service_state(struct mb *mb, struct gen *g)
     json_decref(v);
 }
 
+/* A listener is matched to its site by address, so a site must name the
+ * port it will be found on: port 0 ("any free port") would leave it unreachable. */
+static int check_ports(const struct gen *g, struct mb_error *err)
+{
+    for (size_t i = 0; i < g->nsites; i++) {
+        for (size_t b = 0; b < g->sites[i].nbindings; b++) {
+            if (net_port((const struct sockaddr *)&g->sites[i].bindings[b].ss) != 0)
+                continue;
+            err->code = MB_E_APPLY_FAILED;
+            snprintf(err->message, sizeof(err->message),
+                     "site \"%s\": a binding needs a port number, not 0", g->sites[i].name);
+            snprintf(err->key, sizeof(err->key), "/www/sites/%s", g->sites[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int apply_commit(struct mb *mb, void *arg, bool dry, struct mb_error *err)
 {
     struct gen *g;
@@ -39,6 +57,10 @@ int apply_commit(struct mb *mb, void *arg, bool dry, struct mb_error *err)
     g = config_compile(mb, &apply_env, err);
     if (g == NULL)
         return -1;
+    if (check_ports(g, err) == -1) {
+        gen_unref(g);
+        return -1;
+    }
     fold_service_state(mb, g);
     if (server_sync_listeners(g, dry, err->message, sizeof(err->message)) == -1) {
         err->code = MB_E_APPLY_FAILED;

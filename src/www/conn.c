@@ -38,9 +38,16 @@ static int conn_flush(struct www_conn *c);
 
 void www_out(struct www_conn *c, const void *p, size_t n)
 {
-    if (c->out == NULL)
-        c->out = worker_buf_get(c->w);
-    buf_append(c->out, p, n);
+    struct buf *b = c->out;
+
+    if (n == 0)
+        return;
+    if (b == NULL)
+        b = c->out = worker_buf_get(c->w);
+    if (b->cap - b->len < n) /* pooled buffers are usually big enough */
+        buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
 }
 
 void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len)

@@ -45,6 +45,8 @@ struct fc_entry {
     char last_modified[HTTP_DATE_LEN + 1];
     const char *mime;
     char *body;   /* the whole file when size <= FC_BODY_MAX */
+    char *hdr200; /* "Content-Type ... Accept-Ranges: bytes\r\n" of a full response */
+    size_t hdr200_len;
     uint64_t checked_ms;
 };
 

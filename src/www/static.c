@@ -178,12 +178,7 @@ static int reply_full(struct reply *r, struct fc_entry *fe)
     struct www_conn *c = r->c;
 
     www_out_status(c, 200);
-    OUT_LIT(c, "Content-Type: ");
-    out_str(c, fe->mime);
-    OUT_LIT(c, "\r\n");
-    out_header_u64(c, "Content-Length: ", 16, (uint64_t)fe->size);
-    out_file_headers(c, fe);
-    OUT_LIT(c, "Accept-Ranges: bytes\r\n");
+    www_out(c, fe->hdr200, fe->hdr200_len);
     www_out_end_head(c, keep_alive(r), minor(r));
     out_body(r, fe, 0, (uint64_t)fe->size);
     r->file_sent = true;

@@ -280,6 +280,16 @@ def test_commit_port_in_use_apply_failed(admin_server):
         holder.close()
 
 
+def test_binding_without_port_refused(admin_server):
+    srv = admin_server()
+    rev = current_revision(srv)
+    r = api(srv, "PATCH", SITE, {"set": {"bindings": ["127.0.0.1:0"]}})
+    assert_error(r, 422, "apply_failed")
+    assert "port" in r.json["error"]["message"]
+    assert current_revision(srv) == rev
+    assert_serves_index(srv.port)
+
+
 def test_dry_run_changes_nothing(admin_server):
     srv = admin_server()
     rev = current_revision(srv)
