@@ -1,5 +1,6 @@
 /* accounts: bearer-token accounts in the metabase's `accounts` table, and the role table. */
 #include "admin/accounts.h"
+#include "core/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -359,30 +360,17 @@ bool acct_any(struct mb *mb)
     return acct_count(mb, &n) == -1 || n > 0;
 }
 
-/* Write TOKEN and a newline to PATH, mode 0600, through a temporary file and rename. */
+/* Write TOKEN and a newline to PATH, mode 0600, atomically. */
 static int acct_write_token_file(const char *path, const char *token)
 {
-    char tmp[4096], line[ACCT_TOKEN_SIZE + 1];
+    char line[ACCT_TOKEN_SIZE + 1];
     size_t len = strlen(token);
-    int fd, rc, saved;
+    int rc;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-        return errno = ENAMETOOLONG, -1;
     memcpy(line, token, len);
     line[len++] = '\n';
-    fd = mkostemp(tmp, O_CLOEXEC); /* created 0600: never readable by others */
-    if (fd == -1)
-        return -1;
-    rc = (fchmod(fd, 0600) == 0 && write(fd, line, len) == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
+    rc = fs_write_atomic(path, line, len, 0600);
     sodium_memzero(line, sizeof(line));
-    saved = errno;
-    if (close(fd) == -1 && rc == 0)
-        rc = -1, saved = errno;
-    if (rc == 0 && rename(tmp, path) == -1)
-        rc = -1, saved = errno;
-    if (rc == -1)
-        unlink(tmp);
-    errno = saved;
     return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "core/fsutil.h"
 #include "core/log.h"
 
 #define TLS_SUBJECT_CN "infosrv admin"
@@ -100,38 +101,6 @@ static int tls_pair_usable(const char *cert_path, const char *key_path)
     return rc;
 }
 
-/*
- * Write LEN bytes to PATH through a temporary file in the same directory, so
- * PATH is either the old or the new file. mkstemp creates the file 0600, so a
- * key is never readable by others, even for a moment; fchmod then sets MODE
- * exactly, whatever the umask.
- */
-static int tls_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
-{
-    char tmp[4096];
-    int fd, rc, saved;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-        return errno = ENAMETOOLONG, -1;
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd == -1)
-        return -1;
-    rc = (fchmod(fd, mode) == 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
-    saved = errno;
-    if (close(fd) == -1 && rc == 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc == 0 && rename(tmp, path) == -1) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc == -1)
-        unlink(tmp);
-    errno = saved;
-    return rc;
-}
-
 /* Write the PEM held by memory BIO B to PATH. */
 static int tls_write_bio(BIO *b, const char *path, mode_t mode, char *err, size_t errlen)
 {
@@ -140,7 +109,7 @@ static int tls_write_bio(BIO *b, const char *path, mode_t mode, char *err, size_
 
     if (n <= 0)
         return tls_fail(err, errlen, "tls: cannot encode %s", path);
-    if (tls_write_atomic(path, data, (size_t)n, mode) == -1)
+    if (fs_write_atomic(path, data, (size_t)n, mode) == -1)
         return tls_fail(err, errlen, "tls: cannot write %s: %s", path, strerror(errno));
     return 0;
 }

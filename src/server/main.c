@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "admin/accounts.h"
@@ -318,26 +319,6 @@ static const char welcome_page[] =
     "<p>This is the default home directory. Put your files in it to serve them.</p>\n"
     "</body></html>\n";
 
-static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    int fd, rc;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return errno = ENAMETOOLONG, -1;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd == -1)
-        return -1;
-    rc = (write(fd, data, len) == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
-    if (close(fd) == -1)
-        rc = -1;
-    if (rc == 0 && rename(tmp, path) == -1)
-        rc = -1;
-    if (rc == -1)
-        unlink(tmp);
-    return rc;
-}
-
 static void ensure_default_root(const struct options *o)
 {
     char index[PATH_MAX];
@@ -350,7 +331,7 @@ static void ensure_default_root(const struct options *o)
         exit(1);
     }
     snprintf(index, sizeof(index), "%s/index.html", o->root);
-    if (write_file_atomic(index, welcome_page, sizeof(welcome_page) - 1, 0644) == -1)
+    if (fs_write_atomic(index, welcome_page, sizeof(welcome_page) - 1, 0644) == -1)
         fprintf(stderr, "infosrv: cannot write %s: %s\n", index, strerror(errno));
 }
 
@@ -373,7 +354,7 @@ static void write_state_file(const struct options *o, const char *name, const st
     char path[PATH_MAX];
 
     snprintf(path, sizeof(path), "%s/%s", o->state_dir, name);
-    if (write_file_atomic(path, b->data, b->len, 0640) == -1)
+    if (fs_write_atomic(path, b->data, b->len, 0640) == -1)
         log_warn("infosrv: cannot write %s", path);
 }
 

@@ -1,0 +1,34 @@
+#include "core/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[4096];
+    int fd, rc, saved;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+        return errno = ENAMETOOLONG, -1;
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    rc = (fchmod(fd, mode) == 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
+    saved = errno;
+    if (close(fd) == -1 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == 0 && rename(tmp, path) == -1) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == -1)
+        unlink(tmp);
+    errno = saved;
+    return rc;
+}

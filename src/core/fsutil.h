@@ -1,0 +1,18 @@
+/*
+ * fsutil: small file-system helpers shared by the daemon and the admin code.
+ * Thread-safe; no global state.
+ */
+#ifndef CORE_FSUTIL_H
+#define CORE_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/**
+ * Replace PATH with DATA atomically: a temporary file beside it (created 0600,
+ * so never readable by others, then set to MODE), fsync, rename. After a
+ * crash PATH is either the old or the new file. Returns 0 or -1 with errno.
+ */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+#endif
