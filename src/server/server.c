@@ -342,10 +342,29 @@ static void sync_close_unwanted(const struct gen *g)
     }
 }
 
-/* Probe (dry) or bind every binding the generation wants and is not open. */
+struct pending {
+    struct net_addr addr;
+    const char *site;
+    int *fds;
+};
+
+static void pending_free(struct pending *p, size_t n, bool close_fds)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (unsigned w = 0; close_fds && w < nworkers; w++)
+            close(p[i].fds[w]);
+        free(p[i].fds);
+    }
+    free(p);
+}
+
+/* Probe (dry) or bind every binding the generation wants and is not open.
+ * All new sockets are bound before any is handed to a worker, so a commit
+ * whose second new address fails leaves no trace of the first. */
 static int sync_open_wanted(const struct gen *g, bool dry, char *err, size_t errlen)
 {
-    int *fds = xcalloc(nworkers ? nworkers : 1, sizeof(int));
+    struct pending *p = NULL;
+    size_t n = 0;
     char where[80];
 
     for (size_t i = 0; i < g->nsites; i++) {
@@ -354,24 +373,38 @@ static int sync_open_wanted(const struct gen *g, bool dry, char *err, size_t err
             struct net_addr a = s->bindings[b];
             if (group_open(&a))
                 continue;
-            if (dry ? probe_free(&a) : bind_group(&a, fds, err, errlen)) {
-                if (dry) {
-                    net_addr_str((struct sockaddr *)&a.ss, where, sizeof(where));
-                    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
-                }
-                free(fds);
-                return -1;
+            if (ngroups + n >= MAX_GROUPS) {
+                snprintf(err, errlen, "too many listening addresses (at most %d)", MAX_GROUPS);
+                goto fail;
             }
-            if (dry || ngroups == MAX_GROUPS)
-                continue;
-            snprintf(groups[ngroups].service, sizeof(groups[ngroups].service), "www");
-            snprintf(groups[ngroups].site, sizeof(groups[ngroups].site), "%s", s->name);
-            groups[ngroups++].addr = a;
-            post_listen(&a, fds, "www");
+            if (dry) {
+                if (probe_free(&a) == 0)
+                    continue;
+                net_addr_str((struct sockaddr *)&a.ss, where, sizeof(where));
+                snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+                goto fail;
+            }
+            p = xrealloc(p, (n + 1) * sizeof(*p));
+            p[n].fds = xcalloc(nworkers ? nworkers : 1, sizeof(int));
+            p[n].site = s->name;
+            if (bind_group(&a, p[n].fds, err, errlen) == -1) {
+                free(p[n].fds);
+                goto fail;
+            }
+            p[n++].addr = a;
         }
     }
-    free(fds);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(groups[ngroups].service, sizeof(groups[ngroups].service), "www");
+        snprintf(groups[ngroups].site, sizeof(groups[ngroups].site), "%s", p[i].site);
+        groups[ngroups++].addr = p[i].addr;
+        post_listen(&p[i].addr, p[i].fds, "www");
+    }
+    pending_free(p, n, false);
     return 0;
+fail:
+    pending_free(p, n, true);
+    return -1;
 }
 
 int server_sync_listeners(const struct gen *g, bool dry, char *err, size_t errlen)

@@ -555,3 +555,30 @@ def test_max_connections_refuses_the_extra_client(admin_server):
     assert api(srv, "PATCH", SITE, {"unset": ["max_connections"]}).status == 200
     wait_for(lambda: request(srv.port, "GET", "/hello.txt").status == 200, timeout=5,
              what="served again without the limit")
+
+
+def test_failed_bind_leaves_no_new_listener(admin_server):
+    srv = admin_server()
+    rev = current_revision(srv)
+    free_sock = socket.socket()
+    free_sock.bind(("127.0.0.1", 0))
+    free_port = free_sock.getsockname()[1]
+    free_sock.close()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    busy = holder.getsockname()[1]
+    try:
+        # One commit, two new sites: the first address binds, the second cannot.
+        r = api(srv, "POST", "/api/v1/commits", {"ops": [
+            {"op": "create", "key": "/www/sites/a", "set": {"bindings": [f"127.0.0.1:{free_port}"]}},
+            {"op": "create", "key": "/www/sites/a/root", "set": {"path": srv.dirs["docs"]}},
+            {"op": "create", "key": "/www/sites/b", "set": {"bindings": [f"127.0.0.1:{busy}"]}},
+            {"op": "create", "key": "/www/sites/b/root", "set": {"path": srv.dirs["docs"]}}]})
+        assert_error(r, 422, "apply_failed")
+        assert current_revision(srv) == rev
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", free_port), timeout=2).close()
+        assert_serves_index(srv.port)
+    finally:
+        holder.close()
