@@ -132,10 +132,10 @@ fuzz-smoke: $(FUZZ_BIN)
 	  ./$$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$n.dict $(BUILD)/fuzz-work/$$n fuzz/corpus/$$n 2>&1 | tail -n 2; \
 	done
 
-# The compatibility suite builds the latest release listed in RELEASES from
-# git history and runs infoadm across versions in both directions.
+# The compatibility suite builds the last three releases listed in RELEASES
+# from git history and runs infoadm across versions in both directions.
 compat: all
-	tests/compat/run
+	tests/compat/run --all
 
 test: deps-test
 	$(MAKE) --no-print-directory unit
