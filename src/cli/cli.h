@@ -115,6 +115,12 @@ int cli_fail(struct cli_run *r, int exit, const char *code, const char *fmt, ...
 int cli_need(struct cli_run *r, const char *cap, const char *what);
 /** GET PATH from this server. */
 int cli_fetch(struct cli_run *r, const char *path, json_t **out);
+/**
+ * GET URL (freed here) for a listing command: -1 on failure; 1 when --json
+ * already took the answer as the command's result; 0 when *out is for the
+ * caller to render (and decref).
+ */
+int cli_fetch_view(struct cli_run *r, struct buf *url, json_t **out);
 /** METHOD PATH with BODY (stolen, may be NULL) and an optional If-Match revision. */
 int cli_send(struct cli_run *r, const char *method, const char *path, json_t *body,
              const char *if_match, json_t **out);

@@ -166,12 +166,9 @@ int cli_cmd_audit(struct cli_run *r)
         cli_query_add(&url, names[i], s);
     }
     if (rc == 0)
-        rc = cli_fetch(r, cli_buf_str(&url), &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+        rc = cli_fetch_view(r, &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     cli_emit_table(r, listing(json_object_get(resp, "entries"), fields, heads, 7, "time"));
     json_decref(resp);
     return 0;

@@ -357,12 +357,9 @@ int cli_cmd_show(struct cli_run *r)
         return -1;
     buf_puts(&url, "/api/v1/revisions/");
     cli_pct_encode(&url, r->args->pos[0]);
-    rc = cli_fetch(r, cli_buf_str(&url), &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_fetch_view(r, &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     kv = out_table_new_kv();
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         char *v = out_cell(json_object_get(resp, fields[i]));
@@ -393,12 +390,9 @@ int cli_cmd_diff(struct cli_run *r)
     buf_puts(&url, "/api/v1/diff");
     cli_query_add(&url, "from", r->args->pos[0]);
     cli_query_add(&url, "to", r->args->pos[1]);
-    rc = cli_fetch(r, cli_buf_str(&url), &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_fetch_view(r, &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     fprintf(r->out, "from revision %s to revision %s:\n", r->args->pos[0], r->args->pos[1]);
     print_changes(r->out, json_object_get(resp, "changes"));
     json_decref(resp);

@@ -119,12 +119,9 @@ int cli_cmd_stats(struct cli_run *r)
 
     buf_puts(&url, "/api/v1/stats");
     filters(r, &url, svc_filters, 2);
-    rc = cli_fetch(r, cli_buf_str(&url), &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_fetch_view(r, &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     t = out_table_new(4, (const char *[]){"SERVICE", "SITE", "COUNTER", "VALUE"});
     out_table_right(t, 3);
     json_array_foreach (json_object_get(resp, "stats"), i, s)
@@ -179,12 +176,9 @@ int cli_cmd_sessions(struct cli_run *r)
 
     buf_puts(&url, "/api/v1/sessions");
     filters(r, &url, session_filters, 4);
-    rc = cli_fetch(r, cli_buf_str(&url), &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_fetch_view(r, &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     t = out_table_new(10, (const char *[]){"ID", "SERVICE", "SITE", "CLIENT", "USER", "SINCE",
                                            "SENT", "RECEIVED", "REQUESTS", "REQUEST"});
     for (size_t c = 6; c < 9; c++)

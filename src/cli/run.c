@@ -25,6 +25,20 @@ int cli_emit_json(struct cli_run *r, json_t *v)
     return 0;
 }
 
+int cli_fetch_view(struct cli_run *r, struct buf *url, json_t **out)
+{
+    int rc = cli_fetch(r, cli_buf_str(url), out);
+
+    buf_free(url);
+    if (rc < 0)
+        return -1;
+    if (r->g->json) {
+        cli_emit_json(r, *out);
+        return 1;
+    }
+    return 0;
+}
+
 void cli_emit_table(struct cli_run *r, struct out_table *t)
 {
     if (r->aggregate) {

@@ -387,11 +387,6 @@ static int reply_method(struct reply *r)
     }
 }
 
-static int open_status(int err)
-{
-    return path_errno_status(err);
-}
-
 static const char *open_reason(int status)
 {
     if (status == 404)
@@ -423,7 +418,7 @@ static int reply_path(struct reply *r)
     rlen = plen - (size_t)(rel - path);
     fe = fcache_get(r->c->w->fcache, v, rel, rlen, r->site->mime);
     if (fe->fd < 0)
-        st = reply_error(r, open_status(fe->err), open_reason(open_status(fe->err)));
+        st = reply_error(r, path_errno_status(fe->err), open_reason(path_errno_status(fe->err)));
     else if (fe->is_dir)
         st = reply_directory(r, fe, v, path, plen, rel, rlen);
     else
