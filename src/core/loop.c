@@ -99,15 +99,22 @@ void loop_del(struct loop *l, struct loop_io *io)
         log_warn("loop_del: fd %d", io->fd);
 }
 
-void loop_timer_clear(struct loop_timer *t)
+static void timer_unlink(struct loop_timer *t)
 {
-    if (t->pprev == NULL)
-        return;
     *t->pprev = t->next;
     if (t->next)
         t->next->pprev = t->pprev;
     t->next = NULL;
     t->pprev = NULL;
+}
+
+/* The count matters: while it is above zero the loop wakes every tick. */
+void loop_timer_clear(struct loop *l, struct loop_timer *t)
+{
+    if (t->pprev == NULL)
+        return;
+    timer_unlink(t);
+    l->ntimers--;
 }
 
 void loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t delay_ms, loop_timer_cb cb)
@@ -117,7 +124,7 @@ void loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t delay_ms, loo
     if (t->pprev == NULL)
         l->ntimers++;
     else
-        loop_timer_clear(t);
+        timer_unlink(t);
     t->deadline = clock_ms() + delay_ms;
     t->cb = cb;
     /* Round up so a timer never fires early. */
@@ -137,8 +144,7 @@ static void loop_fire_slot(struct loop *l, size_t idx, uint64_t now)
         next = t->next;
         if (t->deadline > now)
             continue;
-        loop_timer_clear(t);
-        l->ntimers--;
+        loop_timer_clear(l, t);
         t->cb(l, t);
         /* The callback may have freed or re-armed timers of this slot, so
          * restart the walk; fired timers are gone from it. */

@@ -52,7 +52,7 @@ void loop_del(struct loop *l, struct loop_io *io);
 /** Arm (or re-arm) T to fire after DELAY_MS, calling CB. */
 void loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t delay_ms, loop_timer_cb cb);
 /** Disarm T if armed. */
-void loop_timer_clear(struct loop_timer *t);
+void loop_timer_clear(struct loop *l, struct loop_timer *t);
 /** True while T is armed. */
 static inline bool loop_timer_armed(const struct loop_timer *t)
 {

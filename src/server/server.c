@@ -102,6 +102,24 @@ static void refuse_busy(int fd)
     close(fd);
 }
 
+static void worker_accept_retry(struct loop *l, struct loop_timer *t);
+
+/* Edge-triggered listeners lose their edge when accept stops early (no
+ * descriptor left, or the batch bound): the backlog is then picked up by a
+ * retry timer, armed only in that case. */
+static void listener_stopped_early(struct listener *li, bool failed)
+{
+    struct worker *w = li->w;
+    uint64_t now = clock_ms();
+
+    if (failed && now - w->accept_warned_ms >= 1000) {
+        log_warn("www: accept on %s:%u (retrying every %d ms)", li->ip, li->port, ACCEPT_RETRY_MS);
+        w->accept_warned_ms = now;
+    }
+    if (!loop_timer_armed(&w->accept_retry))
+        loop_timer_set(w->loop, &w->accept_retry, ACCEPT_RETRY_MS, worker_accept_retry);
+}
+
 static void listener_accept(struct listener *li)
 {
     struct worker *w = li->w;
@@ -109,14 +127,16 @@ static void listener_accept(struct listener *li)
     socklen_t len;
     int fd;
 
-    for (int i = 0; i < 256 && !w->draining && !li->closed; i++) {
+    for (int i = 0; i < 256; i++) {
+        if (w->draining || li->closed)
+            return;
         len = sizeof(ss);
         fd = accept4(li->io.fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                 return;
-            log_warn("www: accept on %s:%u", li->ip, li->port);
-            return; /* EMFILE and friends: the poll below retries */
+            listener_stopped_early(li, true); /* EMFILE and friends */
+            return;
         }
         stats_add(w->id, li->service_slot, STAT_CONNECTION_ATTEMPTS, 1);
         stats_add(w->id, li->site_slot, STAT_CONNECTION_ATTEMPTS, 1);
@@ -126,6 +146,7 @@ static void listener_accept(struct listener *li)
         }
         www_conn_accept(w, li, fd, (struct sockaddr *)&ss);
     }
+    listener_stopped_early(li, false);
 }
 
 static void listener_on_io(struct loop *l, struct loop_io *io, uint32_t events)
@@ -135,23 +156,13 @@ static void listener_on_io(struct loop *l, struct loop_io *io, uint32_t events)
     listener_accept(container_of(io, struct listener, io));
 }
 
-/* Edge-triggered listeners lose their edge when accept stops early (fd
- * limit, batch bound); a periodic poll picks the backlog up again. */
-struct accept_poll {
-    struct loop_timer t;
-    struct worker *w;
-};
-
-static void worker_accept_poll(struct loop *l, struct loop_timer *t)
+static void worker_accept_retry(struct loop *l, struct loop_timer *t)
 {
-    struct accept_poll *p = container_of(t, struct accept_poll, t);
+    struct worker *w = container_of(t, struct worker, accept_retry);
 
-    if (p->w->draining)
-        return;
-    for (size_t i = 0; i < p->w->nlisteners; i++)
-        if (!p->w->listeners[i]->closed)
-            listener_accept(p->w->listeners[i]);
-    loop_timer_set(l, t, ACCEPT_RETRY_MS, worker_accept_poll);
+    (void)l;
+    for (size_t i = 0; i < w->nlisteners; i++)
+        listener_accept(w->listeners[i]);
 }
 
 static void listener_close(struct worker *w, struct listener *li)
@@ -169,14 +180,12 @@ static void listener_close(struct worker *w, struct listener *li)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct accept_poll poll = {.w = w};
 
     worker_adopt_gen(w);
     loop_set_wake(w->loop, worker_on_wake, w);
     loop_set_idle(w->loop, worker_on_idle, w);
-    loop_timer_set(w->loop, &poll.t, ACCEPT_RETRY_MS, worker_accept_poll);
     loop_run(w->loop);
-    loop_timer_clear(&poll.t);
+    loop_timer_clear(w->loop, &w->accept_retry);
     while (w->conns)
         www_conn_close(w->conns);
     www_conn_reap(w);

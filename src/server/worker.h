@@ -53,6 +53,8 @@ struct worker {
     char *rbuf;
     struct buf *pool[WORKER_POOL_MAX];
     size_t npool;
+    struct loop_timer accept_retry; /* armed while a listener's backlog was left behind */
+    uint64_t accept_warned_ms;
     bool draining;
 };
 

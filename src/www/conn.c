@@ -300,7 +300,7 @@ void www_conn_close(struct www_conn *c)
     if (c->state == CS_DEAD)
         return;
     c->state = CS_DEAD;
-    loop_timer_clear(&c->timer);
+    loop_timer_clear(w->loop, &c->timer);
     close(c->io.fd);
     conn_out_release(c);
     worker_buf_put(w, c->in);

@@ -1,6 +1,7 @@
 """Timeouts, statistics and sessions dumps, concurrency."""
 
 import http.client
+import os
 import resource
 import signal
 import socket
@@ -263,6 +264,48 @@ def test_500_connections_at_once(shared):
             s.close()
     health_check(srv.port)
 
+
+
+def _read_one_response(s):
+    data = b""
+    while True:
+        resps, _ = parse_all(data, eof=False)
+        if resps:
+            return resps[0]
+        chunk = s.recv(65536)
+        assert chunk, f"connection closed before a response: {data[:200]!r}"
+        data += chunk
+
+
+def test_backlog_accepted_after_descriptors_run_out(tmp_path):
+    # Keep-alive connections hold the server's descriptors until none is
+    # left: accept fails (EMFILE), and the edge-triggered listener will not
+    # signal the waiting connections again. As clients leave and descriptors
+    # free up, the waiting connections must still be accepted and answered,
+    # with no new connection arriving to wake the worker.
+    dirs = tree.build(str(tmp_path))
+    srv = Server(str(tmp_path), dirs["root"], workers=1)
+    srv.start()
+    conns = []
+    try:
+        health_check(srv.port)
+        in_use = len(os.listdir(f"/proc/{srv.pid}/fd"))
+        resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (in_use + 8, in_use + 8))
+        req = build_request("GET", "/hello.txt")
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(req)
+            conns.append(s)
+        for i, s in enumerate(conns):
+            r = _read_one_response(s)
+            assert r.status == 200 and r.body == tree.HELLO, f"connection {i}: {r!r}"
+            s.close()
+        assert "accept on" in srv.error_log(), "the descriptor limit was never hit: the test proves nothing"
+        health_check(srv.port)
+    finally:
+        for s in conns:
+            s.close()
+        srv.stop()
 
 
 def test_stalled_readers_do_not_block_others(shared):
