@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 struct net_addr {
     struct sockaddr_storage ss;
@@ -28,5 +31,21 @@ void net_host_str(const struct sockaddr *sa, char *out, size_t cap);
 void net_addr_str(const struct sockaddr *sa, char *out, size_t cap);
 /** The port of a socket address. */
 unsigned net_port(const struct sockaddr *sa);
+
+/*
+ * recv and send without glibc's cancellation-point wrappers: in a
+ * multithreaded process those add two atomic updates of the thread's cancel
+ * state around every call, on the path of every request. infosrv never
+ * cancels a thread. Same results and errno as recv(2) and send(2).
+ */
+static inline ssize_t net_recv(int fd, void *buf, size_t n, int flags)
+{
+    return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+}
+
+static inline ssize_t net_send(int fd, const void *buf, size_t n, int flags)
+{
+    return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
 
 #endif

@@ -360,7 +360,7 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
     if (c->out_sent < upto) {
         int flags = MSG_NOSIGNAL | ((s && s->at == upto) ? MSG_MORE : 0);
         size_t want = upto - c->out_sent;
-        n = send(c->io.fd, c->out->data + c->out_sent, want, flags);
+        n = net_send(c->io.fd, c->out->data + c->out_sent, want, flags);
         if (n == -1)
             return (errno == EAGAIN || errno == EINTR) ? (*blocked = true, 0) : -1;
         c->out_sent += (size_t)n;
@@ -600,7 +600,7 @@ static ssize_t conn_recv(struct www_conn *c, char **data, size_t *space)
         *data = c->w->rbuf;
         *space = WORKER_RBUF;
     }
-    n = recv(c->io.fd, *data, *space, 0);
+    n = net_recv(c->io.fd, *data, *space, 0);
     if (n == -1)
         return (errno == EAGAIN || errno == EINTR) ? -1 : -2;
     return n;
