@@ -69,16 +69,33 @@ static void worker_on_wake(void *arg)
         worker_adopt_gen(w);
 }
 
+static void worker_log_flush_due(struct loop *l, struct loop_timer *t);
+
+/* Hand access-log lines over; lines held back to batch the hand-overs get a
+ * timer, since an idle loop would not come back here by itself. */
+static void worker_flush_logs(struct worker *w)
+{
+    bool held = false;
+
+    for (size_t i = 0; w->gen && i < w->gen->nsites; i++)
+        if (w->gen->sites[i].alog && alog_flush(w->gen->sites[i].alog, w->id))
+            held = true;
+    if (held && !loop_timer_armed(&w->log_flush))
+        loop_timer_set(w->loop, &w->log_flush, ALOG_HANDOVER_MS, worker_log_flush_due);
+}
+
+static void worker_log_flush_due(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    worker_flush_logs(container_of(t, struct worker, log_flush));
+}
+
 static void worker_on_idle(void *arg)
 {
     struct worker *w = arg;
 
     www_conn_reap(w);
-    if (w->gen == NULL)
-        return;
-    for (size_t i = 0; i < w->gen->nsites; i++)
-        if (w->gen->sites[i].alog)
-            alog_flush(w->gen->sites[i].alog, w->id);
+    worker_flush_logs(w);
     if (w->draining && w->nconns == 0)
         loop_stop(w->loop);
 }
@@ -186,6 +203,7 @@ static void *worker_main(void *arg)
     loop_set_idle(w->loop, worker_on_idle, w);
     loop_run(w->loop);
     loop_timer_clear(w->loop, &w->accept_retry);
+    loop_timer_clear(w->loop, &w->log_flush);
     while (w->conns)
         www_conn_close(w->conns);
     www_conn_reap(w);

@@ -55,6 +55,7 @@ struct worker {
     size_t npool;
     struct loop_timer accept_retry; /* armed while a listener's backlog was left behind */
     uint64_t accept_warned_ms;
+    struct loop_timer log_flush; /* armed while access-log lines wait in the worker */
     bool draining;
 };
 

@@ -18,8 +18,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#define ALOG_WORKER_MAX (32u * 1024)        /* a worker hands over past this */
-#define ALOG_HANDOVER_MS 200                /* ...or when its lines are this old */
+#define ALOG_WORKER_MAX (32u * 1024)        /* a worker hands over past this, or after ALOG_HANDOVER_MS */
 #define ALOG_WAKE_BYTES (64u * 1024)        /* pending bytes worth waking the writer */
 #define ALOG_PENDING_MAX (8u * 1024 * 1024) /* beyond this, lines are dropped */
 #define ALOG_KEEP_CAP (256u * 1024)         /* writer frees a bigger idle batch */
@@ -395,21 +394,22 @@ void alog_write(struct alog *l, unsigned w, const struct alog_entry *e)
         alog_flush(l, w);
 }
 
-void alog_flush(struct alog *l, unsigned w)
+bool alog_flush(struct alog *l, unsigned w)
 {
     struct alog_worker *wk = &l->workers[w];
 
     if (buf_unread(&wk->buf) == 0)
-        return;
+        return false;
     /* Called each time the worker's loop goes idle: batch the hand-overs
      * so the lock is taken a few times a second, not once per request. */
     if (buf_unread(&wk->buf) < ALOG_WORKER_MAX / 4 && clock_ms() - wk->handed_ms < ALOG_HANDOVER_MS)
-        return;
+        return true;
     wk->handed_ms = clock_ms();
     pthread_mutex_lock(&l->lock);
     alog_hand_over(l, wk, false);
     alog_nudge_writer(l);
     pthread_mutex_unlock(&l->lock);
+    return false;
 }
 
 void alog_reopen(struct alog *l)

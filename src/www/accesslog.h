@@ -8,6 +8,7 @@
 #ifndef WWW_ACCESSLOG_H
 #define WWW_ACCESSLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -58,8 +59,14 @@ struct alog;
 struct alog *alog_open(const struct alog_config *cfg, const char **err);
 /** Format one entry into worker W's buffer (worker thread W only). */
 void alog_write(struct alog *l, unsigned w, const struct alog_entry *e);
-/** Hand worker W's buffered lines to the writer (worker thread W, before it sleeps). */
-void alog_flush(struct alog *l, unsigned w);
+/** A worker's lines reach the writer within about this long. */
+#define ALOG_HANDOVER_MS 200
+/**
+ * Hand worker W's buffered lines to the writer (worker thread W, before it
+ * sleeps). Young lines may be held back to batch hand-overs; returns true
+ * if some are, and the caller must call again within ALOG_HANDOVER_MS.
+ */
+bool alog_flush(struct alog *l, unsigned w);
 /** Ask the writer to reopen its file (after an external rotation). */
 void alog_reopen(struct alog *l);
 /** Flush everything, stop the writer thread and free the log. */
