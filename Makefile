@@ -101,7 +101,7 @@ $(TBUILD)/unit/%: tests/unit/%.c $(LIB_TOBJ)
 	@echo "LD unit $@"
 	@$(CC) $(CFLAGS_TEST) -Itests/unit -o $@ $< $(LIB_TOBJ) -lcriterion $(LDLIBS)
 
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(LIB_SRC) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "LD fuzz $@"
 	@$(FUZZ_CC) $(CSTD) -Isrc -g -O1 -pthread -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LDLIBS)

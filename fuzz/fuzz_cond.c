@@ -20,14 +20,7 @@
 
 #include "core/clock.h"
 #include "www/cond.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz.h"
 
 #define NFIELDS 6
 #define YEAR_9999_END 253402300799LL /* 9999-12-31T23:59:59Z */

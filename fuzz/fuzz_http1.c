@@ -13,14 +13,7 @@
 #include <string.h>
 
 #include "www/http1.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz.h"
 
 static const struct http1_limits lim_large = {8192, 4096, HTTP1_MAX_HEADERS};
 static const struct http1_limits lim_small_a = {200, 40, 5};

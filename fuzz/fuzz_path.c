@@ -11,8 +11,7 @@
 #include <string.h>
 
 #include "www/path.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void check(int cond)
 {

@@ -9,10 +9,9 @@
 #include <string.h>
 
 #include "www/range.h"
+#include "fuzz.h"
 
 #define FUZZ_MAX_CAP 64
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 static uint64_t fuzz_le64(const uint8_t *p)
 {
