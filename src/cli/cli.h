@@ -121,6 +121,8 @@ int cli_fetch(struct cli_run *r, const char *path, json_t **out);
  * caller to render (and decref).
  */
 int cli_fetch_view(struct cli_run *r, struct buf *url, json_t **out);
+/** METHOD URL (freed here) without a body, for an action: returns as cli_fetch_view. */
+int cli_send_view(struct cli_run *r, const char *method, struct buf *url, json_t **out);
 /** METHOD PATH with BODY (stolen, may be NULL) and an optional If-Match revision. */
 int cli_send(struct cli_run *r, const char *method, const char *path, json_t *body,
              const char *if_match, json_t **out);

@@ -80,12 +80,9 @@ int cli_cmd_account_remove(struct cli_run *r)
     int rc;
 
     account_url(&url, r->args->pos[0], "");
-    rc = cli_send(r, "DELETE", cli_buf_str(&url), NULL, NULL, &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_send_view(r, "DELETE", &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     fprintf(r->out, "removed account %s\n", r->args->pos[0]);
     json_decref(resp);
     return 0;
@@ -98,12 +95,9 @@ int cli_cmd_account_token(struct cli_run *r)
     int rc;
 
     account_url(&url, r->args->pos[0], "/token");
-    rc = cli_send(r, "POST", cli_buf_str(&url), NULL, NULL, &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_send_view(r, "POST", &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     if (json_object_get(resp, "name") == NULL)
         json_object_set_new(resp, "name", json_string(r->args->pos[0]));
     print_token(r, resp, "new token for account");

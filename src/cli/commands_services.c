@@ -139,12 +139,9 @@ int cli_cmd_stats_clear(struct cli_run *r)
 
     buf_puts(&url, "/api/v1/stats");
     filters(r, &url, svc_filters, 2);
-    rc = cli_send(r, "DELETE", cli_buf_str(&url), NULL, NULL, &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_send_view(r, "DELETE", &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     fputs("statistics cleared\n", r->out);
     json_decref(resp);
     return 0;
@@ -294,12 +291,9 @@ int cli_cmd_control(struct cli_run *r)
     }
     buf_puts(&url, "/");
     buf_puts(&url, action);
-    rc = cli_send(r, "POST", cli_buf_str(&url), NULL, NULL, &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_send_view(r, "POST", &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     /* "state" is an optional field: a server that does not send it recorded
      * the state the action names. */
     state = json_object_get(resp, "state") ? out_cell(json_object_get(resp, "state"))
@@ -321,12 +315,9 @@ int cli_cmd_flush_cache(struct cli_run *r)
 
     buf_puts(&url, "/api/v1/cache/flush");
     cli_query_add(&url, "service", svc);
-    rc = cli_send(r, "POST", cli_buf_str(&url), NULL, NULL, &resp);
-    buf_free(&url);
-    if (rc < 0)
-        return -1;
-    if (r->g->json)
-        return cli_emit_json(r, resp);
+    rc = cli_send_view(r, "POST", &url, &resp);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     fprintf(r->out, "%s%scache flushed\n", svc != NULL ? svc : "", svc != NULL ? " " : "");
     json_decref(resp);
     return 0;

@@ -25,11 +25,9 @@ int cli_emit_json(struct cli_run *r, json_t *v)
     return 0;
 }
 
-int cli_fetch_view(struct cli_run *r, struct buf *url, json_t **out)
+/* Under --json the answer is the command's result; otherwise the caller renders it. */
+static int cli_view(struct cli_run *r, int rc, json_t **out)
 {
-    int rc = cli_fetch(r, cli_buf_str(url), out);
-
-    buf_free(url);
     if (rc < 0)
         return -1;
     if (r->g->json) {
@@ -37,6 +35,22 @@ int cli_fetch_view(struct cli_run *r, struct buf *url, json_t **out)
         return 1;
     }
     return 0;
+}
+
+int cli_fetch_view(struct cli_run *r, struct buf *url, json_t **out)
+{
+    int rc = cli_fetch(r, cli_buf_str(url), out);
+
+    buf_free(url);
+    return cli_view(r, rc, out);
+}
+
+int cli_send_view(struct cli_run *r, const char *method, struct buf *url, json_t **out)
+{
+    int rc = cli_send(r, method, cli_buf_str(url), NULL, NULL, out);
+
+    buf_free(url);
+    return cli_view(r, rc, out);
 }
 
 void cli_emit_table(struct cli_run *r, struct out_table *t)
