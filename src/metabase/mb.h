@@ -42,6 +42,10 @@ struct mb_error {
     char property[64];
 };
 
+/** Fill *ERR (code, key, property, message; ERR may be NULL) and return -1. */
+int mb_fail(struct mb_error *err, const char *code, const char *key, const char *prop,
+            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /** Who made a change, for revisions and the audit log (NULL fields are stored as ""). */
 struct mb_actor {
     const char *identity;

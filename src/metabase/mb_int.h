@@ -26,9 +26,6 @@ struct mb {
 };
 
 /* errors.c */
-/** Fill *err (code, key, property, message) and return -1. */
-int mb_fail(struct mb_error *err, const char *code, const char *key, const char *prop,
-            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /** MB_E_STORAGE with SQLite's message about DB and what was being done; returns -1. */
 int mb_fail_db(sqlite3 *db, struct mb_error *err, const char *what);
 /** Reset *err to "no error". */

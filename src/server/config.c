@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,20 +217,6 @@ static const struct name_flag browse_props[] = {
     {"browse_show_size", DIRLIST_SIZE},     {"browse_show_extension", DIRLIST_EXTENSION},
     {"browse_long_date", DIRLIST_LONGDATE}, {NULL, 0}};
 
-__attribute__((format(printf, 4, 5))) static int fail(struct mb_error *err, const char *key,
-                                                      const char *prop, const char *fmt, ...)
-{
-    va_list ap;
-
-    err->code = MB_E_APPLY_FAILED;
-    snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
-    snprintf(err->property, sizeof(err->property), "%s", prop ? prop : "");
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int64_t int_of(const json_t *eff, const char *name)
 {
     return json_integer_value(json_object_get(eff, name));
@@ -265,7 +250,7 @@ static int enum_of(struct cc *c, const json_t *eff, const char *key, const char 
             return 0;
         }
     }
-    return fail(c->err, key, name, "%s: %s \"%s\" is not supported", key, name, s);
+    return mb_fail(c->err, MB_E_APPLY_FAILED, key, name, "%s: %s \"%s\" is not supported", key, name, s);
 }
 
 static int compile_machine(struct cc *c, struct gen *g)
@@ -273,7 +258,7 @@ static int compile_machine(struct cc *c, struct gen *g)
     json_t *eff = mb_effective(c->mb, "/");
 
     if (eff == NULL)
-        return fail(c->err, "/", NULL, "the machine key / cannot be read");
+        return mb_fail(c->err, MB_E_APPLY_FAILED, "/", NULL, "the machine key / cannot be read");
     g->cache_bytes = (uint64_t)int_of(eff, "cache_size");
     g->cache_valid_ms = (uint32_t)int_of(eff, "cache_revalidate");
     json_decref(eff);
@@ -286,13 +271,13 @@ static int site_bindings(struct cc *c, struct site *s, const char *key, const js
     size_t i;
 
     if (json_array_size(list) == 0)
-        return fail(c->err, key, "bindings", "site %s has no bindings: it would listen nowhere",
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "site %s has no bindings: it would listen nowhere",
                     key);
     s->bindings = xcalloc(json_array_size(list), sizeof(*s->bindings));
     json_array_foreach (list, i, v) {
         const char *addr = json_string_value(v), *why = "not a string";
         if (addr == NULL || net_parse_addr(addr, &s->bindings[i], &why) == -1)
-            return fail(c->err, key, "bindings", "site %s: binding \"%s\" is invalid: %s", key,
+            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "site %s: binding \"%s\" is invalid: %s", key,
                         addr ? addr : "?", why ? why : "bad address");
         s->nbindings++;
     }
@@ -325,7 +310,7 @@ static int site_log(struct cc *c, struct site *s, const char *key, const json_t 
     cfg.period = (enum alog_period)period;
     s->alog = c->env->alog_for(c->env->alog_arg, s->name, &cfg, &why);
     if (s->alog == NULL)
-        return fail(c->err, key, "log_format", "site %s: the access log cannot be opened: %s", key,
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "log_format", "site %s: the access log cannot be opened: %s", key,
                     why ? why : "unknown error");
     return 0;
 }
@@ -399,13 +384,13 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
         return 0;
     if (parent && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
         !link_allowed(path, parent, (enum path_symlinks)symlinks))
-        return fail(c->err, key, "symlinks",
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "symlinks",
                     "%s: %s is a symbolic link that symlinks \"%s\" does not follow", key, path,
                     str_of(eff, "symlinks"));
     if (gen_site_add_vdir(
             s, prefix, path, flags_of(eff, access_props), (enum path_symlinks)symlinks,
             json_is_true(json_object_get(eff, "directory_browsing")), why, sizeof(why)) == -1)
-        return fail(c->err, key, "path", "%s: %s", key, why);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path", "%s: %s", key, why);
     s->vdirs[s->nvdirs - 1].browse_flags = flags_of(eff, browse_props);
     return 0;
 }
@@ -421,7 +406,7 @@ static int vdir_children(struct cc *c, struct site *s, const char *key, const ch
     int rc = 0;
 
     if (mb_keys(c->mb, key, &names, &n) == -1)
-        return fail(c->err, key, NULL, "the subkeys of %s cannot be read", key);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "the subkeys of %s cannot be read", key);
     for (size_t i = 0; i < n && rc == 0; i++) {
         snprintf(ckey, sizeof(ckey), "%s/%s", key, names[i]);
         snprintf(cprefix, sizeof(cprefix), "%s/%s", prefix, names[i]);
@@ -441,11 +426,11 @@ static int vdir_tree(struct cc *c, struct site *s, const char *key, const char *
     int rc;
 
     if (eff == NULL)
-        return fail(c->err, key, NULL, "%s cannot be read", key);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "%s cannot be read", key);
     own = json_string_value(json_object_get(eff, "path"));
     if (own == NULL && parent_path == NULL) {
         json_decref(eff);
-        return fail(c->err, key, "path", "%s has no path: a site's home directory needs one", key);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path", "%s has no path: a site's home directory needs one", key);
     }
     path = own ? xstrdup(own) : path_join(parent_path, alias);
     rc = vdir_add(c, s, key, prefix, path, own ? NULL : parent_path, eff);
@@ -464,7 +449,7 @@ static int site_root(struct cc *c, struct site *s, const char *key)
     snprintf(root, sizeof(root), "%s/root", key);
     eff = mb_effective(c->mb, root);
     if (eff == NULL)
-        return fail(c->err, key, NULL, "site %s has no home directory: create %s with a path", key,
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "site %s has no home directory: create %s with a path", key,
                     root);
     site_documents(s, eff);
     json_decref(eff);
@@ -485,7 +470,7 @@ static int compile_site(struct cc *c, struct site *s, const char *name)
     s->stats_slot = stats_slot("www", name);
     eff = mb_effective(c->mb, key);
     if (eff == NULL)
-        return fail(c->err, key, NULL, "site %s cannot be read", key);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "site %s cannot be read", key);
     /* The log last: a site that cannot be served opens none. */
     if (site_bindings(c, s, key, eff) == 0 && site_settings(c, s, key, eff) == 0 &&
         site_root(c, s, key) == 0 && site_log(c, s, key, eff) == 0)
@@ -501,7 +486,7 @@ static int compile_sites(struct cc *c, struct gen *g)
     int rc = 0;
 
     if (mb_keys(c->mb, SITES_KEY, &names, &n) == -1)
-        return fail(c->err, SITES_KEY, NULL, "the sites under %s cannot be read", SITES_KEY);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, SITES_KEY, NULL, "the sites under %s cannot be read", SITES_KEY);
     g->sites = xcalloc(n ? n : 1, sizeof(*g->sites));
     g->nsites = n;
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -536,8 +521,8 @@ static int binding_clash(struct cc *c, const struct gen *g, size_t s, size_t a)
             snprintf(key, sizeof(key), "%s/%s", SITES_KEY, g->sites[s].name);
             net_addr_str((const struct sockaddr *)&addr->ss, text, sizeof(text));
             if (t == s)
-                return fail(c->err, key, "bindings", "site %s lists binding %s twice", key, text);
-            return fail(c->err, key, "bindings", "sites %s/%s and %s both bind %s", SITES_KEY,
+                return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "site %s lists binding %s twice", key, text);
+            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "sites %s/%s and %s both bind %s", SITES_KEY,
                         g->sites[t].name, key, text);
         }
     }
