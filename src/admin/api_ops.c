@@ -153,17 +153,6 @@ static bool slot_matches(int slot, const char *service, const char *site)
     return true;
 }
 
-static json_t *counters_json(int slot)
-{
-    uint64_t v[STAT_ALL];
-    json_t *c = json_object();
-
-    stats_read(slot, v);
-    for (int i = 0; i < STAT_ALL; i++)
-        json_object_set_new(c, stats_name((enum stat_id)i), json_integer((json_int_t)v[i]));
-    return c;
-}
-
 static void stats_route(const struct api_request *rq, struct api_response *rs)
 {
     char service[32] = "", site[128] = "";
@@ -181,7 +170,7 @@ static void stats_route(const struct api_request *rq, struct api_response *rs)
         st = stats_slot_site(i, &svc);
         json_array_append_new(arr, json_pack("{s:s,s:o,s:o,s:I}", "service", svc, "site",
                                              st ? json_string(st) : json_null(), "counters",
-                                             counters_json(i), "cleared_at",
+                                             stats_counters_json(i), "cleared_at",
                                              (json_int_t)stats_cleared_at(i)));
     }
     if (clear)
@@ -213,13 +202,9 @@ static bool session_matches(json_t *s, const char *q)
 
 static json_t *sessions_filtered(const char *q)
 {
-    struct buf b = {0};
-    json_t *all, *out = json_array(), *s;
+    json_t *all = server_sessions(), *out = json_array(), *s;
     size_t i;
 
-    server_sessions_json(&b);
-    all = json_loadb(b.data, b.len, 0, NULL);
-    buf_free(&b);
     json_array_foreach(all, i, s) {
         if (session_matches(s, q))
             json_array_append(out, s);

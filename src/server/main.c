@@ -377,44 +377,45 @@ static void write_listeners(const struct options *o)
     buf_free(&b);
 }
 
-static void stats_json_counters(struct buf *b, int slot)
+static void write_state_json(const struct options *o, const char *name, json_t *v)
 {
-    uint64_t v[STAT_ALL];
+    char *text = json_dumps(v, JSON_INDENT(2));
+    struct buf b = {0};
 
-    stats_read(slot, v);
-    for (int i = 0; i < STAT_ALL; i++)
-        buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", stats_name((enum stat_id)i),
-                   (unsigned long long)v[i]);
-    buf_printf(b, ", \"cleared_at\": %lld", (long long)stats_cleared_at(slot));
+    if (text != NULL) {
+        buf_puts(&b, text);
+        buf_puts(&b, "\n");
+        write_state_file(o, name, &b);
+    }
+    free(text);
+    buf_free(&b);
+    json_decref(v);
 }
 
+static json_t *dump_counters(int slot)
+{
+    json_t *c = stats_counters_json(slot);
+
+    json_object_set_new(c, "cleared_at", json_integer((json_int_t)stats_cleared_at(slot)));
+    return c;
+}
+
+/* SIGUSR2: stats.json and sessions.json in the state directory. */
 static void write_stats(const struct options *o)
 {
-    struct buf b = {0};
-    int www = stats_slot("www", NULL);
+    json_t *www = dump_counters(stats_slot("www", NULL)), *sites = json_object();
     const char *service, *site;
-    bool first = true;
 
-    buf_printf(&b, "{\"time\": %lld, \"services\": {\"www\": {", (long long)time(NULL));
-    stats_json_counters(&b, www);
-    buf_puts(&b, ",\n  \"sites\": {");
     for (int i = 0; i < stats_nslots(); i++) {
         site = stats_slot_site(i, &service);
-        if (site == NULL || strcmp(service, "www") != 0)
-            continue;
-        buf_printf(&b, "%s\"%s\": {", first ? "" : ", ", site);
-        stats_json_counters(&b, i);
-        buf_puts(&b, "}");
-        first = false;
+        if (site != NULL && strcmp(service, "www") == 0)
+            json_object_set_new(sites, site, dump_counters(i));
     }
-    buf_puts(&b, "}}}}\n");
-    write_state_file(o, "stats.json", &b);
-    buf_reset(&b);
-    buf_printf(&b, "{\"time\": %lld, \"sessions\": ", (long long)time(NULL));
-    server_sessions_json(&b);
-    buf_puts(&b, "}\n");
-    write_state_file(o, "sessions.json", &b);
-    buf_free(&b);
+    json_object_set_new(www, "sites", sites);
+    write_state_json(o, "stats.json",
+                     json_pack("{s:I, s:{s:o}}", "time", (json_int_t)time(NULL), "services", "www", www));
+    write_state_json(o, "sessions.json", json_pack("{s:I, s:o}", "time", (json_int_t)time(NULL),
+                                                   "sessions", server_sessions()));
 }
 
 /* ---- the metabase and the runtime ---- */

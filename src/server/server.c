@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -567,8 +569,7 @@ struct gather {
     pthread_mutex_t lock;
     pthread_cond_t done;
     unsigned pending;
-    struct buf *out;
-    bool first;
+    json_t *sessions; /* job_sessions appends here */
 };
 
 static void gather_finish(struct gather *g)
@@ -621,72 +622,53 @@ void server_flush_caches(void)
     gather_run(job_flush, &g);
 }
 
-static void json_str(struct buf *b, const char *s)
+/* Every text here is ASCII (the parser admits no other byte in a request
+ * line, and site names are metabase keys), so json_string cannot refuse it;
+ * "" is the safe answer if it ever did. */
+static json_t *ascii_string(const char *s)
 {
-    buf_puts(b, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            buf_printf(b, "\\u%04x", ch);
-        else
-            buf_append(b, s, 1);
-    }
-    buf_puts(b, "\"");
+    json_t *v = json_string(s);
+
+    return v ? v : json_string("");
 }
 
-static void session_json(struct buf *b, const struct www_conn *c)
+static json_t *session_json(const struct www_conn *c)
 {
-    const char *site = c->li->site ? c->li->site->name : "";
+    char client[80];
 
-    buf_printf(b, "{\"id\": %llu, \"service\": \"www\", \"site\": ", (unsigned long long)c->id);
-    json_str(b, site);
     if (strchr(c->peer_ip, ':'))
-        buf_printf(b, ", \"client\": \"[%s]:%u\"", c->peer_ip, c->peer_port);
+        snprintf(client, sizeof(client), "[%s]:%u", c->peer_ip, c->peer_port);
     else
-        buf_printf(b, ", \"client\": \"%s:%u\"", c->peer_ip, c->peer_port);
-    buf_printf(b, ", \"since\": %lld, \"bytes_sent\": %llu, \"bytes_received\": %llu"
-                  ", \"requests\": %llu, \"request\": ",
-               (long long)c->since, (unsigned long long)c->bytes_out,
-               (unsigned long long)c->bytes_in, (unsigned long long)c->requests);
-    json_str(b, c->last_req);
-    buf_puts(b, "}");
+        snprintf(client, sizeof(client), "%s:%u", c->peer_ip, c->peer_port);
+    return json_pack("{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "id", (json_int_t)c->id,
+                     "service", "www", "site", ascii_string(c->li->site ? c->li->site->name : ""),
+                     "client", ascii_string(client), "since", (json_int_t)c->since,
+                     "bytes_sent", (json_int_t)c->bytes_out, "bytes_received",
+                     (json_int_t)c->bytes_in, "requests", (json_int_t)c->requests, "request",
+                     ascii_string(c->last_req));
 }
 
 static void job_sessions(void *arg)
 {
     struct gather *g = arg;
     struct worker *w = self_worker();
-    struct buf part = {0};
-    bool first = true;
+    json_t *part = json_array();
 
-    for (const struct www_conn *c = w ? w->conns : NULL; c != NULL; c = c->next) {
-        if (!first)
-            buf_puts(&part, ",\n  ");
-        session_json(&part, c);
-        first = false;
-    }
+    for (const struct www_conn *c = w ? w->conns : NULL; c != NULL; c = c->next)
+        json_array_append_new(part, session_json(c));
     pthread_mutex_lock(&g->lock);
-    if (part.len > 0) {
-        if (!g->first)
-            buf_puts(g->out, ",\n  ");
-        buf_append(g->out, part.data, part.len);
-        g->first = false;
-    }
-    if (--g->pending == 0)
-        pthread_cond_signal(&g->done);
+    json_array_extend(g->sessions, part);
     pthread_mutex_unlock(&g->lock);
-    buf_free(&part);
+    json_decref(part);
+    gather_finish(g);
 }
 
-void server_sessions_json(struct buf *out)
+json_t *server_sessions(void)
 {
-    struct gather g = {.out = out, .first = true};
+    struct gather g = {.sessions = json_array()};
 
-    buf_puts(out, "[\n  ");
     gather_run(job_sessions, &g);
-    buf_puts(out, "\n]");
+    return g.sessions;
 }
 
 /* ---- disconnecting ---- */

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "core/net.h"
 
@@ -30,8 +32,8 @@ void server_listeners_json(struct buf *out);
 void server_stop(unsigned grace_ms);
 /** Ask every worker to flush its open-file cache, and wait for them. */
 void server_flush_caches(void);
-/** Append a JSON array of the live sessions to OUT, gathered from every worker. */
-void server_sessions_json(struct buf *out);
+/** The live sessions of every worker as a new JSON array (caller's reference); waits. */
+json_t *server_sessions(void);
 /** Close session ID (returns 1), or with ID 0 every session of a stopped or removed site; waits. */
 unsigned server_disconnect(uint64_t id);
 /** Number of workers running. */

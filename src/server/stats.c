@@ -168,3 +168,14 @@ int stats_nslots(void)
 {
     return atomic_load(&nslots);
 }
+
+json_t *stats_counters_json(int slot)
+{
+    uint64_t v[STAT_ALL];
+    json_t *c = json_object();
+
+    stats_read(slot, v);
+    for (int i = 0; i < STAT_ALL; i++)
+        json_object_set_new(c, stats_name((enum stat_id)i), json_integer((json_int_t)v[i]));
+    return c;
+}

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 enum stat_id {
     STAT_BYTES_SENT,
     STAT_BYTES_RECEIVED,
@@ -53,6 +55,8 @@ void stats_clear(int slot);
 time_t stats_cleared_at(int slot);
 /** Name of the counter as used in JSON ("bytes_sent"). */
 const char *stats_name(enum stat_id id);
+/** SLOT's counters as a new JSON object {name: value}. */
+json_t *stats_counters_json(int slot);
 /** Name of SLOT's site, or NULL for a service slot; *service gets the service. */
 const char *stats_slot_site(int slot, const char **service);
 /** Number of slots registered so far. */
