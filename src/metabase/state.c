@@ -44,13 +44,22 @@ static json_t *prop_change(const char *key, const char *name, const json_t *from
     return c;
 }
 
-static void diff_props(const char *key, const json_t *a, const json_t *b, json_t *out)
+/* The names in A or B, sorted. Only the keys matter: a shallow copy will do. */
+static json_t *sorted_union_keys(const json_t *a, const json_t *b)
 {
-    json_t *all = json_deep_copy(a), *names, *n;
-    size_t i;
+    json_t *all = json_copy(mb_unconst(a)), *keys;
 
     json_object_update(all, mb_unconst(b));
-    names = mb_sorted_keys(all);
+    keys = mb_sorted_keys(all);
+    json_decref(all);
+    return keys;
+}
+
+static void diff_props(const char *key, const json_t *a, const json_t *b, json_t *out)
+{
+    json_t *names = sorted_union_keys(a, b), *n;
+    size_t i;
+
     json_array_foreach (names, i, n) {
         const char *name = json_string_value(n);
         json_t *from = json_object_get(a, name), *to = json_object_get(b, name);
@@ -58,16 +67,13 @@ static void diff_props(const char *key, const json_t *a, const json_t *b, json_t
             json_array_append_new(out, prop_change(key, name, from, to));
     }
     json_decref(names);
-    json_decref(all);
 }
 
 json_t *mb_state_diff(const json_t *a, const json_t *b)
 {
-    json_t *all = json_deep_copy(a), *paths, *p, *out = json_array();
+    json_t *paths = sorted_union_keys(a, b), *p, *out = json_array();
     size_t i;
 
-    json_object_update(all, mb_unconst(b));
-    paths = mb_sorted_keys(all);
     json_array_foreach (paths, i, p) {
         const char *path = json_string_value(p);
         json_t *pa = json_object_get(a, path), *pb = json_object_get(b, path);
@@ -79,7 +85,6 @@ json_t *mb_state_diff(const json_t *a, const json_t *b)
                                                  mb_props_masked(pa ? pa : pb, false)));
     }
     json_decref(paths);
-    json_decref(all);
     return out;
 }
 
