@@ -17,10 +17,10 @@ CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=addres
                -fno-sanitize-recover=undefined -DINFOSRV_TEST_BUILD
 LDLIBS   := -pthread -lsqlite3 -ljansson -lssl -lcrypto -lsodium -lcurl
 
-LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/server/*.c src/metabase/*.c src/admin/*.c \
+LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/runtime/*.c src/daemon/*.c src/metabase/*.c src/admin/*.c \
               src/cli/*.c)
-LIB_SRC  := $(filter-out src/server/main.c src/cli/main.c src/metabase/gen_props_doc.c,$(LIB_SRC))
-MAIN_SRC := src/server/main.c
+LIB_SRC  := $(filter-out src/daemon/main.c src/cli/main.c src/metabase/gen_props_doc.c,$(LIB_SRC))
+MAIN_SRC := src/daemon/main.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
@@ -72,7 +72,7 @@ $(TBUILD)/obj/%.o: %.c VERSION
 	@echo "CC test $<"
 	@$(CC) $(CFLAGS_TEST) -c $< -o $@
 
-$(BUILD)/infosrv: $(LIB_OBJ) $(BUILD)/obj/src/server/main.o
+$(BUILD)/infosrv: $(LIB_OBJ) $(BUILD)/obj/src/daemon/main.o
 	@echo "LD      $@"
 	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
 
@@ -92,7 +92,7 @@ $(TBUILD)/infoadm: $(TBUILD)/obj/src/cli/main.o $(TBUILD)/libinfosrv.a
 	@echo "LD test $@"
 	@$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
 
-$(TBUILD)/infosrv: $(LIB_TOBJ) $(TBUILD)/obj/src/server/main.o
+$(TBUILD)/infosrv: $(LIB_TOBJ) $(TBUILD)/obj/src/daemon/main.o
 	@echo "LD test $@"
 	@$(CC) $(CFLAGS_TEST) -o $@ $^ $(LDLIBS)
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "www/path.h"
+#include "runtime/path.h"
 #include "fuzz.h"
 
 static void check(int cond)

@@ -8,9 +8,9 @@
 #include "admin/api.h"
 #include "admin/api_int.h"
 #include "core/alloc.h"
-#include "server/gen.h"
-#include "server/server.h"
-#include "server/stats.h"
+#include "runtime/gen.h"
+#include "runtime/server.h"
+#include "runtime/stats.h"
 #include "version.h"
 
 static const char *capabilities[] = {

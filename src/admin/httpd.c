@@ -26,7 +26,7 @@
 #include "core/log.h"
 #include "metabase/mb.h"
 #include "www/http1.h"
-#include "www/path.h"
+#include "runtime/path.h"
 
 #define MAX_CONNS 32
 #define IO_TIMEOUT_S 10

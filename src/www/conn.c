@@ -13,11 +13,11 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/net.h"
-#include "server/gen.h"
-#include "server/stats.h"
-#include "server/worker.h"
+#include "runtime/gen.h"
+#include "runtime/stats.h"
+#include "runtime/worker.h"
 #include "version.h"
-#include "www/fcache.h"
+#include "runtime/fcache.h"
 #include "www/static.h"
 
 #define OUT_HIGH_WATER (256 * 1024) /* stop parsing pipelined requests above this */

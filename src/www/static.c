@@ -6,14 +6,14 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
-#include "server/gen.h"
-#include "server/stats.h"
-#include "server/worker.h"
-#include "www/accesslog.h"
+#include "runtime/gen.h"
+#include "runtime/stats.h"
+#include "runtime/worker.h"
+#include "runtime/accesslog.h"
 #include "www/cond.h"
 #include "www/dirlist.h"
-#include "www/fcache.h"
-#include "www/path.h"
+#include "runtime/fcache.h"
+#include "runtime/path.h"
 #include "www/range.h"
 
 #define MAX_RANGES 16

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "www/accesslog.h"
+#include "runtime/accesslog.h"
 
 #define T_2026_11_25_160500 ((time_t)1795622700)
 

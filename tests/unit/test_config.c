@@ -10,9 +10,9 @@
 
 #include "core/net.h"
 #include "metabase/mb.h"
-#include "server/config.h"
-#include "server/gen.h"
-#include "server/stats.h"
+#include "runtime/config.h"
+#include "runtime/gen.h"
+#include "runtime/stats.h"
 #include "www/dirlist.h"
 #include "www/mime.h"
 

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "server/gen.h"
-#include "www/fcache.h"
+#include "runtime/gen.h"
+#include "runtime/fcache.h"
 #include "www/mime.h"
 
 static char root[64];

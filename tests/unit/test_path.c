@@ -24,7 +24,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 
-#include "www/path.h"
+#include "runtime/path.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437

@@ -5,8 +5,8 @@
  * (the caller owns its one reference). Main or admin thread, one at a time
  * per struct mb. Access logs are never owned here: env->alog_for owns them.
  */
-#ifndef SERVER_CONFIG_H
-#define SERVER_CONFIG_H
+#ifndef RUNTIME_CONFIG_H
+#define RUNTIME_CONFIG_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "metabase/mb.h"
-#include "server/gen.h"
-#include "www/accesslog.h"
+#include "runtime/gen.h"
+#include "runtime/accesslog.h"
 
 /* Values of struct site.state (the "state" property). */
 enum config_site_state {

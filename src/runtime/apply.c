@@ -1,11 +1,11 @@
-#include "server/apply.h"
+#include "runtime/apply.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "server/gen.h"
-#include "server/server.h"
+#include "runtime/gen.h"
+#include "runtime/server.h"
 
 static struct config_env apply_env;
 

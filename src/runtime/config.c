@@ -1,5 +1,5 @@
 /* config: seeding the metabase from the command line, compiling it into generations. */
-#include "server/config.h"
+#include "runtime/config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,7 +12,7 @@
 #include "core/alloc.h"
 #include "core/net.h"
 #include "metabase/props.h"
-#include "server/stats.h"
+#include "runtime/stats.h"
 #include "www/dirlist.h"
 #include "www/mime.h"
 

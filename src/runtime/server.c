@@ -1,4 +1,4 @@
-#include "server/server.h"
+#include "runtime/server.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,12 +14,12 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "server/gen.h"
-#include "server/stats.h"
-#include "server/worker.h"
-#include "www/accesslog.h"
+#include "runtime/gen.h"
+#include "runtime/stats.h"
+#include "runtime/worker.h"
+#include "runtime/accesslog.h"
 #include "www/conn.h"
-#include "www/fcache.h"
+#include "runtime/fcache.h"
 
 #define ACCEPT_RETRY_MS 100
 

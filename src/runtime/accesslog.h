@@ -5,8 +5,8 @@
  * writer thread owned by the struct alog writes and rolls files. alog_reopen
  * may be called from any thread (SIGUSR1 handling in the main thread).
  */
-#ifndef WWW_ACCESSLOG_H
-#define WWW_ACCESSLOG_H
+#ifndef RUNTIME_ACCESSLOG_H
+#define RUNTIME_ACCESSLOG_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "www/fcache.h"
+#include "runtime/fcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
-#include "server/gen.h"
+#include "runtime/gen.h"
 #include "www/mime.h"
-#include "www/path.h"
+#include "runtime/path.h"
 
 #define NBUCKETS 4096
 

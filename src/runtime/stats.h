@@ -6,8 +6,8 @@
  * registered by the main thread when it builds a generation; reads and
  * clears may come from any thread.
  */
-#ifndef SERVER_STATS_H
-#define SERVER_STATS_H
+#ifndef RUNTIME_STATS_H
+#define RUNTIME_STATS_H
 
 #include <stdatomic.h>
 #include <stdint.h>

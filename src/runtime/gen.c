@@ -1,4 +1,4 @@
-#include "server/gen.h"
+#include "runtime/gen.h"
 
 #include <errno.h>
 #include <fcntl.h>

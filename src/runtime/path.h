@@ -3,8 +3,8 @@
  * opens it beneath a virtual directory's root. Pure functions plus openat2;
  * callable from any thread.
  */
-#ifndef WWW_PATH_H
-#define WWW_PATH_H
+#ifndef RUNTIME_PATH_H
+#define RUNTIME_PATH_H
 
 #include <stddef.h>
 

@@ -4,14 +4,14 @@
  * that were stopped. Used as the metabase's commit callback by the admin API
  * and directly at start-up and on SIGHUP. Callers serialise (API lock).
  */
-#ifndef SERVER_APPLY_H
-#define SERVER_APPLY_H
+#ifndef RUNTIME_APPLY_H
+#define RUNTIME_APPLY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "metabase/mb.h"
-#include "server/config.h"
+#include "runtime/config.h"
 
 /** Remember the environment compiles run in (workers, access logs). */
 void apply_init(const struct config_env *env);

@@ -7,8 +7,8 @@
  * Single-threaded: each worker owns its cache. Entries are reference-counted
  * so an in-flight sendfile keeps its descriptor after eviction or flush.
  */
-#ifndef WWW_FCACHE_H
-#define WWW_FCACHE_H
+#ifndef RUNTIME_FCACHE_H
+#define RUNTIME_FCACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "server/stats.h"
+#include "runtime/stats.h"
 
 #include <pthread.h>
 #include <stdlib.h>

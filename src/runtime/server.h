@@ -3,8 +3,8 @@
  * and stops the worker threads, and gathers answers from them (sessions,
  * cache flush). Called from the main thread only.
  */
-#ifndef SERVER_SERVER_H
-#define SERVER_SERVER_H
+#ifndef RUNTIME_SERVER_H
+#define RUNTIME_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "www/accesslog.h"
+#include "runtime/accesslog.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,8 +5,8 @@
  * mailbox), which is how the main and admin threads ask for snapshots,
  * disconnects, cache flushes and the graceful stop.
  */
-#ifndef SERVER_WORKER_H
-#define SERVER_WORKER_H
+#ifndef RUNTIME_WORKER_H
+#define RUNTIME_WORKER_H
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -5,8 +5,8 @@
  * at the start of each loop iteration (gen_current_ref) and drop it when a
  * newer one appears. A generation is never modified after publication.
  */
-#ifndef SERVER_GEN_H
-#define SERVER_GEN_H
+#ifndef RUNTIME_GEN_H
+#define RUNTIME_GEN_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "core/net.h"
-#include "www/accesslog.h"
-#include "www/path.h"
+#include "runtime/accesslog.h"
+#include "runtime/path.h"
 
 enum vdir_access {
     VDIR_READ = 1 << 0,

@@ -1,4 +1,4 @@
-#include "www/path.h"
+#include "runtime/path.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "server/worker.h"
+#include "runtime/worker.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,10 +8,10 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "server/gen.h"
-#include "www/accesslog.h"
+#include "runtime/gen.h"
+#include "runtime/accesslog.h"
 #include "www/conn.h"
-#include "www/fcache.h"
+#include "runtime/fcache.h"
 
 struct buf *worker_buf_get(struct worker *w)
 {
