@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "runtime/gen.h"
 #include "runtime/server.h"
+#include "runtime/service.h"
 #include "runtime/stats.h"
 #include "version.h"
 
@@ -46,44 +47,57 @@ static void discovery(struct api_response *rs)
 
 /* ---- services ---- */
 
-static const char *state_name(int st)
+static const char *state_name(enum site_state st)
 {
-    return st == 1 ? "stopped" : st == 2 ? "paused" : "started";
+    return st == SITE_STOPPED ? "stopped" : st == SITE_PAUSED ? "paused" : "started";
 }
 
 static json_t *site_json(const struct site *s)
 {
-    json_t *b = json_array();
-    char a[80];
+    json_t *b = json_array(), *h = json_array();
+    char a[80], url[96];
 
     for (size_t i = 0; i < s->nbindings; i++) {
-        net_addr_str((const struct sockaddr *)&s->bindings[i].ss, a, sizeof(a));
-        json_array_append_new(b, json_string(a));
+        net_addr_str((const struct sockaddr *)&s->bindings[i].addr.ss, a, sizeof(a));
+        snprintf(url, sizeof(url), "%s%s", s->bindings[i].tls ? "https://" : "", a);
+        json_array_append_new(b, json_string(url));
     }
-    return json_pack("{s:s,s:s,s:o}", "name", s->name, "state", state_name(s->state), "bindings",
-                     b);
+    for (size_t i = 0; i < s->nhost_names; i++)
+        json_array_append_new(h, json_string(s->host_names[i]));
+    return json_pack("{s:s,s:s,s:o,s:o}", "name", s->name, "state", state_name(s->state),
+                     "bindings", b, "host_names", h);
 }
 
-static const char *service_state(void)
+static json_t *service_state(const char *svc)
 {
-    json_t *v = mb_value(api_metabase(), "/www", "state");
-    static char st[16];
+    char key[32];
+    json_t *v;
 
-    snprintf(st, sizeof(st), "%s", json_is_string(v) ? json_string_value(v) : "started");
-    json_decref(v);
-    return st;
+    snprintf(key, sizeof(key), "/%s", svc);
+    v = mb_value(api_metabase(), key, "state");
+    if (!json_is_string(v)) {
+        json_decref(v);
+        v = json_string("started");
+    }
+    return v;
 }
 
 static void services_list(struct api_response *rs)
 {
     struct gen *g = gen_current_ref();
-    json_t *sites = json_array();
+    json_t *list = json_array();
+    const struct service *svc;
 
-    for (size_t i = 0; g && i < g->nsites; i++)
-        json_array_append_new(sites, site_json(&g->sites[i]));
+    for (size_t k = 0; (svc = service_at(k)) != NULL; k++) {
+        json_t *sites = json_array();
+        for (size_t i = 0; g && i < g->nsites; i++)
+            if (g->sites[i].svc == svc)
+                json_array_append_new(sites, site_json(&g->sites[i]));
+        json_array_append_new(list, json_pack("{s:s,s:o,s:o}", "name", svc->name, "state",
+                                              service_state(svc->name), "sites", sites));
+    }
     gen_unref(g);
-    api_reply_json(rs, 200, json_pack("{s:[{s:s,s:s,s:o}]}", "services", "name", "www", "state",
-                                      service_state(), "sites", sites));
+    api_reply_json(rs, 200, json_pack("{s:o}", "services", list));
 }
 
 static const char *action_state(const char *action)
@@ -108,26 +122,39 @@ static void add_state(struct api_response *rs, const char *state)
     api_reply_json(rs, 200, j);
 }
 
-/* /api/v1/services/www/ACTION or /api/v1/services/www/sites/NAME/ACTION */
+/* The metabase key of "SVC" or "SVC/sites/NAME" at P (up to END), or -1. */
+static int control_key(const char *p, const char *end, char *key, size_t cap)
+{
+    size_t svclen = strcspn(p, "/");
+    char svc[32];
+
+    if (svclen == 0 || svclen >= sizeof(svc) || p + svclen > end)
+        return -1;
+    memcpy(svc, p, svclen);
+    svc[svclen] = '\0';
+    if (service_find(svc) == NULL)
+        return -1;
+    p += svclen;
+    if (p == end)
+        return snprintf(key, cap, "/%s", svc) < (int)cap ? 0 : -1;
+    if (strncmp(p, "/sites/", 7) != 0 || end - (p + 7) <= 0 || end - (p + 7) >= 128 ||
+        memchr(p + 7, '/', (size_t)(end - (p + 7))) != NULL)
+        return -1;
+    return snprintf(key, cap, "/%s/sites/%.*s", svc, (int)(end - (p + 7)), p + 7) < (int)cap
+               ? 0
+               : -1;
+}
+
+/* /api/v1/services/SVC/ACTION or /api/v1/services/SVC/sites/NAME/ACTION */
 static void services_control(const struct api_request *rq, struct api_response *rs)
 {
     const char *p = rq->path + strlen("/api/v1/services/");
     const char *action = strrchr(p, '/'), *state;
-    char key[256], site[128];
+    char key[256];
     json_t *op, *ops;
 
     state = action ? action_state(action + 1) : NULL;
-    if (strncmp(p, "www/", 4) != 0 || state == NULL) {
-        api_error(rs, 404, "not_found", "no such service or action: %s", rq->path);
-        return;
-    }
-    if (action == p + 3) {
-        snprintf(key, sizeof(key), "/www");
-    } else if (strncmp(p, "www/sites/", 10) == 0 && action > p + 10 &&
-               (size_t)(action - p - 10) < sizeof(site)) {
-        snprintf(site, sizeof(site), "%.*s", (int)(action - p - 10), p + 10);
-        snprintf(key, sizeof(key), "/www/sites/%s", site);
-    } else {
+    if (state == NULL || control_key(p, action, key, sizeof(key)) == -1) {
         api_error(rs, 404, "not_found", "no such service or action: %s", rq->path);
         return;
     }

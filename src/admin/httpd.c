@@ -20,7 +20,7 @@
 #include "admin/accounts.h"
 #include "admin/api.h"
 #include "admin/ratelimit.h"
-#include "admin/tls.h"
+#include "runtime/tlscert.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"

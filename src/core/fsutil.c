@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,4 +33,25 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
         unlink(tmp);
     errno = saved;
     return rc;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(tmp))
+        return errno = ENAMETOOLONG, -1;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+        return -1;
+    return 0;
 }

@@ -15,4 +15,7 @@
  */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/** mkdir -p: create PATH and its missing parents with MODE. Returns 0 or -1 with errno. */
+int fs_mkdir_p(const char *path, mode_t mode);
+
 #endif

@@ -140,3 +140,20 @@ void net_addr_str(const struct sockaddr *sa, char *out, size_t cap)
     else
         snprintf(out, cap, "%s:%u", host, net_port(sa));
 }
+
+bool net_addr_eq(const struct net_addr *a, const struct net_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+int net_parse_binding(const char *s, struct net_addr *out, bool *tls, const char **why)
+{
+    static const char https[] = "https://";
+
+    *tls = strncmp(s, https, sizeof(https) - 1) == 0;
+    if (*tls)
+        s += sizeof(https) - 1;
+    else if (strstr(s, "://") != NULL)
+        return *why = "the only scheme a binding may name is https://", -1;
+    return net_parse_addr(s, out, why);
+}

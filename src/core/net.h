@@ -6,6 +6,7 @@
 #ifndef CORE_NET_H
 #define CORE_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -19,6 +20,8 @@ struct net_addr {
 
 /** Parse "1.2.3.4:80" or "[::1]:80" (numeric only). Returns 0, or -1 with *why set. */
 int net_parse_addr(const char *s, struct net_addr *out, const char **why);
+/** Parse a binding: "ADDR:PORT" (plain) or "https://ADDR:PORT" (*tls set). As net_parse_addr. */
+int net_parse_binding(const char *s, struct net_addr *out, bool *tls, const char **why);
 /** A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT; -1 with errno. */
 int net_listen(const struct net_addr *a, int backlog);
 /** The port a socket is bound to, or -1. */
@@ -29,6 +32,8 @@ void net_set_port(struct net_addr *a, int port);
 void net_host_str(const struct sockaddr *sa, char *out, size_t cap);
 /** Format "host:port" ("[::1]:80" for IPv6) into out. */
 void net_addr_str(const struct sockaddr *sa, char *out, size_t cap);
+/** True when A and B are the same address and port. */
+bool net_addr_eq(const struct net_addr *a, const struct net_addr *b);
 /** The port of a socket address. */
 unsigned net_port(const struct sockaddr *sa);
 

@@ -28,10 +28,13 @@
 #include "runtime/config.h"
 #include "runtime/gen.h"
 #include "runtime/server.h"
+#include "runtime/service.h"
 #include "runtime/stats.h"
+#include "runtime/tls.h"
 #include "version.h"
 #include "runtime/accesslog.h"
 #include "www/mime.h"
+#include "www/www.h"
 
 #define MAX_VDIRS 64
 #define GRACE_MS 10000
@@ -51,6 +54,8 @@ struct options {
     bool root_given;
     struct net_addr http;
     const char *http_str;
+    struct net_addr https;
+    bool https_given;
     struct net_addr admin;
     bool no_admin_tcp;
     bool site_flags;         /* a flag that seeds the default site was given */
@@ -69,13 +74,16 @@ struct options {
 static const char usage_text[] =
     "usage: infosrv [options]\n"
     "\n"
-    "Serves static sites over HTTP/1.1 (the WWW service of infosrv).\n"
+    "Serves static sites over HTTP/1.1 and HTTPS (the WWW service of infosrv).\n"
     "\n"
     "  --state-dir DIR          state directory (default ./var; created if missing)\n"
     "  --root DIR               home directory of the default site (default ./wwwroot,\n"
     "                           created with a welcome page when missing)\n"
     "  --http ADDR:PORT         WWW listener (default 127.0.0.1:8080; port 0 picks a free\n"
     "                           port; [::1]:PORT for IPv6)\n"
+    "  --https ADDR:PORT        also serve the default site over TLS there (a self-signed\n"
+    "                           certificate is generated into STATE_DIR/tls until the site's\n"
+    "                           tls_certificate_file and tls_key_file are set)\n"
     "  --admin ADDR:PORT        admin API over HTTPS (default 127.0.0.1:8172; port 0 picks a\n"
     "                           free port; \"none\" disables TCP, leaving STATE_DIR/admin.sock)\n"
     "  --workers N              worker threads (default: number of CPUs, 1..64)\n"
@@ -91,7 +99,7 @@ static const char usage_text[] =
     "  --version                print the version and exit\n"
     "  --help                   print this help and exit\n"
     "\n"
-    "The first start seeds STATE_DIR/metabase.db from --root, --http, --vdir, --browse,\n"
+    "The first start seeds STATE_DIR/metabase.db from --root, --http, --https, --vdir, --browse,\n"
     "the timeouts and the log options; later starts read the metabase (change it with\n"
     "infoadm) and ignore those flags.\n"
     "Reserved for later releases: --ftp, --gopher.\n"
@@ -245,6 +253,10 @@ static void parse_args(struct options *o, int argc, char **argv)
         } else if (strcmp(a, "--http") == 0) {
             o->site_flags = true;
             set_http(o, need_arg(argc, argv, &i));
+        } else if (strcmp(a, "--https") == 0) {
+            o->site_flags = true;
+            o->https_given = true;
+            set_addr(a, need_arg(argc, argv, &i), &o->https);
         } else if (strcmp(a, "--workers") == 0) {
             o->workers = (unsigned)parse_number(a, need_arg(argc, argv, &i), 1, 64);
             o->workers_given = true;
@@ -292,27 +304,6 @@ static void parse_args(struct options *o, int argc, char **argv)
 
 /* ---- state directory and the default home directory ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(tmp))
-        return errno = ENAMETOOLONG, -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 static const char welcome_page[] =
     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>infosrv</title></head>\n"
     "<body><h1>infosrv is running</h1>\n"
@@ -326,7 +317,7 @@ static void ensure_default_root(const struct options *o)
 
     if (o->root_given || stat(o->root, &st) == 0)
         return;
-    if (mkdir_p(o->root, 0755) == -1) {
+    if (fs_mkdir_p(o->root, 0755) == -1) {
         fprintf(stderr, "infosrv: cannot create %s: %s\n", o->root, strerror(errno));
         exit(1);
     }
@@ -340,7 +331,7 @@ static void prepare_state_dir(const struct options *o)
     char logs[PATH_MAX];
 
     snprintf(logs, sizeof(logs), "%s/logs", o->state_dir);
-    if (mkdir_p(o->state_dir, 0750) == -1 || mkdir_p(logs, 0750) == -1) {
+    if (fs_mkdir_p(o->state_dir, 0750) == -1 || fs_mkdir_p(logs, 0750) == -1) {
         fprintf(stderr, "infosrv: cannot create the state directory %s: %s\n", o->state_dir,
                 strerror(errno));
         exit(1);
@@ -358,25 +349,6 @@ static void write_state_file(const struct options *o, const char *name, const st
         log_warn("infosrv: cannot write %s", path);
 }
 
-static void write_listeners(const struct options *o)
-{
-    struct buf b = {0};
-    char host[64];
-
-    buf_printf(&b, "{\"pid\": %d, \"version\": \"%s\",\n \"listeners\": ", (int)getpid(),
-               INFOSRV_VERSION);
-    server_listeners_json(&b);
-    if (b.data[b.len - 1] == ']' && admin_tcp_port() != 0) {
-        b.len--;
-        net_host_str((const struct sockaddr *)&o->admin.ss, host, sizeof(host));
-        buf_printf(&b, "%s{\"service\": \"admin\", \"address\": \"%s\", \"port\": %u}]",
-                   b.data[b.len - 1] == '[' ? "" : ", ", host, admin_tcp_port());
-    }
-    buf_printf(&b, ",\n \"admin_socket\": \"%s/admin.sock\"}\n", o->state_dir);
-    write_state_file(o, "listeners.json", &b);
-    buf_free(&b);
-}
-
 static void write_state_json(const struct options *o, const char *name, json_t *v)
 {
     char *text = json_dumps(v, JSON_INDENT(2));
@@ -390,6 +362,22 @@ static void write_state_json(const struct options *o, const char *name, json_t *
     free(text);
     buf_free(&b);
     json_decref(v);
+}
+
+static void write_listeners(const struct options *o)
+{
+    json_t *list = server_listeners();
+    char host[64], sock[PATH_MAX];
+
+    if (admin_tcp_port() != 0) {
+        net_host_str((const struct sockaddr *)&o->admin.ss, host, sizeof(host));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "service", "admin", "address",
+                                              host, "port", (int)admin_tcp_port()));
+    }
+    snprintf(sock, sizeof(sock), "%s/admin.sock", o->state_dir);
+    write_state_json(o, "listeners.json",
+                     json_pack("{s:i, s:s, s:o, s:s}", "pid", (int)getpid(), "version",
+                               INFOSRV_VERSION, "listeners", list, "admin_socket", sock));
 }
 
 static json_t *dump_counters(int slot)
@@ -423,6 +411,7 @@ static void write_stats(const struct options *o)
 #define MAX_ALOGS 64
 
 struct alog_slot {
+    char service[16];
     char site[64];
     struct alog_config cfg;
     struct alog *log;
@@ -433,24 +422,26 @@ static size_t nalogs;
 static const char *alog_state_dir;
 
 /* Access logs outlive generations: one per site and settings, closed at exit. */
-static struct alog *alog_for(void *arg, const char *site, const struct alog_config *cfg,
-                             const char **err)
+static struct alog *alog_for(void *arg, const char *service, const char *site,
+                             const struct alog_config *cfg, const char **err)
 {
     char dir[PATH_MAX];
     struct alog_config c = *cfg;
 
     (void)arg;
     for (size_t i = 0; i < nalogs; i++)
-        if (strcmp(alogs[i].site, site) == 0 && alogs[i].cfg.format == cfg->format &&
+        if (strcmp(alogs[i].service, service) == 0 && strcmp(alogs[i].site, site) == 0 &&
+            alogs[i].cfg.format == cfg->format &&
             alogs[i].cfg.period == cfg->period && alogs[i].cfg.max_size == cfg->max_size)
             return alogs[i].log;
     if (nalogs == MAX_ALOGS)
         return *err = "too many access logs", NULL;
-    snprintf(dir, sizeof(dir), "%s/logs/www/%s", alog_state_dir, site);
+    snprintf(dir, sizeof(dir), "%s/logs/%s/%s", alog_state_dir, service, site);
     c.dir = dir;
     struct alog *l = alog_open(&c, err);
     if (l == NULL)
         return NULL;
+    snprintf(alogs[nalogs].service, sizeof(alogs[nalogs].service), "%s", service);
     snprintf(alogs[nalogs].site, sizeof(alogs[nalogs].site), "%s", site);
     alogs[nalogs].cfg = *cfg;
     alogs[nalogs++].log = l;
@@ -484,7 +475,7 @@ static json_t *seed_ops(struct options *o)
     static const char *sym[] = {"inside", "never", "any"};
     static const char *fmt[] = {"w3c", "ncsa"};
     static const char *per[] = {"none", "hourly", "daily", "weekly", "monthly", "size"};
-    char http[80];
+    char http[80], https[80];
     struct config_flags f = {
         .root = o->root, .http = http, .browse = o->browse,
         .header_timeout = o->header_timeout, .keepalive_timeout = o->keepalive_timeout,
@@ -494,6 +485,11 @@ static json_t *seed_ops(struct options *o)
 
     resolve_port(&o->http);
     net_addr_str((const struct sockaddr *)&o->http.ss, http, sizeof(http));
+    if (o->https_given) {
+        resolve_port(&o->https);
+        net_addr_str((const struct sockaddr *)&o->https.ss, https, sizeof(https));
+        f.https = https;
+    }
     for (size_t i = 0; i < o->nvdirs; i++) {
         v[i].prefix = o->vdirs[i].prefix;
         v[i].path = o->vdirs[i].path;
@@ -546,9 +542,11 @@ static int check_config(struct options *o)
     char path[PATH_MAX];
     struct mb *mb;
     struct mb_error err = {0};
-    struct config_env env = {.nworkers = o->workers};
+    char tls_dir[PATH_MAX];
+    struct config_env env = {.nworkers = o->workers, .tls_dir = tls_dir};
     struct gen *g;
 
+    snprintf(tls_dir, sizeof(tls_dir), "%s/tls", o->state_dir);
     snprintf(path, sizeof(path), "%s/metabase.db", o->state_dir);
     if (access(path, F_OK) == 0) {
         if (mb_open(&mb, path, &err) == -1) {
@@ -577,7 +575,7 @@ static int apply_now(struct mb *mb, struct mb_error *err)
     int rc;
 
     admin_lock();
-    rc = apply_commit(mb, NULL, false, err);
+    rc = apply_current(mb, err);
     admin_unlock();
     if (rc == -1)
         log_warnx("infosrv: cannot apply the configuration: %s", err->message);
@@ -632,32 +630,31 @@ static void start_admin(const struct options *o, struct mb *mb)
 
 static void print_listeners(void)
 {
-    struct buf b = {0};
-    json_t *arr, *li;
+    json_t *arr = server_listeners(), *li;
     size_t i;
 
-    server_listeners_json(&b);
-    arr = json_loadb(b.data, b.len, 0, NULL);
     json_array_foreach(arr, i, li) {
-        printf("infosrv %s: %s listening on %s:%lld\n", INFOSRV_VERSION,
+        printf("infosrv %s: %s listening on %s%s:%lld\n", INFOSRV_VERSION,
                json_string_value(json_object_get(li, "service")),
+               json_is_true(json_object_get(li, "tls")) ? "https://" : "",
                json_string_value(json_object_get(li, "address")),
                (long long)json_integer_value(json_object_get(li, "port")));
     }
     json_decref(arr);
-    buf_free(&b);
 }
 
 int main(int argc, char **argv)
 {
     static struct options o;
-    char path[PATH_MAX];
+    char path[PATH_MAX], tls_dir[PATH_MAX];
     sigset_t set;
     struct mb *mb;
     struct config_env env;
     struct mb_error err = {0};
 
     parse_args(&o, argc, argv);
+    service_register(&www_service);
+    tls_init();
     if (o.check)
         return check_config(&o);
     ensure_default_root(&o);
@@ -678,7 +675,8 @@ int main(int argc, char **argv)
     metabase_workers(&o, mb);
     stats_init(o.workers);
     alog_state_dir = o.state_dir;
-    env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for};
+    snprintf(tls_dir, sizeof(tls_dir), "%s/tls", o.state_dir);
+    env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for, .tls_dir = tls_dir};
     apply_init(&env);
     server_start(o.workers);
     if (apply_now(mb, &err) == -1) {

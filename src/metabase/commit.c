@@ -304,13 +304,21 @@ static int call_apply(struct mb *mb, const struct mb_req *r, struct mb_error *er
     if (r->apply == NULL)
         return 0;
     mb_err_clear(err);
-    if (r->apply(mb, r->arg, r->dry_run, err) == 0)
+    if (r->apply(mb, r->arg, r->dry_run ? MB_APPLY_CHECK : MB_APPLY_PREPARE, err) == 0)
         return 0;
     if (err->code == NULL)
         err->code = MB_E_APPLY_FAILED;
     if (err->message[0] == '\0')
         snprintf(err->message, sizeof(err->message), "the server refused the new configuration");
     return -1;
+}
+
+static void finish_apply(struct mb *mb, const struct mb_req *r, enum mb_apply_phase phase)
+{
+    struct mb_error ignored;
+
+    if (r->apply)
+        r->apply(mb, r->arg, phase, &ignored);
 }
 
 static int stale_check(int64_t base, uint64_t cur, struct mb_error *err)
@@ -385,8 +393,15 @@ static int run(struct mb *mb, const struct mb_req *r, uint64_t *new_rev, struct 
     mb->in_commit = true;
     rc = in_txn(&t, r, &rev, err);
     mb->in_commit = false;
-    if (rc == 0 && !r->dry_run && mb_db_run(mb->db, err, "COMMIT", 0) == -1)
-        rc = -1;
+    if (rc == 0 && !r->dry_run) {
+        /* Prepared inside the transaction, published only once it is stored. */
+        if (mb_db_run(mb->db, err, "COMMIT", 0) == -1) {
+            rc = -1;
+            finish_apply(mb, r, MB_APPLY_ABORT);
+        } else {
+            finish_apply(mb, r, MB_APPLY_PUBLISH);
+        }
+    }
     if (rc != 0 || r->dry_run)
         sqlite3_exec(mb->db, "ROLLBACK", NULL, NULL, NULL);
     if (rc >= 0 && new_rev)

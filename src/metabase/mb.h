@@ -52,16 +52,26 @@ struct mb_actor {
     const char *address;
 };
 
+/* The phases of a commit the daemon's hook sees. */
+enum mb_apply_phase {
+    MB_APPLY_CHECK,   /* a dry run: validate only, prepare and publish nothing */
+    MB_APPLY_PREPARE, /* compile, validate and bind what the new state needs; publish nothing */
+    MB_APPLY_PUBLISH, /* the COMMIT succeeded: make the prepared state live (cannot fail) */
+    MB_APPLY_ABORT,   /* the COMMIT failed after PREPARE: release what PREPARE made */
+};
+
 /**
- * The daemon's hook, called inside the commit transaction after the tree has
- * been changed: reads through MB see the new state and mb_revision() returns
- * the revision being written. Return 0 to accept; -1 (with *err filled, code
- * MB_E_APPLY_FAILED when left NULL) rolls everything back. With dry_run set,
- * validate only and publish nothing. The callback must not commit. Should the
- * final SQLite COMMIT fail after it accepted (MB_E_STORAGE, rare: I/O error,
- * disk full), the caller should rebuild its generation from the store.
+ * The daemon's hook. CHECK and PREPARE run inside the commit transaction
+ * after the tree has been changed: reads through MB see the new state and
+ * mb_revision() returns the revision being written; return 0 to accept, or
+ * -1 (with *err filled, code MB_E_APPLY_FAILED when left NULL) to roll
+ * everything back. After a successful PREPARE exactly one of PUBLISH (the
+ * SQLite COMMIT succeeded) or ABORT (it failed: MB_E_STORAGE, nothing is
+ * stored) follows, outside the transaction; their return value is ignored.
+ * The callback must not commit.
  */
-typedef int (*mb_apply_fn)(struct mb *mb, void *arg, bool dry_run, struct mb_error *err);
+typedef int (*mb_apply_fn)(struct mb *mb, void *arg, enum mb_apply_phase phase,
+                           struct mb_error *err);
 
 /**
  * Open (creating when missing) the metabase at PATH, migrating an older schema;

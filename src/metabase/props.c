@@ -14,6 +14,30 @@ static const char *const log_format_values[] = {"w3c", "ncsa", "none", NULL};
 static const char *const log_period_values[] = {"hourly", "daily",  "weekly", "monthly",
                                                 "size",   "none",   NULL};
 static const char *const state_values[] = {"started", "stopped", "paused", NULL};
+static const char *const tls_protocol_values[] = {"tls1.2", "tls1.3", NULL};
+
+/* A DNS name as a client sends it in Host or SNI: letters, digits, '-' and
+ * dots between labels of 1 to 63 bytes, compared without regard to case. */
+static const char *host_name_check(const char *s)
+{
+    static const char want[] = "a host name (labels of letters, digits and '-', separated by dots)";
+    size_t label = 0;
+
+    for (; *s; s++) {
+        bool alnum = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9');
+        if (*s == '.') {
+            if (label == 0)
+                return want;
+            label = 0;
+        } else if (alnum || (*s == '-' && label > 0)) {
+            if (++label > 63)
+                return want;
+        } else {
+            return want;
+        }
+    }
+    return label == 0 ? want : NULL;
+}
 
 #define MACHINE MB_KIND_MACHINE
 #define SERVICE MB_KIND_SERVICE
@@ -53,8 +77,23 @@ static const struct prop table[] = {
      .where = SERVICE | SITE, .services = MB_SVC_ALL,
      .doc = "Desired state of the service or site, kept across restarts."},
     {.name = "bindings", .type = PROP_ADDRLIST, .where = SITE, .services = MB_SVC_ALL,
-     .doc = "Addresses the site listens on, each \"ADDR:PORT\" (\"[::1]:80\" for IPv6; "
-            "port 0 picks a free port)."},
+     .doc = "Addresses the site listens on, each \"ADDR:PORT\" or \"https://ADDR:PORT\" for TLS "
+            "(\"[::1]:80\" for IPv6). Several sites may share one, told apart by host_names."},
+    {.name = "host_names", .type = PROP_STRLIST, .def = "[]", .where = SITE,
+     .services = MB_SVC_ALL, .item_check = host_name_check,
+     .doc = "Host names the site answers on its bindings (HTTP Host, TLS SNI); a site without "
+            "any is the default of its bindings."},
+    {.name = "tls_certificate_file", .type = PROP_PATH, .where = SITE, .services = MB_SVC_ALL,
+     .doc = "PEM certificate chain of the site's https:// bindings (without one, a "
+            "self-signed certificate is generated into the state directory)."},
+    {.name = "tls_key_file", .type = PROP_PATH, .where = SITE, .services = MB_SVC_ALL,
+     .doc = "PEM private key of tls_certificate_file (unencrypted)."},
+    {.name = "tls_protocols", .type = PROP_STRLIST, .def = "[\"tls1.2\", \"tls1.3\"]",
+     .values = tls_protocol_values, .where = SITE, .services = MB_SVC_ALL,
+     .doc = "TLS versions the site's https:// bindings accept: \"tls1.2\", \"tls1.3\"."},
+    {.name = "require_tls", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Plain HTTP requests get a 301 to the same URL on the site's https:// binding."},
     {.name = "header_timeout", .type = PROP_INT, .def = "10", .min = 1, .max = 3600,
      .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Seconds allowed to receive a request head before 408 and close."},

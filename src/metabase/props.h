@@ -39,7 +39,7 @@ enum prop_type {
     PROP_ENUM,     /* one of values */
     PROP_STRLIST,  /* array of non-empty strings */
     PROP_MAP,      /* object: string -> non-empty string */
-    PROP_ADDRLIST, /* array of "ADDR:PORT" (net_parse_addr) */
+    PROP_ADDRLIST, /* array of "ADDR:PORT" or "https://ADDR:PORT" (net_parse_binding) */
     PROP_PATH,     /* absolute path */
 };
 
@@ -53,7 +53,9 @@ struct prop {
     enum prop_type type;
     const char *def;           /* default as JSON text; NULL = none */
     int64_t min, max;          /* PROP_INT bounds */
-    const char *const *values; /* PROP_ENUM: NULL-terminated */
+    const char *const *values; /* PROP_ENUM, and PROP_STRLIST items when set: NULL-terminated */
+    /* PROP_STRLIST: NULL when an item is valid, else what an item must be (may be NULL) */
+    const char *(*item_check)(const char *item);
     unsigned where;            /* mask of enum mb_kind */
     unsigned services;         /* mask of enum mb_service (ignored on the machine key) */
     bool inherit;              /* keys below see the value unless they override it */

@@ -73,12 +73,23 @@ static int check_strlist(const struct prop *p, const json_t *v, const char *key,
 
     if (!json_is_array(v) || json_array_size(v) > LIST_MAX)
         return bad(p, v, key, "a list of at most 64 strings", err);
-    json_array_foreach (v, i, item)
+    json_array_foreach (v, i, item) {
         if (!text_ok(item, 1, ITEM_MAX))
             return bad(p, v, key,
                        "a list of non-empty strings of at most 255 bytes without control "
                        "characters",
                        err);
+        if (p->values && check_enum(p, item, key, err) == -1)
+            return -1;
+        const char *want = p->item_check ? p->item_check(json_string_value(item)) : NULL;
+        if (want)
+            return bad(p, item, key, want, err);
+        for (size_t j = 0; (p->values || p->item_check) && j < i; j++)
+            if (json_equal(json_array_get(v, j), item))
+                return mb_fail(err, MB_E_INVALID_VALUE, key, p->name,
+                               "property \"%s\" on %s lists \"%s\" twice", p->name, key,
+                               json_string_value(item));
+    }
     return 0;
 }
 
@@ -106,8 +117,9 @@ static int check_addr(const struct prop *p, const json_t *list, size_t i, const 
     const json_t *item = json_array_get(list, i);
     struct net_addr a;
     const char *why = "expected a string";
+    bool tls;
 
-    if (text_ok(item, 1, 64) && net_parse_addr(json_string_value(item), &a, &why) == 0) {
+    if (text_ok(item, 1, 72) && net_parse_binding(json_string_value(item), &a, &tls, &why) == 0) {
         for (size_t j = 0; j < i; j++)
             if (json_equal(json_array_get(list, j), mb_unconst(item)))
                 return mb_fail(err, MB_E_INVALID_VALUE, key, p->name,
@@ -118,7 +130,8 @@ static int check_addr(const struct prop *p, const json_t *list, size_t i, const 
     char got[64];
     mb_json_brief(item, got, sizeof(got));
     return mb_fail(err, MB_E_INVALID_VALUE, key, p->name,
-                   "property \"%s\" on %s must be a list of \"ADDR:PORT\" strings; %s: %s", p->name,
+                   "property \"%s\" on %s must be a list of \"ADDR:PORT\" or \"https://ADDR:PORT\" "
+                   "strings; %s: %s", p->name,
                    key, got, why);
 }
 
@@ -126,7 +139,7 @@ static int check_addrlist(const struct prop *p, const json_t *v, const char *key
                           struct mb_error *err)
 {
     if (!json_is_array(v) || json_array_size(v) > LIST_MAX)
-        return bad(p, v, key, "a list of at most 64 \"ADDR:PORT\" strings", err);
+        return bad(p, v, key, "a list of at most 64 \"ADDR:PORT\" or \"https://ADDR:PORT\" strings", err);
     for (size_t i = 0; i < json_array_size(v); i++)
         if (check_addr(p, v, i, key, err) == -1)
             return -1;

@@ -6,72 +6,118 @@
 #include "core/log.h"
 #include "runtime/gen.h"
 #include "runtime/server.h"
+#include "runtime/service.h"
 
 static struct config_env apply_env;
+static struct gen *prepared; /* between PREPARE and PUBLISH or ABORT */
 
 void apply_init(const struct config_env *env)
 {
     apply_env = *env;
 }
 
+static enum site_state state_of(struct mb *mb, const char *key)
+{
+    json_t *v = mb_value(mb, key, "state");
+    const char *st = json_is_string(v) ? json_string_value(v) : "started";
+    enum site_state s = strcmp(st, "stopped") == 0  ? SITE_STOPPED
+                        : strcmp(st, "paused") == 0 ? SITE_PAUSED
+                                                    : SITE_STARTED;
+
+    json_decref(v);
+    return s;
+}
+
 /* The service's desired state is not inherited by its sites (each site has
  * its own); a stopped or paused service holds every started site. */
 static void fold_service_state(struct mb *mb, struct gen *g)
 {
-    json_t *v = mb_value(mb, "/www", "state");
-    const char *st = json_is_string(v) ? json_string_value(v) : "started";
-    int svc = strcmp(st, "stopped") == 0 ? CONFIG_SITE_STOPPED
-              : strcmp(st, "paused") == 0 ? CONFIG_SITE_PAUSED
-                                           : CONFIG_SITE_STARTED;
+    char key[64];
 
-    for (size_t i = 0; i < g->nsites; i++)
-        if (g->sites[i].state == CONFIG_SITE_STARTED ||
-            (svc == CONFIG_SITE_STOPPED && g->sites[i].state == CONFIG_SITE_PAUSED))
-            g->sites[i].state = svc;
-    json_decref(v);
+    for (size_t i = 0; i < g->nsites; i++) {
+        struct site *s = &g->sites[i];
+        snprintf(key, sizeof(key), "/%s", s->svc->name);
+        enum site_state svc = state_of(mb, key);
+        if (s->state == SITE_STARTED || (svc == SITE_STOPPED && s->state == SITE_PAUSED))
+            s->state = svc;
+    }
 }
 
-/* A listener is matched to its site by address, so a site must name the
+/* A listener is matched to its sites by address, so a site must name the
  * port it will be found on: port 0 ("any free port") would leave it unreachable. */
 static int check_ports(const struct gen *g, struct mb_error *err)
 {
     for (size_t i = 0; i < g->nsites; i++) {
         for (size_t b = 0; b < g->sites[i].nbindings; b++) {
-            if (net_port((const struct sockaddr *)&g->sites[i].bindings[b].ss) != 0)
+            if (net_port((const struct sockaddr *)&g->sites[i].bindings[b].addr.ss) != 0)
                 continue;
-            err->code = MB_E_APPLY_FAILED;
-            snprintf(err->message, sizeof(err->message),
-                     "site \"%s\": a binding needs a port number, not 0", g->sites[i].name);
-            snprintf(err->key, sizeof(err->key), "/www/sites/%s", g->sites[i].name);
-            return -1;
+            return mb_fail(err, MB_E_APPLY_FAILED, "", "bindings",
+                           "site \"%s\": a binding needs a port number, not 0",
+                           g->sites[i].name);
         }
     }
     return 0;
 }
 
-int apply_commit(struct mb *mb, void *arg, bool dry, struct mb_error *err)
+static struct gen *compile(struct mb *mb, struct mb_error *err)
 {
-    struct gen *g;
+    struct gen *g = config_compile(mb, &apply_env, err);
 
-    (void)arg;
-    g = config_compile(mb, &apply_env, err);
     if (g == NULL)
-        return -1;
+        return NULL;
     if (check_ports(g, err) == -1) {
         gen_unref(g);
-        return -1;
+        return NULL;
     }
     fold_service_state(mb, g);
-    if (server_sync_listeners(g, dry, err->message, sizeof(err->message)) == -1) {
+    gen_build_bindings(g);
+    return g;
+}
+
+static int prepare(struct mb *mb, bool dry, struct mb_error *err)
+{
+    struct gen *g = compile(mb, err);
+
+    if (g == NULL)
+        return -1;
+    if (server_prepare(g, dry, err->message, sizeof(err->message)) == -1) {
         err->code = MB_E_APPLY_FAILED;
         gen_unref(g);
         return -1;
     }
-    if (dry) {
+    if (dry)
         gen_unref(g);
+    else
+        prepared = g;
+    return 0;
+}
+
+int apply_commit(struct mb *mb, void *arg, enum mb_apply_phase phase, struct mb_error *err)
+{
+    (void)arg;
+    switch (phase) {
+    case MB_APPLY_CHECK:
+    case MB_APPLY_PREPARE:
+        gen_unref(prepared); /* a prepare never published: cannot happen, but stay clean */
+        prepared = NULL;
+        return prepare(mb, phase == MB_APPLY_CHECK, err);
+    case MB_APPLY_PUBLISH:
+        if (prepared)
+            server_publish(prepared);
+        prepared = NULL;
+        return 0;
+    case MB_APPLY_ABORT:
+        server_abort();
+        gen_unref(prepared);
+        prepared = NULL;
         return 0;
     }
-    gen_publish(g);
-    server_disconnect(0);
-    return 0;
+    return -1;
+}
+
+int apply_current(struct mb *mb, struct mb_error *err)
+{
+    if (apply_commit(mb, NULL, MB_APPLY_PREPARE, err) == -1)
+        return -1;
+    return apply_commit(mb, NULL, MB_APPLY_PUBLISH, err);
 }

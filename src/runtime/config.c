@@ -1,6 +1,7 @@
 /* config: seeding the metabase from the command line, compiling it into generations. */
 #include "runtime/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,11 +11,14 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
+#include "core/log.h"
 #include "core/net.h"
 #include "metabase/props.h"
+#include "runtime/service.h"
 #include "runtime/stats.h"
-#include "www/dirlist.h"
-#include "www/mime.h"
+#include "runtime/tls.h"
+#include "runtime/tlscert.h"
 
 #define SITES_KEY "/www/sites"
 #define SEED_SITE SITES_KEY "/default"
@@ -155,8 +159,17 @@ json_t *config_seed_ops(const struct config_flags *f)
     struct seed sd = {json_array(), json_object()};
     json_t *site = seed_key(&sd, SEED_SITE);
 
-    if (f->http)
-        json_object_set_new(site, "bindings", json_pack("[s]", f->http));
+    if (f->http || f->https) {
+        json_t *b = json_array();
+        char tls[96];
+        if (f->http)
+            json_array_append_new(b, json_string(f->http));
+        if (f->https) {
+            snprintf(tls, sizeof(tls), "https://%s", f->https);
+            json_array_append_new(b, json_string(tls));
+        }
+        json_object_set_new(site, "bindings", b);
+    }
     if (f->header_timeout)
         seed_set(&sd, SEED_SITE, "header_timeout", json_integer(f->header_timeout));
     if (f->keepalive_timeout)
@@ -178,20 +191,21 @@ struct cc {
     struct mb *mb;
     const struct config_env *env;
     struct mb_error *err;
+    const struct service *svc;
 };
 
 struct name_value {
     const char *name;
-    int value;
+    unsigned value;
 };
 
 static const struct name_value symlink_names[] = {{"inside", PATH_SYMLINKS_INSIDE},
                                                   {"never", PATH_SYMLINKS_NEVER},
                                                   {"any", PATH_SYMLINKS_ANY},
                                                   {NULL, 0}};
-static const struct name_value state_names[] = {{"started", CONFIG_SITE_STARTED},
-                                                {"stopped", CONFIG_SITE_STOPPED},
-                                                {"paused", CONFIG_SITE_PAUSED},
+static const struct name_value state_names[] = {{"started", SITE_STARTED},
+                                                {"stopped", SITE_STOPPED},
+                                                {"paused", SITE_PAUSED},
                                                 {NULL, 0}};
 static const struct name_value format_names[] = {{"w3c", ALOG_W3C}, {"ncsa", ALOG_NCSA}, {NULL, 0}};
 static const struct name_value period_names[] = {{"hourly", ALOG_HOURLY},
@@ -201,35 +215,29 @@ static const struct name_value period_names[] = {{"hourly", ALOG_HOURLY},
                                                  {"size", ALOG_SIZE},
                                                  {"none", ALOG_PERIOD_NONE},
                                                  {NULL, 0}};
+static const struct name_value protocol_names[] = {{"tls1.2", TLS_PROTO_12},
+                                                   {"tls1.3", TLS_PROTO_13},
+                                                   {NULL, 0}};
+/* Boolean properties that set a bit. */
+static const struct name_value access_props[] = {{"access_read", VDIR_READ},
+                                                 {"access_write", VDIR_WRITE},
+                                                 {"access_execute", VDIR_EXECUTE},
+                                                 {"access_script", VDIR_SCRIPT},
+                                                 {NULL, 0}};
 
-struct name_flag {
-    const char *name;
-    unsigned flag;
-};
-
-static const struct name_flag access_props[] = {{"access_read", VDIR_READ},
-                                                {"access_write", VDIR_WRITE},
-                                                {"access_execute", VDIR_EXECUTE},
-                                                {"access_script", VDIR_SCRIPT},
-                                                {NULL, 0}};
-static const struct name_flag browse_props[] = {
-    {"browse_show_date", DIRLIST_DATE},     {"browse_show_time", DIRLIST_TIME},
-    {"browse_show_size", DIRLIST_SIZE},     {"browse_show_extension", DIRLIST_EXTENSION},
-    {"browse_long_date", DIRLIST_LONGDATE}, {NULL, 0}};
-
-static int64_t int_of(const json_t *eff, const char *name)
+int64_t config_int(const json_t *eff, const char *name)
 {
     return json_integer_value(json_object_get(eff, name));
 }
 
-static const char *str_of(const json_t *eff, const char *name)
+const char *config_str(const json_t *eff, const char *name)
 {
     const char *s = json_string_value(json_object_get(eff, name));
 
     return s ? s : "";
 }
 
-static unsigned flags_of(const json_t *eff, const struct name_flag *t)
+unsigned config_flags_of(const json_t *eff, const struct config_flag *t)
 {
     unsigned flags = 0;
 
@@ -239,18 +247,36 @@ static unsigned flags_of(const json_t *eff, const struct name_flag *t)
     return flags;
 }
 
-static int enum_of(struct cc *c, const json_t *eff, const char *key, const char *name,
-                   const struct name_value *t, int *out)
+static unsigned bits_of(const json_t *eff, const struct name_value *t)
 {
-    const char *s = str_of(eff, name);
+    unsigned flags = 0;
 
+    for (; t->name; t++)
+        if (json_is_true(json_object_get(eff, t->name)))
+            flags |= t->value;
+    return flags;
+}
+
+static int value_of(const char *s, const struct name_value *t, unsigned *out)
+{
     for (; t->name; t++) {
         if (strcmp(t->name, s) == 0) {
             *out = t->value;
             return 0;
         }
     }
-    return mb_fail(c->err, MB_E_APPLY_FAILED, key, name, "%s: %s \"%s\" is not supported", key, name, s);
+    return -1;
+}
+
+static int enum_of(struct cc *c, const json_t *eff, const char *key, const char *name,
+                   const struct name_value *t, unsigned *out)
+{
+    const char *s = config_str(eff, name);
+
+    if (value_of(s, t, out) == 0)
+        return 0;
+    return mb_fail(c->err, MB_E_APPLY_FAILED, key, name, "%s: %s \"%s\" is not supported", key,
+                   name, s);
 }
 
 static int compile_machine(struct cc *c, struct gen *g)
@@ -259,8 +285,8 @@ static int compile_machine(struct cc *c, struct gen *g)
 
     if (eff == NULL)
         return mb_fail(c->err, MB_E_APPLY_FAILED, "/", NULL, "the machine key / cannot be read");
-    g->cache_bytes = (uint64_t)int_of(eff, "cache_size");
-    g->cache_valid_ms = (uint32_t)int_of(eff, "cache_revalidate");
+    g->cache_bytes = (uint64_t)config_int(eff, "cache_size");
+    g->cache_valid_ms = (uint32_t)config_int(eff, "cache_revalidate");
     json_decref(eff);
     return 0;
 }
@@ -271,65 +297,161 @@ static int site_bindings(struct cc *c, struct site *s, const char *key, const js
     size_t i;
 
     if (json_array_size(list) == 0)
-        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "site %s has no bindings: it would listen nowhere",
-                    key);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
+                       "site %s has no bindings: it would listen nowhere", key);
     s->bindings = xcalloc(json_array_size(list), sizeof(*s->bindings));
     json_array_foreach (list, i, v) {
         const char *addr = json_string_value(v), *why = "not a string";
-        if (addr == NULL || net_parse_addr(addr, &s->bindings[i], &why) == -1)
-            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "site %s: binding \"%s\" is invalid: %s", key,
-                        addr ? addr : "?", why ? why : "bad address");
+        struct site_binding *b = &s->bindings[i];
+        if (addr == NULL || net_parse_binding(addr, &b->addr, &b->tls, &why) == -1)
+            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
+                           "site %s: binding \"%s\" is invalid: %s", key, addr ? addr : "?",
+                           why ? why : "bad address");
         s->nbindings++;
     }
     return 0;
 }
 
+static void site_host_names(struct site *s, const json_t *eff)
+{
+    const json_t *list = json_object_get(eff, "host_names"), *v;
+    size_t i;
+
+    s->host_names = xcalloc(json_array_size(list) + 1, sizeof(char *));
+    json_array_foreach (list, i, v) {
+        char *h = xstrdup(json_string_value(v));
+        for (char *p = h; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        s->host_names[s->nhost_names++] = h;
+    }
+}
+
 static int site_settings(struct cc *c, struct site *s, const char *key, const json_t *eff)
 {
-    s->header_timeout_ms = (uint32_t)int_of(eff, "header_timeout") * 1000;
-    s->keepalive_timeout_ms = (uint32_t)int_of(eff, "connection_timeout") * 1000;
-    s->max_body = (uint64_t)int_of(eff, "max_body");
-    s->max_connections = (uint32_t)int_of(eff, "max_connections");
-    return enum_of(c, eff, key, "state", state_names, &s->state);
+    unsigned state;
+
+    s->idle_timeout_ms = (uint32_t)config_int(eff, "connection_timeout") * 1000;
+    s->max_connections = (uint32_t)config_int(eff, "max_connections");
+    s->require_tls = json_is_true(json_object_get(eff, "require_tls"));
+    site_host_names(s, eff);
+    if (enum_of(c, eff, key, "state", state_names, &state) == -1)
+        return -1;
+    s->state = (enum site_state)state;
+    return 0;
+}
+
+static bool site_has_tls(const struct site *s)
+{
+    for (size_t i = 0; i < s->nbindings; i++)
+        if (s->bindings[i].tls)
+            return true;
+    return false;
+}
+
+/* The pair a site without a certificate of its own is served with:
+ * generated into the state directory on first use, kept afterwards. */
+static int site_generated_cert(struct cc *c, struct site *s, const char *key)
+{
+    char cert[PATH_MAX], pkey[PATH_MAX], san[1200], why[300];
+    const char *cn = s->nhost_names ? s->host_names[0] : "localhost";
+    size_t used = 0;
+    int rc;
+
+    if (c->env->tls_dir == NULL)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_certificate_file",
+                       "%s: an https:// binding needs tls_certificate_file and tls_key_file", key);
+    snprintf(cert, sizeof(cert), "%s/%s-%s.crt", c->env->tls_dir, c->svc->name, s->name);
+    snprintf(pkey, sizeof(pkey), "%s/%s-%s.key", c->env->tls_dir, c->svc->name, s->name);
+    for (size_t i = 0; i < s->nhost_names && used < sizeof(san) - 300; i++)
+        used += (size_t)snprintf(san + used, sizeof(san) - used, "DNS:%s,", s->host_names[i]);
+    snprintf(san + used, sizeof(san) - used, "DNS:localhost,IP:127.0.0.1,IP:::1");
+    if (fs_mkdir_p(c->env->tls_dir, 0700) == -1 ||
+        (rc = tls_ensure_cert_named(cert, pkey, cn, san, why, sizeof(why))) == -1)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_certificate_file",
+                       "%s: cannot generate a certificate in %s: %s", key, c->env->tls_dir,
+                       errno ? strerror(errno) : why);
+    if (rc == 1)
+        log_info("tls: site %s has no tls_certificate_file; serving the self-signed %s", key,
+                 cert);
+    s->tls.cert_file = xstrdup(cert);
+    s->tls.key_file = xstrdup(pkey);
+    return 0;
+}
+
+static int site_protocols(struct cc *c, struct site *s, const char *key, const json_t *eff)
+{
+    const json_t *list = json_object_get(eff, "tls_protocols"), *v;
+    unsigned bit;
+    size_t i;
+
+    s->tls.protocols = 0;
+    json_array_foreach (list, i, v) {
+        if (value_of(json_string_value(v), protocol_names, &bit) == -1)
+            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_protocols",
+                           "%s: tls_protocols \"%s\" is not supported", key, json_string_value(v));
+        s->tls.protocols |= bit;
+    }
+    if (s->tls.protocols == 0)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_protocols",
+                       "%s: tls_protocols is empty: its https:// bindings would accept no client",
+                       key);
+    return 0;
+}
+
+static int site_tls(struct cc *c, struct site *s, const char *key, const json_t *eff)
+{
+    const char *cert = json_string_value(json_object_get(eff, "tls_certificate_file"));
+    const char *pkey = json_string_value(json_object_get(eff, "tls_key_file"));
+    static const char *const fault_prop[] = {"tls_certificate_file", "tls_key_file", "tls_key_file"};
+    enum tls_pair_fault fault;
+    char why[600];
+
+    if (!site_has_tls(s))
+        return 0;
+    if ((cert == NULL) != (pkey == NULL))
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, cert ? "tls_key_file" : "tls_certificate_file",
+                       "%s: tls_certificate_file and tls_key_file go together; %s is missing", key,
+                       cert ? "tls_key_file" : "tls_certificate_file");
+    if (site_protocols(c, s, key, eff) == -1)
+        return -1;
+    if (cert == NULL) {
+        if (site_generated_cert(c, s, key) == -1)
+            return -1;
+    } else if (tls_check_pair(cert, pkey, &fault, why, sizeof(why)) == -1) {
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, fault_prop[fault], "%s: %s: %s", key,
+                       fault_prop[fault], why);
+    } else {
+        s->tls.cert_file = xstrdup(cert);
+        s->tls.key_file = xstrdup(pkey);
+    }
+    s->tls.ctx = tls_ctx_new(s->tls.cert_file, s->tls.key_file, s->tls.protocols, s->svc, why,
+                             sizeof(why));
+    if (s->tls.ctx == NULL)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_certificate_file", "%s: %s", key, why);
+    return 0;
 }
 
 static int site_log(struct cc *c, struct site *s, const char *key, const json_t *eff)
 {
-    struct alog_config cfg = {.max_size = (uint64_t)int_of(eff, "log_size"),
+    struct alog_config cfg = {.max_size = (uint64_t)config_int(eff, "log_size"),
                               .nworkers = c->env->nworkers};
     const char *why = NULL;
-    int format, period;
+    unsigned format, period;
 
     s->alog = NULL;
-    if (strcmp(str_of(eff, "log_format"), "none") == 0 || c->env->alog_for == NULL)
+    if (strcmp(config_str(eff, "log_format"), "none") == 0 || c->env->alog_for == NULL)
         return 0;
     if (enum_of(c, eff, key, "log_format", format_names, &format) == -1 ||
         enum_of(c, eff, key, "log_period", period_names, &period) == -1)
         return -1;
     cfg.format = (enum alog_format)format;
     cfg.period = (enum alog_period)period;
-    s->alog = c->env->alog_for(c->env->alog_arg, s->name, &cfg, &why);
+    s->alog = c->env->alog_for(c->env->alog_arg, c->svc->name, s->name, &cfg, &why);
     if (s->alog == NULL)
-        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "log_format", "site %s: the access log cannot be opened: %s", key,
-                    why ? why : "unknown error");
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "log_format",
+                       "site %s: the access log cannot be opened: %s", key,
+                       why ? why : "unknown error");
     return 0;
-}
-
-/* Default documents and MIME overrides, as the home directory sees them
- * (the generation holds them per site, not per directory). */
-static void site_documents(struct site *s, const json_t *eff)
-{
-    const json_t *docs = json_object_get(eff, "default_documents"), *v;
-    const char *ext;
-    size_t i;
-
-    s->default_docs = xcalloc(json_array_size(docs) + 1, sizeof(char *));
-    json_array_foreach (docs, i, v)
-        s->default_docs[s->ndefault_docs++] = xstrdup(json_string_value(v));
-    s->mime = mime_new();
-    mime_load_file(s->mime, "/etc/mime.types");
-    json_object_foreach (json_object_get(eff, "mime_map"), ext, v)
-        mime_set(s->mime, ext, json_string_value(v));
 }
 
 static char *path_join(const char *dir, const char *name)
@@ -376,7 +498,8 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
 {
     char why[200];
     struct stat st;
-    int symlinks;
+    unsigned symlinks;
+    struct vdir *v;
 
     if (enum_of(c, eff, key, "symlinks", symlink_names, &symlinks) == -1)
         return -1;
@@ -385,13 +508,15 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
     if (parent && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
         !link_allowed(path, parent, (enum path_symlinks)symlinks))
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "symlinks",
-                    "%s: %s is a symbolic link that symlinks \"%s\" does not follow", key, path,
-                    str_of(eff, "symlinks"));
-    if (gen_site_add_vdir(
-            s, prefix, path, flags_of(eff, access_props), (enum path_symlinks)symlinks,
-            json_is_true(json_object_get(eff, "directory_browsing")), why, sizeof(why)) == -1)
+                       "%s: %s is a symbolic link that symlinks \"%s\" does not follow", key, path,
+                       config_str(eff, "symlinks"));
+    if (gen_site_add_vdir(s, prefix, path, bits_of(eff, access_props),
+                          (enum path_symlinks)symlinks, why, sizeof(why)) == -1)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path", "%s: %s", key, why);
-    s->vdirs[s->nvdirs - 1].browse_flags = flags_of(eff, browse_props);
+    v = &s->vdirs[s->nvdirs - 1];
+    v->require_tls = json_is_true(json_object_get(eff, "require_tls"));
+    if (c->svc->compile_vdir)
+        c->svc->compile_vdir(v, eff);
     return 0;
 }
 
@@ -406,7 +531,8 @@ static int vdir_children(struct cc *c, struct site *s, const char *key, const ch
     int rc = 0;
 
     if (mb_keys(c->mb, key, &names, &n) == -1)
-        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "the subkeys of %s cannot be read", key);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "the subkeys of %s cannot be read",
+                       key);
     for (size_t i = 0; i < n && rc == 0; i++) {
         snprintf(ckey, sizeof(ckey), "%s/%s", key, names[i]);
         snprintf(cprefix, sizeof(cprefix), "%s/%s", prefix, names[i]);
@@ -430,7 +556,8 @@ static int vdir_tree(struct cc *c, struct site *s, const char *key, const char *
     own = json_string_value(json_object_get(eff, "path"));
     if (own == NULL && parent_path == NULL) {
         json_decref(eff);
-        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path", "%s has no path: a site's home directory needs one", key);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path",
+                       "%s has no path: a site's home directory needs one", key);
     }
     path = own ? xstrdup(own) : path_join(parent_path, alias);
     rc = vdir_add(c, s, key, prefix, path, own ? NULL : parent_path, eff);
@@ -441,100 +568,162 @@ static int vdir_tree(struct cc *c, struct site *s, const char *key, const char *
     return rc;
 }
 
-static int site_root(struct cc *c, struct site *s, const char *key)
+/* The service's own settings are read as the home directory sees them (the
+ * generation holds them per site, not per directory). */
+static int site_root(struct cc *c, struct site *s, const char *key, const json_t *site_eff)
 {
     char root[KEY_BUF + sizeof("/root")];
     json_t *eff;
+    int rc = 0;
 
     snprintf(root, sizeof(root), "%s/root", key);
     eff = mb_effective(c->mb, root);
     if (eff == NULL)
-        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "site %s has no home directory: create %s with a path", key,
-                    root);
-    site_documents(s, eff);
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL,
+                       "site %s has no home directory: create %s with a path", key, root);
+    if (c->svc->compile_site)
+        rc = c->svc->compile_site(s, site_eff, eff, key, c->err);
     json_decref(eff);
-    if (vdir_tree(c, s, root, "", NULL) == -1)
+    if (rc == -1 || vdir_tree(c, s, root, "", NULL) == -1)
         return -1;
     gen_site_finish(s);
     return 0;
 }
 
-static int compile_site(struct cc *c, struct site *s, const char *name)
+static bool site_requires_tls(const struct site *s)
+{
+    for (size_t i = 0; i < s->nvdirs; i++)
+        if (s->vdirs[i].require_tls)
+            return true;
+    return s->require_tls;
+}
+
+static int site_check_tls_redirect(struct cc *c, const struct site *s, const char *key)
+{
+    if (!site_requires_tls(s) || site_has_tls(s))
+        return 0;
+    return mb_fail(c->err, MB_E_APPLY_FAILED, key, "require_tls",
+                   "%s: require_tls needs an https:// binding to redirect to", key);
+}
+
+static int compile_site(struct cc *c, struct site *s, const char *sites_key, const char *name)
 {
     char key[KEY_BUF];
     json_t *eff;
     int rc = -1;
 
-    snprintf(key, sizeof(key), "%s/%s", SITES_KEY, name);
+    snprintf(key, sizeof(key), "%s/%s", sites_key, name);
     s->name = xstrdup(name);
-    s->stats_slot = stats_slot("www", name);
+    s->svc = c->svc;
+    s->stats_slot = stats_slot(c->svc->name, name);
     eff = mb_effective(c->mb, key);
     if (eff == NULL)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, NULL, "site %s cannot be read", key);
     /* The log last: a site that cannot be served opens none. */
     if (site_bindings(c, s, key, eff) == 0 && site_settings(c, s, key, eff) == 0 &&
-        site_root(c, s, key) == 0 && site_log(c, s, key, eff) == 0)
+        site_root(c, s, key, eff) == 0 && site_check_tls_redirect(c, s, key) == 0 &&
+        site_tls(c, s, key, eff) == 0 && site_log(c, s, key, eff) == 0)
         rc = 0;
     json_decref(eff);
     return rc;
 }
 
-static int compile_sites(struct cc *c, struct gen *g)
+static int compile_service(struct cc *c, struct gen *g)
 {
+    char sites_key[64];
     char **names;
     size_t n;
     int rc = 0;
+    bool exists;
 
-    if (mb_keys(c->mb, SITES_KEY, &names, &n) == -1)
-        return mb_fail(c->err, MB_E_APPLY_FAILED, SITES_KEY, NULL, "the sites under %s cannot be read", SITES_KEY);
-    g->sites = xcalloc(n ? n : 1, sizeof(*g->sites));
-    g->nsites = n;
+    snprintf(sites_key, sizeof(sites_key), "/%s/sites", c->svc->name);
+    exists = mb_keys(c->mb, sites_key, &names, &n) == 0;
+    if (!exists)
+        return 0; /* a service without sites serves nothing */
+    g->sites = xrealloc(g->sites, (g->nsites + n + 1) * sizeof(*g->sites));
+    memset(g->sites + g->nsites, 0, (n + 1) * sizeof(*g->sites));
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = compile_site(c, &g->sites[i], names[i]);
+        rc = compile_site(c, &g->sites[g->nsites++], sites_key, names[i]);
     mb_keys_free(names, n);
     return rc;
 }
 
-/* Port 0 asks for a fresh port each time, so only fixed ports can clash. */
-static bool same_binding(const struct net_addr *a, const struct net_addr *b)
+static int compile_services(struct cc *c, struct gen *g)
 {
-    char x[80], y[80];
+    const struct service *svc;
 
-    if (net_port((const struct sockaddr *)&a->ss) == 0)
-        return false;
-    net_addr_str((const struct sockaddr *)&a->ss, x, sizeof(x));
-    net_addr_str((const struct sockaddr *)&b->ss, y, sizeof(y));
-    return strcmp(x, y) == 0;
-}
-
-/* Is binding A of site S also a binding of an earlier site, or listed earlier in S? */
-static int binding_clash(struct cc *c, const struct gen *g, size_t s, size_t a)
-{
-    const struct net_addr *addr = &g->sites[s].bindings[a];
-    char key[KEY_BUF], text[80];
-
-    for (size_t t = 0; t <= s; t++) {
-        size_t end = t == s ? a : g->sites[t].nbindings;
-        for (size_t b = 0; b < end; b++) {
-            if (!same_binding(addr, &g->sites[t].bindings[b]))
-                continue;
-            snprintf(key, sizeof(key), "%s/%s", SITES_KEY, g->sites[s].name);
-            net_addr_str((const struct sockaddr *)&addr->ss, text, sizeof(text));
-            if (t == s)
-                return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "site %s lists binding %s twice", key, text);
-            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings", "sites %s/%s and %s both bind %s", SITES_KEY,
-                        g->sites[t].name, key, text);
-        }
+    for (size_t i = 0; (svc = service_at(i)) != NULL; i++) {
+        c->svc = svc;
+        if (compile_service(c, g) == -1)
+            return -1;
     }
     return 0;
 }
 
+/* ---- sites sharing an address ---- */
+
+static bool share_host_name(const struct site *a, const struct site *b, const char **name)
+{
+    for (size_t i = 0; i < a->nhost_names; i++)
+        for (size_t j = 0; j < b->nhost_names; j++)
+            if (strcmp(a->host_names[i], b->host_names[j]) == 0)
+                return *name = a->host_names[i], true;
+    return false;
+}
+
+/* Sites T and S (T earlier) both list address A: they may share it only as
+ * one service, both plain or both TLS, told apart by host names. */
+static int check_shared(struct cc *c, const struct site *t, const struct site_binding *tb,
+                        const struct site *s, const struct site_binding *sb)
+{
+    char text[80], other[KEY_BUF];
+    const char *name;
+
+    char key[KEY_BUF];
+
+    net_addr_str((const struct sockaddr *)&sb->addr.ss, text, sizeof(text));
+    snprintf(other, sizeof(other), "/%s/sites/%s", t->svc->name, t->name);
+    snprintf(key, sizeof(key), "/%s/sites/%s", s->svc->name, s->name);
+    if (t == s)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
+                       "site %s lists binding %s twice", key, text);
+    if (t->svc != s->svc)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
+                       "site %s cannot share %s with %s, a site of another service", key, text,
+                       other);
+    if (tb->tls != sb->tls)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
+                       "site %s binds %s with another scheme (http or https) than %s", key, text,
+                       other);
+    if (t->nhost_names == 0 && s->nhost_names == 0)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
+                       "sites %s and %s both bind %s without host_names: give one of them "
+                       "host_names to tell them apart",
+                       other, key, text);
+    if (share_host_name(t, s, &name))
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "host_names",
+                       "sites %s and %s both claim host name %s on %s", other, key, name, text);
+    return 0;
+}
+
+/* Port 0 asks for a fresh port each time, so only fixed ports can clash. */
 static int check_bindings(struct cc *c, const struct gen *g)
 {
-    for (size_t s = 0; s < g->nsites; s++)
-        for (size_t a = 0; a < g->sites[s].nbindings; a++)
-            if (binding_clash(c, g, s, a) == -1)
-                return -1;
+    for (size_t s = 0; s < g->nsites; s++) {
+        for (size_t a = 0; a < g->sites[s].nbindings; a++) {
+            const struct site_binding *sb = &g->sites[s].bindings[a];
+            if (net_port((const struct sockaddr *)&sb->addr.ss) == 0)
+                continue;
+            for (size_t t = 0; t <= s; t++) {
+                size_t end = t == s ? a : g->sites[t].nbindings;
+                for (size_t b = 0; b < end; b++)
+                    if (net_addr_eq(&sb->addr, &g->sites[t].bindings[b].addr) &&
+                        check_shared(c, &g->sites[t], &g->sites[t].bindings[b], &g->sites[s],
+                                     sb) == -1)
+                        return -1;
+            }
+        }
+    }
     return 0;
 }
 
@@ -546,7 +735,8 @@ struct gen *config_compile(struct mb *mb, const struct config_env *env, struct m
 
     memset(c.err, 0, sizeof(*c.err));
     g->nworkers = env->nworkers;
-    if (compile_machine(&c, g) == -1 || compile_sites(&c, g) == -1 || check_bindings(&c, g) == -1) {
+    if (compile_machine(&c, g) == -1 || compile_services(&c, g) == -1 ||
+        check_bindings(&c, g) == -1) {
         gen_unref(g);
         return NULL;
     }

@@ -2,8 +2,10 @@
  * config: the bridge between the metabase and the runtime. config_seed_ops
  * turns the command line into the first revision of an empty metabase;
  * config_compile turns the metabase's current tree into a new generation
- * (the caller owns its one reference). Main or admin thread, one at a time
- * per struct mb. Access logs are never owned here: env->alog_for owns them.
+ * (the caller owns its one reference): the sites of every registered service
+ * on the shared core, each service adding its own settings through its
+ * compile hooks. Main or admin thread, one at a time per struct mb. Access
+ * logs are never owned here: env->alog_for owns them.
  */
 #ifndef RUNTIME_CONFIG_H
 #define RUNTIME_CONFIG_H
@@ -17,16 +19,10 @@
 #include "runtime/gen.h"
 #include "runtime/accesslog.h"
 
-/* Values of struct site.state (the "state" property). */
-enum config_site_state {
-    CONFIG_SITE_STARTED = 0,
-    CONFIG_SITE_STOPPED = 1,
-    CONFIG_SITE_PAUSED = 2,
-};
-
 struct config_flags { /* what main.c parsed from the command line */
     const char *root; /* home directory of the default site */
     const char *http; /* "ADDR:PORT" of the default site's binding (port already resolved, or 0) */
+    const char *https; /* "ADDR:PORT" of its TLS binding, or NULL */
     bool browse;
     unsigned header_timeout, keepalive_timeout; /* seconds */
     const char *log_format;                     /* "w3c" | "ncsa" */
@@ -53,10 +49,24 @@ struct config_env {
     /* Returns the access log for SITE configured as CFG, creating or reusing it (logs live
        across generations; the callback owns them). NULL with *err when it cannot be opened.
        CFG->dir is NULL: the callback decides where logs go. A NULL alog_for opens no logs. */
-    struct alog *(*alog_for)(void *arg, const char *site, const struct alog_config *cfg,
-                             const char **err);
+    struct alog *(*alog_for)(void *arg, const char *service, const char *site,
+                             const struct alog_config *cfg, const char **err);
     void *alog_arg;
+    const char *tls_dir; /* where certificates of TLS sites without one are generated; NULL: refuse */
 };
+
+/* A boolean property that sets a bit (services' compile hooks read them). */
+struct config_flag {
+    const char *name;
+    unsigned flag;
+};
+
+/** The integer NAME of effective properties EFF (0 when absent). */
+int64_t config_int(const json_t *eff, const char *name);
+/** The string NAME of EFF ("" when absent). */
+const char *config_str(const json_t *eff, const char *name);
+/** The OR of the flags of table T (ended by a NULL name) whose property is true in EFF. */
+unsigned config_flags_of(const json_t *eff, const struct config_flag *t);
 
 /**
  * Compile the metabase's current state (inside or outside a transaction) into

@@ -6,16 +6,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "core/alloc.h"
-#include "www/dirlist.h"
-#include "www/mime.h"
+#include "runtime/service.h"
 
 static struct gen *_Atomic current;
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_fast64_t next_serial = 1;
 static atomic_uint_fast64_t next_vdir_uid = 1;
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
 
 static void site_free(struct site *s)
 {
@@ -26,12 +35,13 @@ static void site_free(struct site *s)
         free(s->vdirs[i].path);
     }
     free(s->vdirs);
-    for (size_t i = 0; i < s->ndefault_docs; i++)
-        free(s->default_docs[i]);
-    free(s->default_docs);
+    strv_free(s->host_names, s->nhost_names);
     free(s->bindings);
-    if (s->mime)
-        mime_free(s->mime);
+    free(s->tls.cert_file);
+    free(s->tls.key_file);
+    SSL_CTX_free(s->tls.ctx);
+    if (s->svc && s->svc->free_site && s->svc_data)
+        s->svc->free_site(s);
     free(s->name);
 }
 
@@ -47,6 +57,9 @@ void gen_unref(struct gen *g)
     for (size_t i = 0; i < g->nsites; i++)
         site_free(&g->sites[i]);
     free(g->sites);
+    for (size_t i = 0; i < g->nbindings; i++)
+        free(g->bindings[i].sites);
+    free(g->bindings);
     free(g);
 }
 
@@ -74,8 +87,7 @@ struct gen *gen_current_ref(void)
     struct gen *g;
 
     /* The lock orders this reference against gen_publish dropping the old
-     * generation's last reference. Workers only come here when the pointer
-     * changed, so it is never contended on the request path. */
+     * generation's last reference. */
     pthread_mutex_lock(&current_lock);
     g = atomic_load(&current);
     if (g)
@@ -84,18 +96,13 @@ struct gen *gen_current_ref(void)
     return g;
 }
 
-struct gen *gen_current_peek(void)
-{
-    return atomic_load_explicit(&current, memory_order_acquire);
-}
-
 void gen_shutdown(void)
 {
     gen_publish(NULL);
 }
 
 int gen_site_add_vdir(struct site *s, const char *prefix, const char *path, unsigned access,
-                      enum path_symlinks symlinks, bool browse, char *err, size_t errlen)
+                      enum path_symlinks symlinks, char *err, size_t errlen)
 {
     struct vdir *v;
     size_t plen = strlen(prefix);
@@ -129,8 +136,6 @@ int gen_site_add_vdir(struct site *s, const char *prefix, const char *path, unsi
     v->uid = atomic_fetch_add(&next_vdir_uid, 1);
     v->access = access;
     v->symlinks = symlinks;
-    v->browse = browse;
-    v->browse_flags = DIRLIST_DATE | DIRLIST_TIME | DIRLIST_SIZE | DIRLIST_EXTENSION;
     return 0;
 }
 
@@ -155,5 +160,75 @@ const struct vdir *gen_find_vdir(const struct site *s, const char *path, size_t 
         if (len == v->prefix_len || path[v->prefix_len] == '/')
             return v;
     }
+    return NULL;
+}
+
+/* ---- bindings ---- */
+
+static struct binding *binding_get(struct gen *g, const struct site *s, const struct site_binding *sb)
+{
+    struct binding *b;
+
+    for (size_t i = 0; i < g->nbindings; i++)
+        if (net_addr_eq(&g->bindings[i].addr, &sb->addr))
+            return &g->bindings[i];
+    g->bindings = xrealloc(g->bindings, (g->nbindings + 1) * sizeof(*g->bindings));
+    b = &g->bindings[g->nbindings++];
+    memset(b, 0, sizeof(*b));
+    b->addr = sb->addr;
+    b->svc = s->svc;
+    b->tls = sb->tls;
+    return b;
+}
+
+/* The default site of a binding is the one without host names; failing
+ * that, the first site (sites are compiled in name order), as nginx does. */
+static void binding_add_site(struct binding *b, struct site *s)
+{
+    b->sites = xrealloc(b->sites, (b->nsites + 1) * sizeof(*b->sites));
+    b->sites[b->nsites++] = s;
+    if (b->default_site == NULL || (s->nhost_names == 0 && b->default_site->nhost_names > 0))
+        b->default_site = s;
+}
+
+void gen_build_bindings(struct gen *g)
+{
+    for (size_t i = 0; i < g->nsites; i++) {
+        struct site *s = &g->sites[i];
+        if (s->state == SITE_STOPPED)
+            continue;
+        for (size_t j = 0; j < s->nbindings; j++)
+            binding_add_site(binding_get(g, s, &s->bindings[j]), s);
+    }
+}
+
+const struct binding *gen_find_binding(const struct gen *g, const struct net_addr *a)
+{
+    for (size_t i = 0; g && i < g->nbindings; i++)
+        if (net_addr_eq(&g->bindings[i].addr, a))
+            return &g->bindings[i];
+    return NULL;
+}
+
+const struct site *binding_site_for_host(const struct binding *b, const char *name, size_t len)
+{
+    if (b == NULL)
+        return NULL;
+    if (len > 0 && name[len - 1] == '.') /* "example.com." names the same host */
+        len--;
+    for (size_t i = 0; len > 0 && i < b->nsites; i++) {
+        const struct site *s = b->sites[i];
+        for (size_t h = 0; h < s->nhost_names; h++)
+            if (strlen(s->host_names[h]) == len && strncasecmp(s->host_names[h], name, len) == 0)
+                return s;
+    }
+    return b->default_site;
+}
+
+const struct site *binding_site_named(const struct binding *b, const char *name)
+{
+    for (size_t i = 0; b && i < b->nsites; i++)
+        if (strcmp(b->sites[i]->name, name) == 0)
+            return b->sites[i];
     return NULL;
 }

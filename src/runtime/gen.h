@@ -1,9 +1,12 @@
 /*
  * gen: the configuration generation — an immutable, reference-counted
- * snapshot of every setting the services read. The main thread builds one
- * (gen_build), publishes it (gen_publish); workers pick up the current one
- * at the start of each loop iteration (gen_current_ref) and drop it when a
- * newer one appears. A generation is never modified after publication.
+ * snapshot of every setting the services read: the sites of every service on
+ * a shared core (bindings, state, limits, logging, virtual directories, TLS),
+ * and the bindings table (one per listening address, with the sites it
+ * serves). The main or admin thread builds one (config_compile) and the
+ * runtime publishes it to every worker with an explicit message
+ * (server_publish); a session keeps a reference to the generation its current
+ * request started on. Never modified after publication.
  */
 #ifndef RUNTIME_GEN_H
 #define RUNTIME_GEN_H
@@ -14,14 +17,24 @@
 #include <stdint.h>
 
 #include "core/net.h"
-#include "runtime/accesslog.h"
 #include "runtime/path.h"
+
+struct alog;
+struct service;
+struct ssl_ctx_st;
 
 enum vdir_access {
     VDIR_READ = 1 << 0,
     VDIR_WRITE = 1 << 1,
     VDIR_EXECUTE = 1 << 2,
     VDIR_SCRIPT = 1 << 3,
+};
+
+/* Values of the "state" property of services and sites. */
+enum site_state {
+    SITE_STARTED = 0,
+    SITE_STOPPED = 1,
+    SITE_PAUSED = 2,
 };
 
 struct vdir {
@@ -32,26 +45,50 @@ struct vdir {
     uint64_t uid;        /* unique across generations: keys the file cache */
     unsigned access;     /* enum vdir_access */
     enum path_symlinks symlinks;
-    bool browse;
-    unsigned browse_flags; /* enum dirlist_flags */
+    bool require_tls;
+    bool browse;         /* the service's listing flag (WWW: directory_browsing) */
+    unsigned browse_flags; /* the service's listing options (WWW: enum dirlist_flags) */
+};
+
+/* A site's TLS settings; ctx is built when any of its bindings is https. */
+struct site_tls {
+    char *cert_file, *key_file; /* as configured, or the generated pair */
+    unsigned protocols;         /* TLS_PROTO_* bits */
+    struct ssl_ctx_st *ctx;     /* owned by the generation */
+};
+
+struct site_binding {
+    struct net_addr addr;
+    bool tls;
 };
 
 struct site {
     char *name;
-    int stats_slot;              /* stats_slot("www", name) */
-    struct net_addr *bindings;   /* listeners serving this site */
+    const struct service *svc;
+    int stats_slot;               /* stats_slot(svc->name, name) */
+    struct site_binding *bindings;
     size_t nbindings;
-    struct vdir *vdirs;          /* sorted longest prefix first */
+    char **host_names;            /* lower case; empty: the default site of its bindings */
+    size_t nhost_names;
+    struct vdir *vdirs;           /* sorted longest prefix first */
     size_t nvdirs;
-    char **default_docs;
-    size_t ndefault_docs;
-    struct mime_map *mime;
-    uint32_t header_timeout_ms;
-    uint32_t keepalive_timeout_ms;
-    uint64_t max_body;
-    struct alog *alog;           /* not owned: lives across generations */
-    int state;                   /* enum config_site_state: 0 started, 1 stopped, 2 paused */
-    uint32_t max_connections;    /* simultaneous connections; 0 = unlimited */
+    uint32_t idle_timeout_ms;     /* connection_timeout */
+    uint32_t max_connections;     /* simultaneous connections; 0 = unlimited */
+    enum site_state state;
+    bool require_tls;
+    struct site_tls tls;
+    struct alog *alog;            /* not owned: lives across generations */
+    void *svc_data;               /* the service's own settings (svc->compile_site) */
+};
+
+/* One listening address and the sites that share it (all of one service). */
+struct binding {
+    struct net_addr addr;
+    const struct service *svc;
+    bool tls;
+    struct site **sites;          /* started and paused sites; stopped ones are left out */
+    size_t nsites;
+    struct site *default_site;    /* serves names no site claims; NULL when none listens */
 };
 
 struct gen {
@@ -59,9 +96,11 @@ struct gen {
     uint64_t serial;
     struct site *sites;
     size_t nsites;
+    struct binding *bindings;     /* one per address with a listening site */
+    size_t nbindings;
     unsigned nworkers;
-    uint64_t cache_bytes;        /* open-file cache budget across workers */
-    uint32_t cache_valid_ms;     /* how long a cached file's metadata is trusted */
+    uint64_t cache_bytes;         /* open-file cache budget across workers */
+    uint32_t cache_valid_ms;      /* how long a cached file's metadata is trusted */
 };
 
 /** Take a reference. */
@@ -72,8 +111,6 @@ void gen_unref(struct gen *g);
 void gen_publish(struct gen *g);
 /** A new reference to the current generation, or NULL before the first publish. */
 struct gen *gen_current_ref(void);
-/** The current generation pointer without a reference, for cheap change checks. */
-struct gen *gen_current_peek(void);
 /** Release the current generation at shutdown. */
 void gen_shutdown(void);
 
@@ -81,10 +118,18 @@ void gen_shutdown(void);
 struct gen *gen_new(void);
 /** Add a vdir to a site, opening its directory; -1 with *err on failure. */
 int gen_site_add_vdir(struct site *s, const char *prefix, const char *path, unsigned access,
-                      enum path_symlinks symlinks, bool browse, char *err, size_t errlen);
+                      enum path_symlinks symlinks, char *err, size_t errlen);
 /** Sort vdirs longest prefix first; call once a site is complete. */
 void gen_site_finish(struct site *s);
 /** The vdir serving decoded PATH (longest prefix at a segment boundary), or NULL. */
 const struct vdir *gen_find_vdir(const struct site *s, const char *path, size_t len);
+/** Build g->bindings from the sites (after every site is compiled). */
+void gen_build_bindings(struct gen *g);
+/** The binding listening on A in G, or NULL. */
+const struct binding *gen_find_binding(const struct gen *g, const struct net_addr *a);
+/** The site of B answering host NAME (any case, no port), else B's default site. */
+const struct site *binding_site_for_host(const struct binding *b, const char *name, size_t len);
+/** The site of B named NAME (a session moving to a new generation), or NULL. */
+const struct site *binding_site_named(const struct binding *b, const char *name);
 
 #endif

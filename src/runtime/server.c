@@ -9,117 +9,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "runtime/accesslog.h"
+#include "runtime/fcache.h"
 #include "runtime/gen.h"
+#include "runtime/service.h"
+#include "runtime/session.h"
 #include "runtime/stats.h"
 #include "runtime/worker.h"
-#include "runtime/accesslog.h"
-#include "www/conn.h"
-#include "runtime/fcache.h"
 
 #define ACCEPT_RETRY_MS 100
+#define ACCEPT_BATCH 256
 
 static struct worker *workers;
 static unsigned nworkers;
 
-/* ---- per-worker: generations, accepting, idle work ---- */
-
-static const struct site *site_for_listener(const struct gen *g, const struct listener *li)
-{
-    for (size_t i = 0; i < g->nsites; i++) {
-        const struct site *s = &g->sites[i];
-        for (size_t b = 0; b < s->nbindings; b++) {
-            const struct net_addr *a = &s->bindings[b];
-            if (a->ss.ss_family == li->addr.ss.ss_family && a->len == li->addr.len &&
-                memcmp(&a->ss, &li->addr.ss, a->len) == 0)
-                return s;
-        }
-    }
-    return NULL;
-}
-
-static void listener_bind_site(const struct gen *g, struct listener *li)
-{
-    li->site = g ? site_for_listener(g, li) : NULL;
-    li->site_slot = li->site ? li->site->stats_slot : -1;
-}
-
-static void worker_adopt_gen(struct worker *w)
-{
-    struct gen *g = gen_current_ref();
-
-    if (g == NULL)
-        return;
-    for (size_t i = 0; i < w->nlisteners; i++)
-        listener_bind_site(g, w->listeners[i]);
-    /* Cached entries point at the old generation's MIME map. */
-    if (w->fcache)
-        fcache_flush(w->fcache);
-    gen_unref(w->gen);
-    w->gen = g;
-}
-
-static void worker_on_wake(void *arg)
-{
-    struct worker *w = arg;
-
-    if (gen_current_peek() != w->gen)
-        worker_adopt_gen(w);
-}
-
-static void worker_log_flush_due(struct loop *l, struct loop_timer *t);
-
-/* Hand access-log lines over; lines held back to batch the hand-overs get a
- * timer, since an idle loop would not come back here by itself. */
-static void worker_flush_logs(struct worker *w)
-{
-    bool held = false;
-
-    for (size_t i = 0; w->gen && i < w->gen->nsites; i++)
-        if (w->gen->sites[i].alog && alog_flush(w->gen->sites[i].alog, w->id))
-            held = true;
-    if (held && !loop_timer_armed(&w->log_flush))
-        loop_timer_set(w->loop, &w->log_flush, ALOG_HANDOVER_MS, worker_log_flush_due);
-}
-
-static void worker_log_flush_due(struct loop *l, struct loop_timer *t)
-{
-    (void)l;
-    worker_flush_logs(container_of(t, struct worker, log_flush));
-}
-
-static void worker_on_idle(void *arg)
-{
-    struct worker *w = arg;
-
-    www_conn_reap(w);
-    worker_flush_logs(w);
-    if (w->draining && w->nconns == 0)
-        loop_stop(w->loop);
-}
-
-static bool site_full(const struct listener *li)
-{
-    return li->site && li->site->max_connections > 0 &&
-           stats_current(li->site_slot) >= li->site->max_connections;
-}
-
-/* The site's max_connections is reached: say so and close, like the
- * original's "too many users" message, without adopting the connection. */
-static void refuse_busy(int fd)
-{
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                               "Content-Length: 45\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
-                               "The site has too many connections right now.\n";
-
-    if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-        log_debug("www: 503 to a refused connection: %d", errno);
-    close(fd);
-}
+/* ---- per-worker: accepting ---- */
 
 static void worker_accept_retry(struct loop *l, struct loop_timer *t);
 
@@ -132,11 +39,29 @@ static void listener_stopped_early(struct listener *li, bool failed)
     uint64_t now = clock_ms();
 
     if (failed && now - w->accept_warned_ms >= 1000) {
-        log_warn("www: accept on %s:%u (retrying every %d ms)", li->ip, li->port, ACCEPT_RETRY_MS);
+        log_warn("server: accept on %s:%u (retrying every %d ms)", li->ip, li->port,
+                 ACCEPT_RETRY_MS);
         w->accept_warned_ms = now;
     }
     if (!loop_timer_armed(&w->accept_retry))
         loop_timer_set(w->loop, &w->accept_retry, ACCEPT_RETRY_MS, worker_accept_retry);
+}
+
+/* The default site's max_connections is reached: say so in the service's
+ * words and close, like the original's "too many users" message. */
+static bool refuse_busy(const struct listener *li, int fd)
+{
+    const struct site *s = li->bind->default_site;
+    const char *reply = li->bind->svc->busy_reply;
+
+    if (s == NULL || s->max_connections == 0 || stats_current(s->stats_slot) < s->max_connections)
+        return false;
+    /* Words in the clear would be garbage to a TLS client: it is just closed. */
+    if (reply && !li->bind->tls &&
+        send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug("server: busy reply to a refused connection: %d", errno);
+    close(fd);
+    return true;
 }
 
 static void listener_accept(struct listener *li)
@@ -146,7 +71,7 @@ static void listener_accept(struct listener *li)
     socklen_t len;
     int fd;
 
-    for (int i = 0; i < 256; i++) {
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (w->draining || li->closed)
             return;
         len = sizeof(ss);
@@ -158,12 +83,15 @@ static void listener_accept(struct listener *li)
             return;
         }
         stats_add(w->id, li->service_slot, STAT_CONNECTION_ATTEMPTS, 1);
-        stats_add(w->id, li->site_slot, STAT_CONNECTION_ATTEMPTS, 1);
-        if (site_full(li)) {
-            refuse_busy(fd);
+        if (li->bind == NULL) { /* closing: the generation no longer listens here */
+            close(fd);
             continue;
         }
-        www_conn_accept(w, li, fd, (struct sockaddr *)&ss);
+        if (li->bind->default_site)
+            stats_add(w->id, li->bind->default_site->stats_slot, STAT_CONNECTION_ATTEMPTS, 1);
+        if (refuse_busy(li, fd))
+            continue;
+        li->bind->svc->accept(w, li, fd, (struct sockaddr *)&ss);
     }
     listener_stopped_early(li, false);
 }
@@ -191,24 +119,115 @@ static void listener_close(struct worker *w, struct listener *li)
     loop_del(w->loop, &li->io);
     close(li->io.fd);
     li->io.fd = -1;
-    li->closed = true;
-    li->refs++; /* let unref do the freeing when the last connection goes */
+    li->closed = true; /* its bind stays: the sessions accepted here go on */
+    li->refs++; /* let unref do the freeing when the last session goes */
     worker_listener_unref(w, li);
+}
+
+/* ---- per-worker: generations, logs, idle work ---- */
+
+/* A session whose site the new generation no longer serves on its listener
+ * (stopped, removed, or moved to other bindings) is closed. */
+static bool session_orphaned(const struct session *s)
+{
+    if (s->li->bind == NULL)
+        return true;
+    return s->site != NULL && binding_site_named(s->li->bind, s->site->name) == NULL;
+}
+
+static void worker_adopt(struct worker *w, struct gen *g)
+{
+    struct session *s, *next;
+
+    for (size_t i = 0; i < w->nlisteners; i++)
+        w->listeners[i]->bind = gen_find_binding(g, &w->listeners[i]->addr);
+    /* Cached entries carry what the old generation's sites derived from
+     * them. The cache is sized by the first generation (cache_size and
+     * cache_revalidate apply at start). */
+    if (w->fcache)
+        fcache_flush(w->fcache);
+    else
+        w->fcache = fcache_new(4096, g->cache_bytes / (nworkers ? nworkers : 1), g->cache_valid_ms);
+    gen_unref(w->gen);
+    w->gen = g;
+    for (s = w->sessions; s != NULL; s = next) {
+        next = s->next;
+        if (session_orphaned(s)) {
+            s->svc->close(s);
+            continue;
+        }
+        /* Pausing a site keeps the sessions it has (the original's pause). */
+        const struct site *now = s->site ? binding_site_named(s->li->bind, s->site->name) : NULL;
+        if (now && now->state == SITE_PAUSED && s->site->state != SITE_PAUSED)
+            s->pause_exempt = true;
+    }
+}
+
+struct adopt_job {
+    struct worker *w;
+    struct gen *g; /* a reference for the worker */
+};
+
+static void job_adopt(void *arg)
+{
+    struct adopt_job *j = arg;
+
+    worker_adopt(j->w, j->g);
+    free(j);
+}
+
+static void worker_log_flush_due(struct loop *l, struct loop_timer *t);
+
+/* Hand access-log lines over; lines held back to batch the hand-overs get a
+ * timer, since an idle loop would not come back here by itself. */
+static void worker_flush_logs(struct worker *w)
+{
+    bool held = false;
+
+    for (size_t i = 0; w->gen && i < w->gen->nsites; i++)
+        if (w->gen->sites[i].alog && alog_flush(w->gen->sites[i].alog, w->id))
+            held = true;
+    if (held && !loop_timer_armed(&w->log_flush))
+        loop_timer_set(w->loop, &w->log_flush, ALOG_HANDOVER_MS, worker_log_flush_due);
+}
+
+static void worker_log_flush_due(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    worker_flush_logs(container_of(t, struct worker, log_flush));
+}
+
+static void worker_reap(struct worker *w)
+{
+    struct session *s;
+
+    while ((s = w->dead) != NULL) {
+        w->dead = s->next;
+        s->svc->free(s);
+    }
+}
+
+static void worker_on_idle(void *arg)
+{
+    struct worker *w = arg;
+
+    worker_reap(w);
+    worker_flush_logs(w);
+    if (w->draining && w->nsessions == 0)
+        loop_stop(w->loop);
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
 
-    worker_adopt_gen(w);
-    loop_set_wake(w->loop, worker_on_wake, w);
     loop_set_idle(w->loop, worker_on_idle, w);
     loop_run(w->loop);
     loop_timer_clear(w->loop, &w->accept_retry);
     loop_timer_clear(w->loop, &w->log_flush);
-    while (w->conns)
-        www_conn_close(w->conns);
-    www_conn_reap(w);
+    while (w->sessions)
+        w->sessions->svc->close(w->sessions);
+    worker_reap(w);
     while (w->nlisteners > 0)
         listener_close(w, w->listeners[w->nlisteners - 1]);
     for (size_t i = 0; w->gen && i < w->gen->nsites; i++)
@@ -222,8 +241,9 @@ static void *worker_main(void *arg)
 #define MAX_GROUPS 256
 
 struct lgroup {
-    char service[8];
+    const struct service *svc;
     struct net_addr addr;
+    bool tls;
     char site[64];
 };
 
@@ -231,17 +251,20 @@ static struct lgroup groups[MAX_GROUPS];
 static size_t ngroups;
 static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 
+struct pending {
+    struct lgroup grp;
+    int *fds;
+};
+
+static struct pending *held; /* what server_prepare bound */
+static size_t nheld;
+
 struct listen_job {
     struct worker *w;
     struct net_addr addr;
     int fd; /* -1: close the listener for addr */
-    char service[8];
+    const struct service *svc;
 };
-
-static bool addr_eq(const struct net_addr *a, const struct net_addr *b)
-{
-    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
-}
 
 static void job_listen(void *arg)
 {
@@ -251,7 +274,7 @@ static void job_listen(void *arg)
 
     if (j->fd == -1) {
         for (size_t i = 0; i < w->nlisteners; i++) {
-            if (!w->listeners[i]->closed && addr_eq(&w->listeners[i]->addr, &j->addr)) {
+            if (!w->listeners[i]->closed && net_addr_eq(&w->listeners[i]->addr, &j->addr)) {
                 listener_close(w, w->listeners[i]);
                 break;
             }
@@ -266,8 +289,8 @@ static void job_listen(void *arg)
     li->addr = j->addr;
     net_host_str((struct sockaddr *)&li->addr.ss, li->ip, sizeof(li->ip));
     li->port = net_port((struct sockaddr *)&li->addr.ss);
-    li->service_slot = stats_slot(j->service, NULL);
-    listener_bind_site(w->gen, li);
+    li->service_slot = stats_slot(j->svc->name, NULL);
+    li->bind = gen_find_binding(w->gen, &li->addr);
     w->listeners = xrealloc(w->listeners, (w->nlisteners + 1) * sizeof(*w->listeners));
     w->listeners[w->nlisteners++] = li;
     if (loop_add(w->loop, &li->io, LOOP_IN) == -1)
@@ -297,180 +320,207 @@ static int probe_free(const struct net_addr *a)
     return rc;
 }
 
+static int listen_error(const struct net_addr *a, char *err, size_t errlen)
+{
+    char where[80];
+
+    net_addr_str((const struct sockaddr *)&a->ss, where, sizeof(where));
+    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+    return -1;
+}
+
 /* Bind one socket per worker for A; fills fds. Port 0 is resolved into A. */
 static int bind_group(struct net_addr *a, int *fds, char *err, size_t errlen)
 {
-    char where[80];
     unsigned i;
 
-    net_addr_str((struct sockaddr *)&a->ss, where, sizeof(where));
     if (probe_free(a) == -1)
-        goto fail;
+        return listen_error(a, err, errlen);
     for (i = 0; i < nworkers; i++) {
         fds[i] = net_listen(a, 1024);
         if (fds[i] == -1)
-            goto fail_close;
+            break;
         if (net_port((struct sockaddr *)&a->ss) == 0)
             net_set_port(a, net_local_port(fds[i]));
     }
-    return 0;
-fail_close:
-    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+    if (i == nworkers)
+        return 0;
+    listen_error(a, err, errlen);
     while (i-- > 0)
         close(fds[i]);
     return -1;
-fail:
-    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
-    return -1;
 }
 
-static bool site_listens(const struct site *s)
+/* A binding listens while one of its sites is started; paused sites keep
+ * their sessions but take no new ones. */
+static bool binding_listens(const struct binding *b)
 {
-    return s->state == 0; /* started; stopped and paused sites accept nothing */
-}
-
-static bool group_wanted(const struct gen *g, const struct lgroup *grp)
-{
-    for (size_t i = 0; i < g->nsites; i++)
-        for (size_t b = 0; site_listens(&g->sites[i]) && b < g->sites[i].nbindings; b++)
-            if (addr_eq(&g->sites[i].bindings[b], &grp->addr))
-                return true;
+    for (size_t i = 0; i < b->nsites; i++)
+        if (b->sites[i]->state == SITE_STARTED)
+            return true;
     return false;
+}
+
+static const struct binding *wanted_binding(const struct gen *g, const struct net_addr *a)
+{
+    const struct binding *b = gen_find_binding(g, a);
+
+    return b && binding_listens(b) ? b : NULL;
 }
 
 static bool group_open(const struct net_addr *a)
 {
     for (size_t i = 0; i < ngroups; i++)
-        if (addr_eq(&groups[i].addr, a))
+        if (net_addr_eq(&groups[i].addr, a))
             return true;
     return false;
 }
 
-static void post_listen(const struct net_addr *a, const int *fds, const char *service)
+static void post_listen(const struct net_addr *a, const int *fds, const struct service *svc)
 {
     for (unsigned i = 0; i < nworkers; i++) {
         struct listen_job *j = xcalloc(1, sizeof(*j));
         j->w = &workers[i];
         j->addr = *a;
         j->fd = fds ? fds[i] : -1;
-        snprintf(j->service, sizeof(j->service), "%s", service);
+        j->svc = svc;
         worker_post(&workers[i], job_listen, j);
     }
 }
 
-/* Close groups the generation no longer wants. */
-static void sync_close_unwanted(const struct gen *g)
+static void held_free(bool close_fds)
 {
-    for (size_t i = 0; i < ngroups;) {
-        if (group_wanted(g, &groups[i])) {
-            i++;
-            continue;
-        }
-        post_listen(&groups[i].addr, NULL, groups[i].service);
-        groups[i] = groups[--ngroups];
-    }
-}
-
-struct pending {
-    struct net_addr addr;
-    const char *site;
-    int *fds;
-};
-
-static void pending_free(struct pending *p, size_t n, bool close_fds)
-{
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < nheld; i++) {
         for (unsigned w = 0; close_fds && w < nworkers; w++)
-            close(p[i].fds[w]);
-        free(p[i].fds);
+            close(held[i].fds[w]);
+        free(held[i].fds);
     }
-    free(p);
+    free(held);
+    held = NULL;
+    nheld = 0;
 }
 
-/* Probe (dry) or bind every binding the generation wants and is not open.
+static void held_add(const struct binding *b, const struct net_addr *a, int *fds)
+{
+    struct pending *p;
+
+    held = xrealloc(held, (nheld + 1) * sizeof(*held));
+    p = &held[nheld++];
+    memset(p, 0, sizeof(*p));
+    p->grp.svc = b->svc;
+    p->grp.addr = *a;
+    p->grp.tls = b->tls;
+    snprintf(p->grp.site, sizeof(p->grp.site), "%s", b->default_site->name);
+    p->fds = fds;
+}
+
+/* Probe (dry) or bind every address the generation wants that is not open.
  * All new sockets are bound before any is handed to a worker, so a commit
  * whose second new address fails leaves no trace of the first. */
-static int sync_open_wanted(const struct gen *g, bool dry, char *err, size_t errlen)
+static int prepare_locked(const struct gen *g, bool dry, char *err, size_t errlen)
 {
-    struct pending *p = NULL;
-    size_t n = 0;
-    char where[80];
-
-    for (size_t i = 0; i < g->nsites; i++) {
-        const struct site *s = &g->sites[i];
-        for (size_t b = 0; site_listens(s) && b < s->nbindings; b++) {
-            struct net_addr a = s->bindings[b];
-            if (group_open(&a))
-                continue;
-            if (ngroups + n >= MAX_GROUPS) {
-                snprintf(err, errlen, "too many listening addresses (at most %d)", MAX_GROUPS);
-                goto fail;
-            }
-            if (dry) {
-                if (probe_free(&a) == 0)
-                    continue;
-                net_addr_str((struct sockaddr *)&a.ss, where, sizeof(where));
-                snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
-                goto fail;
-            }
-            p = xrealloc(p, (n + 1) * sizeof(*p));
-            p[n].fds = xcalloc(nworkers ? nworkers : 1, sizeof(int));
-            p[n].site = s->name;
-            if (bind_group(&a, p[n].fds, err, errlen) == -1) {
-                free(p[n].fds);
-                goto fail;
-            }
-            p[n++].addr = a;
+    for (size_t i = 0; i < g->nbindings; i++) {
+        const struct binding *b = &g->bindings[i];
+        struct net_addr a = b->addr;
+        if (!binding_listens(b) || group_open(&a))
+            continue;
+        if (ngroups + nheld >= MAX_GROUPS) {
+            snprintf(err, errlen, "too many listening addresses (at most %d)", MAX_GROUPS);
+            return -1;
         }
+        if (dry) {
+            if (probe_free(&a) == -1)
+                return listen_error(&a, err, errlen);
+            continue;
+        }
+        int *fds = xcalloc(nworkers ? nworkers : 1, sizeof(int));
+        if (bind_group(&a, fds, err, errlen) == -1) {
+            free(fds);
+            return -1;
+        }
+        held_add(b, &a, fds);
     }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(groups[ngroups].service, sizeof(groups[ngroups].service), "www");
-        snprintf(groups[ngroups].site, sizeof(groups[ngroups].site), "%s", p[i].site);
-        groups[ngroups++].addr = p[i].addr;
-        post_listen(&p[i].addr, p[i].fds, "www");
-    }
-    pending_free(p, n, false);
     return 0;
-fail:
-    pending_free(p, n, true);
-    return -1;
 }
 
-int server_sync_listeners(const struct gen *g, bool dry, char *err, size_t errlen)
+int server_prepare(const struct gen *g, bool dry, char *err, size_t errlen)
 {
     int rc;
 
     pthread_mutex_lock(&sync_lock);
-    /* New sockets first: if one cannot be bound nothing has changed yet. */
-    rc = sync_open_wanted(g, dry, err, errlen);
-    if (rc == 0 && !dry)
-        sync_close_unwanted(g);
+    held_free(true);
+    rc = prepare_locked(g, dry, err, errlen);
+    if (rc == -1)
+        held_free(true);
     pthread_mutex_unlock(&sync_lock);
     return rc;
 }
 
-void server_listeners_json(struct buf *out)
+void server_abort(void)
+{
+    pthread_mutex_lock(&sync_lock);
+    held_free(true);
+    pthread_mutex_unlock(&sync_lock);
+}
+
+static void post_adopt(struct gen *g)
+{
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct adopt_job *j = xcalloc(1, sizeof(*j));
+        j->w = &workers[i];
+        j->g = g;
+        gen_ref(g);
+        worker_post(&workers[i], job_adopt, j);
+    }
+}
+
+/* The mailbox runs jobs in order: each worker adopts G, then opens the new
+ * listeners (bound to G's bindings), then closes the unwanted ones. */
+void server_publish(struct gen *g)
+{
+    pthread_mutex_lock(&sync_lock);
+    post_adopt(g);
+    for (size_t i = 0; i < nheld && ngroups < MAX_GROUPS; i++) {
+        groups[ngroups++] = held[i].grp;
+        post_listen(&held[i].grp.addr, held[i].fds, held[i].grp.svc);
+    }
+    held_free(false);
+    for (size_t i = 0; i < ngroups;) {
+        const struct binding *b = wanted_binding(g, &groups[i].addr);
+        if (b) {
+            snprintf(groups[i].site, sizeof(groups[i].site), "%s", b->default_site->name);
+            i++;
+            continue;
+        }
+        post_listen(&groups[i].addr, NULL, groups[i].svc);
+        groups[i] = groups[--ngroups];
+    }
+    pthread_mutex_unlock(&sync_lock);
+    gen_publish(g);
+}
+
+json_t *server_listeners(void)
 {
     char host[64];
+    json_t *arr = json_array();
 
     pthread_mutex_lock(&sync_lock);
-    buf_puts(out, "[");
     for (size_t i = 0; i < ngroups; i++) {
         net_host_str((struct sockaddr *)&groups[i].addr.ss, host, sizeof(host));
-        buf_printf(out, "%s{\"service\": \"%s\", \"site\": \"%s\", \"address\": \"%s\", \"port\": %u}",
-                   i ? ", " : "", groups[i].service, groups[i].site, host,
-                   net_port((struct sockaddr *)&groups[i].addr.ss));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:i, s:b}", "service", groups[i].svc->name, "site",
+                           groups[i].site, "address", host, "port",
+                           (int)net_port((struct sockaddr *)&groups[i].addr.ss), "tls",
+                           groups[i].tls));
     }
-    buf_puts(out, "]");
     pthread_mutex_unlock(&sync_lock);
+    return arr;
 }
 
 /* ---- start and stop ---- */
 
 int server_start(unsigned n)
 {
-    struct gen *g = gen_current_peek();
-
     nworkers = n;
     workers = xcalloc(n, sizeof(*workers));
     for (unsigned i = 0; i < n; i++) {
@@ -480,7 +530,6 @@ int server_start(unsigned n)
         if (w->loop == NULL)
             fatal("server: cannot create an event loop");
         w->rbuf = xmalloc(WORKER_RBUF);
-        w->fcache = fcache_new(4096, g ? g->cache_bytes / n : 1 << 20, g ? g->cache_valid_ms : 1000);
     }
     for (unsigned i = 0; i < n; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
@@ -491,15 +540,15 @@ int server_start(unsigned n)
 static void worker_drain(void *arg)
 {
     struct worker *w = arg;
-    struct www_conn *c, *next;
+    struct session *s, *next;
 
     w->draining = true;
     for (size_t i = w->nlisteners; i-- > 0;)
         if (!w->listeners[i]->closed)
             listener_close(w, w->listeners[i]);
-    for (c = w->conns; c != NULL; c = next) {
-        next = c->next;
-        www_conn_drain(c);
+    for (s = w->sessions; s != NULL; s = next) {
+        next = s->next;
+        s->svc->drain(s);
     }
 }
 
@@ -551,6 +600,7 @@ void server_stop(unsigned grace_ms)
         free(w->listeners);
         free(w->rbuf);
     }
+    held_free(true);
     free(joined);
     free(workers);
     workers = NULL;
@@ -569,7 +619,9 @@ struct gather {
     pthread_mutex_t lock;
     pthread_cond_t done;
     unsigned pending;
-    json_t *sessions; /* job_sessions appends here */
+    json_t *sessions;  /* job_sessions appends here */
+    uint64_t id;       /* job_disconnect closes this session */
+    unsigned closed;
 };
 
 static void gather_finish(struct gather *g)
@@ -580,13 +632,30 @@ static void gather_finish(struct gather *g)
     pthread_mutex_unlock(&g->lock);
 }
 
-static void gather_run(void (*fn)(void *), struct gather *g)
+struct gather_job {
+    struct worker *w;
+    struct gather *g;
+    void (*fn)(struct worker *w, struct gather *g);
+};
+
+static void job_gather(void *arg)
+{
+    struct gather_job *j = arg;
+
+    j->fn(j->w, j->g);
+    gather_finish(j->g);
+    free(j);
+}
+
+static void gather_run(void (*fn)(struct worker *, struct gather *), struct gather *g)
 {
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->done, NULL);
     g->pending = nworkers;
     for (unsigned i = 0; i < nworkers; i++) {
-        worker_post(&workers[i], fn, g);
+        struct gather_job *j = xcalloc(1, sizeof(*j));
+        *j = (struct gather_job){.w = &workers[i], .g = g, .fn = fn};
+        worker_post(&workers[i], job_gather, j);
     }
     pthread_mutex_lock(&g->lock);
     while (g->pending > 0)
@@ -596,23 +665,11 @@ static void gather_run(void (*fn)(void *), struct gather *g)
     pthread_mutex_destroy(&g->lock);
 }
 
-static struct worker *self_worker(void)
+static void job_flush(struct worker *w, struct gather *g)
 {
-    pthread_t me = pthread_self();
-
-    for (unsigned i = 0; i < nworkers; i++)
-        if (pthread_equal(workers[i].thread, me))
-            return &workers[i];
-    return NULL;
-}
-
-static void job_flush(void *arg)
-{
-    struct worker *w = self_worker();
-
-    if (w)
+    (void)g;
+    if (w->fcache)
         fcache_flush(w->fcache);
-    gather_finish(arg);
 }
 
 void server_flush_caches(void)
@@ -622,45 +679,16 @@ void server_flush_caches(void)
     gather_run(job_flush, &g);
 }
 
-/* Every text here is ASCII (the parser admits no other byte in a request
- * line, and site names are metabase keys), so json_string cannot refuse it;
- * "" is the safe answer if it ever did. */
-static json_t *ascii_string(const char *s)
+static void job_sessions(struct worker *w, struct gather *g)
 {
-    json_t *v = json_string(s);
-
-    return v ? v : json_string("");
-}
-
-static json_t *session_json(const struct www_conn *c)
-{
-    char client[80];
-
-    if (strchr(c->peer_ip, ':'))
-        snprintf(client, sizeof(client), "[%s]:%u", c->peer_ip, c->peer_port);
-    else
-        snprintf(client, sizeof(client), "%s:%u", c->peer_ip, c->peer_port);
-    return json_pack("{s:I, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "id", (json_int_t)c->id,
-                     "service", "www", "site", ascii_string(c->li->site ? c->li->site->name : ""),
-                     "client", ascii_string(client), "since", (json_int_t)c->since,
-                     "bytes_sent", (json_int_t)c->bytes_out, "bytes_received",
-                     (json_int_t)c->bytes_in, "requests", (json_int_t)c->requests, "request",
-                     ascii_string(c->last_req));
-}
-
-static void job_sessions(void *arg)
-{
-    struct gather *g = arg;
-    struct worker *w = self_worker();
     json_t *part = json_array();
 
-    for (const struct www_conn *c = w ? w->conns : NULL; c != NULL; c = c->next)
-        json_array_append_new(part, session_json(c));
+    for (const struct session *s = w->sessions; s != NULL; s = s->next)
+        json_array_append_new(part, session_json(s));
     pthread_mutex_lock(&g->lock);
     json_array_extend(g->sessions, part);
     pthread_mutex_unlock(&g->lock);
     json_decref(part);
-    gather_finish(g);
 }
 
 json_t *server_sessions(void)
@@ -671,40 +699,23 @@ json_t *server_sessions(void)
     return g.sessions;
 }
 
-/* ---- disconnecting ---- */
-
-struct disconnect_job {
-    struct gather g;
-    uint64_t id; /* 0: every connection of a stopped or removed site */
-    unsigned closed;
-};
-
-static void job_disconnect(void *arg)
+static void job_disconnect(struct worker *w, struct gather *g)
 {
-    struct disconnect_job *d = arg;
-    struct worker *w = self_worker();
-    struct www_conn *c, *next;
-    unsigned n = 0;
-
-    for (c = w ? w->conns : NULL; c != NULL; c = next) {
-        next = c->next;
-        bool stopped = c->li->site == NULL || c->li->site->state == 1;
-        if ((d->id != 0 && c->id == d->id) || (d->id == 0 && stopped)) {
-            www_conn_close(c);
-            n++;
-        }
+    for (struct session *s = w->sessions; s != NULL; s = s->next) {
+        if (s->id != g->id)
+            continue;
+        s->svc->close(s);
+        pthread_mutex_lock(&g->lock);
+        g->closed++;
+        pthread_mutex_unlock(&g->lock);
+        return;
     }
-    pthread_mutex_lock(&d->g.lock);
-    d->closed += n;
-    if (--d->g.pending == 0)
-        pthread_cond_signal(&d->g.done);
-    pthread_mutex_unlock(&d->g.lock);
 }
 
 unsigned server_disconnect(uint64_t id)
 {
-    struct disconnect_job d = {.id = id};
+    struct gather g = {.id = id};
 
-    gather_run(job_disconnect, &d.g);
-    return d.closed;
+    gather_run(job_disconnect, &g);
+    return g.closed;
 }

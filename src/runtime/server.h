@@ -1,7 +1,10 @@
 /*
- * server: the daemon's runtime — binds the listeners of every worker, starts
- * and stops the worker threads, and gathers answers from them (sessions,
- * cache flush). Called from the main thread only.
+ * server: the daemon's runtime — starts and stops the worker threads, binds
+ * the listeners of every worker, hands each new generation to every worker
+ * with an explicit message, and gathers answers from them (sessions, cache
+ * flush, disconnect). Knows no protocol: accepted sockets go to the service
+ * of their binding (runtime/service.h). Called from the main and admin
+ * threads; listener changes are serialised inside.
  */
 #ifndef RUNTIME_SERVER_H
 #define RUNTIME_SERVER_H
@@ -12,29 +15,33 @@
 
 #include <jansson.h>
 
-#include "core/buf.h"
-#include "core/net.h"
-
 struct gen;
 
-/** Create NWORKERS worker threads serving the current generation, with no listeners yet. */
+/** Create NWORKERS worker threads with no generation and no listeners yet. */
 int server_start(unsigned nworkers);
 /**
- * Open listeners for every binding of a started site in G that is not open
- * yet, and close those G no longer wants. New sockets are bound before
- * anything closes, so on failure (-1, err) nothing changed. DRY only checks
- * that the new addresses could be bound. Any thread; serialised inside.
+ * Bind one socket per worker for every address G listens on that is not
+ * open yet, and hold them (nothing changes for the workers). DRY only probes
+ * that the addresses could be bound. -1 with ERR, nothing held, on failure.
  */
-int server_sync_listeners(const struct gen *g, bool dry, char *err, size_t errlen);
-/** Append a JSON array of the open listeners (service, site, address, port). */
-void server_listeners_json(struct buf *out);
-/** Stop accepting, finish in-flight responses for up to GRACE_MS, then stop every worker. */
+int server_prepare(const struct gen *g, bool dry, char *err, size_t errlen);
+/** Close the sockets the last server_prepare holds (the commit failed). */
+void server_abort(void);
+/**
+ * Make G current: every worker gets it by message (sessions of sites it no
+ * longer serves are closed there), the held sockets start listening, and
+ * listeners G does not want close. Takes over the caller's reference.
+ */
+void server_publish(struct gen *g);
+/** The open listeners as a new JSON array [{service, site, address, port, tls}]. */
+json_t *server_listeners(void);
+/** Stop accepting, finish in-flight work for up to GRACE_MS, then stop every worker. */
 void server_stop(unsigned grace_ms);
 /** Ask every worker to flush its open-file cache, and wait for them. */
 void server_flush_caches(void);
 /** The live sessions of every worker as a new JSON array (caller's reference); waits. */
 json_t *server_sessions(void);
-/** Close session ID (returns 1), or with ID 0 every session of a stopped or removed site; waits. */
+/** Close session ID; returns 1 when it existed, else 0. Waits. */
 unsigned server_disconnect(uint64_t id);
 /** Number of workers running. */
 unsigned server_nworkers(void);

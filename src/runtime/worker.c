@@ -1,17 +1,8 @@
 #include "runtime/worker.h"
 
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
-#include "core/log.h"
-#include "runtime/gen.h"
-#include "runtime/accesslog.h"
-#include "www/conn.h"
-#include "runtime/fcache.h"
 
 struct buf *worker_buf_get(struct worker *w)
 {

@@ -2,8 +2,9 @@
  * worker: a worker thread — its event loop, its own SO_REUSEPORT listeners,
  * open-file cache, buffer pool and table of live sessions. Everything here
  * is touched only by the worker's thread, except through worker_post (the
- * mailbox), which is how the main and admin threads ask for snapshots,
- * disconnects, cache flushes and the graceful stop.
+ * mailbox), which is how the main and admin threads hand over generations
+ * and listeners and ask for snapshots, disconnects, cache flushes and the
+ * graceful stop.
  */
 #ifndef RUNTIME_WORKER_H
 #define RUNTIME_WORKER_H
@@ -17,10 +18,10 @@
 #include "core/loop.h"
 #include "core/net.h"
 
-struct gen;
-struct site;
+struct binding;
 struct fcache;
-struct www_conn;
+struct gen;
+struct session;
 
 #define WORKER_POOL_MAX 256        /* pooled buffers kept per worker */
 #define WORKER_POOL_BUF_MAX 65536  /* bigger buffers are freed, not pooled */
@@ -32,30 +33,29 @@ struct listener {
     struct net_addr addr;
     char ip[48];
     unsigned port;
-    int service_slot;        /* stats slot of the service */
-    const struct site *site; /* site of this binding in the worker's generation */
-    int site_slot;
-    int refs;                /* connections accepted here that are still open */
-    bool closed;             /* no longer listening; freed when refs drops to 0 */
+    int service_slot;              /* stats slot of the service */
+    const struct binding *bind;    /* this address in the worker's generation, or NULL */
+    int refs;                      /* sessions accepted here that are still open */
+    bool closed;                   /* no longer listening; freed when refs drops to 0 */
 };
 
 struct worker {
     unsigned id;
     pthread_t thread;
     struct loop *loop;
-    struct gen *gen;
-    struct listener **listeners; /* open ones, and closed ones connections still use */
+    struct gen *gen;               /* the newest generation this worker was given */
+    struct listener **listeners;   /* open ones, and closed ones sessions still use */
     size_t nlisteners;
     struct fcache *fcache;
-    struct www_conn *conns; /* live connections, most recent first */
-    size_t nconns;
-    struct www_conn *dead;  /* closed, freed when the loop goes idle */
+    struct session *sessions;      /* live sessions, most recent first */
+    size_t nsessions;
+    struct session *dead;          /* closed, freed when the loop goes idle */
     char *rbuf;
     struct buf *pool[WORKER_POOL_MAX];
     size_t npool;
     struct loop_timer accept_retry; /* armed while a listener's backlog was left behind */
     uint64_t accept_warned_ms;
-    struct loop_timer log_flush; /* armed while access-log lines wait in the worker */
+    struct loop_timer log_flush;   /* armed while access-log lines wait in the worker */
     bool draining;
 };
 
@@ -63,7 +63,7 @@ struct worker {
 struct buf *worker_buf_get(struct worker *w);
 /** Return a buffer to the pool (or free it). NULL is ignored. */
 void worker_buf_put(struct worker *w, struct buf *b);
-/** A connection accepted on LI closed (worker thread). */
+/** A session accepted on LI closed (worker thread). */
 void worker_listener_unref(struct worker *w, struct listener *li);
 /** Run FN(ARG) on worker W's thread; any thread. */
 void worker_post(struct worker *w, loop_fn fn, void *arg);

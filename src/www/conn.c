@@ -6,19 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "runtime/fcache.h"
 #include "runtime/gen.h"
 #include "runtime/stats.h"
+#include "runtime/tls.h"
 #include "runtime/worker.h"
 #include "version.h"
-#include "runtime/fcache.h"
 #include "www/static.h"
+#include "www/www.h"
 
 #define OUT_HIGH_WATER (256 * 1024) /* stop parsing pipelined requests above this */
 #define WRITE_TIMEOUT_MS 60000
@@ -43,11 +44,20 @@ void www_out(struct www_conn *c, const void *p, size_t n)
     if (n == 0)
         return;
     if (b == NULL)
-        b = c->out = worker_buf_get(c->w);
+        b = c->out = worker_buf_get(c->s.w);
     if (b->cap - b->len < n) /* pooled buffers are usually big enough */
         buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
+}
+
+/* Segment slots live in a pooled buffer while a response has file parts, so
+ * an idle connection holds none and a busy one allocates nothing. */
+static void conn_segs_get(struct www_conn *c)
+{
+    c->segbuf = worker_buf_get(c->s.w);
+    buf_reserve(c->segbuf, CONN_MAX_SEGS * sizeof(struct conn_seg));
+    c->segs = (struct conn_seg *)(void *)c->segbuf->data;
 }
 
 void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len)
@@ -57,7 +67,9 @@ void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len
     if (len == 0)
         return;
     if (c->out == NULL)
-        c->out = worker_buf_get(c->w);
+        c->out = worker_buf_get(c->s.w);
+    if (c->segs == NULL)
+        conn_segs_get(c);
     s = &c->segs[c->nsegs++];
     s->at = c->out->len;
     s->fe = fe;
@@ -86,8 +98,11 @@ static void conn_out_release(struct www_conn *c)
         fcache_put(c->segs[i].fe);
     c->nsegs = c->seg_first = 0;
     c->out_sent = 0;
-    worker_buf_put(c->w, c->out);
+    worker_buf_put(c->s.w, c->out);
     c->out = NULL;
+    worker_buf_put(c->s.w, c->segbuf);
+    c->segbuf = NULL;
+    c->segs = NULL;
 }
 
 /* Drop everything queued after the mark (a response that waited for a body
@@ -218,19 +233,26 @@ void www_out_error(struct www_conn *c, int status, const char *reason, bool clos
 
 /* ---- life cycle ---- */
 
+static uint32_t header_timeout_ms(const struct www_conn *c)
+{
+    const struct www_site *ws = www_site_of(c->s.site);
+
+    return ws ? ws->header_timeout_ms : 10000;
+}
+
 static void conn_timeout(struct loop *l, struct loop_timer *t)
 {
     struct www_conn *c = container_of(t, struct www_conn, timer);
 
     (void)l;
-    if (c->head_timer && !conn_out_pending(c)) {
+    if (c->state != CS_HANDSHAKE && c->head_timer && !conn_out_pending(c)) {
         /* A request head (or the first one) did not arrive: say why. An idle
          * keep-alive connection runs the other timer and closes silently. */
         c->stop_reading = true;
         www_out_error(c, 408, "The request head did not arrive in time.", true, false, 1, false);
         if (conn_flush(c) == 0) { /* still sending: give it a little longer */
             c->head_timer = false;
-            loop_timer_set(c->w->loop, &c->timer, 2000, conn_timeout);
+            loop_timer_set(c->s.w->loop, &c->timer, 2000, conn_timeout);
         }
         return;
     }
@@ -239,114 +261,84 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
 
 static void conn_arm_timer(struct www_conn *c)
 {
-    const struct site *s = c->li->site;
+    const struct site *s = c->s.site;
     bool partial = c->in != NULL && buf_unread(c->in) > 0;
+    struct loop *l = c->s.w->loop;
 
-    if (conn_out_pending(c)) {
+    if (c->state == CS_HANDSHAKE) {
+        if (!loop_timer_armed(&c->timer))
+            loop_timer_set(l, &c->timer, TLS_HANDSHAKE_TIMEOUT_MS, conn_timeout);
+    } else if (conn_out_pending(c)) {
         c->head_timer = false;
-        loop_timer_set(c->w->loop, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
-    } else if (partial || c->state == CS_BODY || c->requests == 0) {
+        loop_timer_set(l, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+    } else if (partial || c->state == CS_BODY || c->s.requests == 0) {
         if (!c->head_timer || !loop_timer_armed(&c->timer)) {
             c->head_timer = true;
-            loop_timer_set(c->w->loop, &c->timer, s ? s->header_timeout_ms : 10000, conn_timeout);
+            loop_timer_set(l, &c->timer, header_timeout_ms(c), conn_timeout);
         }
     } else {
         c->head_timer = false;
-        loop_timer_set(c->w->loop, &c->timer, s ? s->keepalive_timeout_ms : 15000, conn_timeout);
+        loop_timer_set(l, &c->timer, s ? s->idle_timeout_ms : 15000, conn_timeout);
     }
 }
+
+static void conn_start(struct www_conn *c);
 
 void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct sockaddr *peer)
 {
     struct www_conn *c = xcalloc(1, sizeof(*c));
-    static _Atomic uint64_t next_id = 1;
     int one = 1;
 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    session_open(&c->s, &www_service, w, li, peer);
     c->io.fd = fd;
     c->io.cb = conn_on_io;
-    c->w = w;
-    c->li = li;
-    c->id = next_id++;
-    c->since = clock_wall();
-    c->started_ms = clock_ms();
-    c->site_slot = li->site_slot;
-    li->refs++;
-    net_host_str(peer, c->peer_ip, sizeof(c->peer_ip));
-    c->peer_port = net_port(peer);
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    w->nconns++;
-    stats_add(w->id, li->service_slot, STAT_TOTAL_CONNECTIONS, 1);
-    stats_add(w->id, li->site_slot, STAT_TOTAL_CONNECTIONS, 1);
-    stats_conn_open(li->service_slot);
-    stats_conn_open(li->site_slot);
+    c->s.tls = li->bind->tls;
+    if (!c->s.tls) {
+        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
+        c->state = CS_HEAD;
+    } else if (xport_tls_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
+        log_warnx("www: cannot start TLS on a new connection from %s", c->s.peer_ip);
+        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
+        www_conn_close(c);
+        return;
+    } else {
+        c->state = CS_HANDSHAKE;
+    }
     if (loop_add(w->loop, &c->io, LOOP_IN) == -1) {
         log_warn("www: epoll add of a new connection");
         www_conn_close(c);
         return;
     }
-    conn_arm_timer(c);
-    /* Data often arrives with the connection (deferred accept); try now. */
-    conn_read(c);
+    conn_start(c);
 }
 
 void www_conn_close(struct www_conn *c)
 {
-    struct worker *w = c->w;
+    struct worker *w = c->s.w;
 
     if (c->state == CS_DEAD)
         return;
     c->state = CS_DEAD;
     loop_timer_clear(w->loop, &c->timer);
-    close(c->io.fd);
+    xport_close(&c->x);
     conn_out_release(c);
     worker_buf_put(w, c->in);
     c->in = NULL;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    w->nconns--;
-    stats_conn_close(c->li->service_slot);
-    stats_conn_close(c->site_slot);
-    worker_listener_unref(w, c->li);
-    c->next = w->dead;
-    w->dead = c;
-}
-
-void www_conn_reap(struct worker *w)
-{
-    struct www_conn *c;
-
-    while ((c = w->dead) != NULL) {
-        w->dead = c->next;
-        free(c);
-    }
+    session_close(&c->s);
 }
 
 void www_conn_drain(struct www_conn *c)
 {
     bool partial = c->in != NULL && buf_unread(c->in) > 0;
 
-    if (!partial && !conn_out_pending(c) && c->state == CS_HEAD)
+    if (!partial && !conn_out_pending(c) && c->state != CS_BODY)
         www_conn_close(c);
     else
         c->close_after = true;
 }
 
 /* ---- writing ---- */
-
-static void conn_count_sent(struct www_conn *c, size_t n)
-{
-    c->bytes_out += n;
-    stats_add(c->w->id, c->li->service_slot, STAT_BYTES_SENT, n);
-    stats_add(c->w->id, c->site_slot, STAT_BYTES_SENT, n);
-}
 
 /* Send queued bytes up to LIMIT, then file segments before SEG_LIMIT.
  * Returns 0 (progress, or *blocked) or -1 (connection dead). */
@@ -358,24 +350,23 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
 
     *blocked = false;
     if (c->out_sent < upto) {
-        int flags = MSG_NOSIGNAL | ((s && s->at == upto) ? MSG_MORE : 0);
         size_t want = upto - c->out_sent;
-        n = net_send(c->io.fd, c->out->data + c->out_sent, want, flags);
-        if (n == -1)
-            return (errno == EAGAIN || errno == EINTR) ? (*blocked = true, 0) : -1;
+        n = xport_write(&c->x, c->out->data + c->out_sent, want, s && s->at == upto);
+        if (n < 0)
+            return n == XP_AGAIN ? (*blocked = true, 0) : -1;
         c->out_sent += (size_t)n;
-        conn_count_sent(c, (size_t)n);
-        *blocked = (size_t)n < want;
+        session_count_out(&c->s, (size_t)n);
+        *blocked = (size_t)n < want && !c->s.tls; /* TLS takes one record at a time */
         return 0;
     }
     if (s == NULL || s->at > limit)
         return *blocked = true, 0;
-    n = sendfile(c->io.fd, s->fe->fd, &s->off, s->len);
-    if (n == -1)
-        return (errno == EAGAIN || errno == EINTR) ? (*blocked = true, 0) : -1;
-    if (n == 0) /* the file shrank under us: the framing is lost */
+    n = xport_sendfile(&c->x, s->fe->fd, &s->off, s->len);
+    if (n == XP_AGAIN)
+        return *blocked = true, 0;
+    if (n <= 0) /* an error, or the file shrank under us: the framing is lost */
         return -1;
-    conn_count_sent(c, (size_t)n);
+    session_count_out(&c->s, (size_t)n);
     s->len -= (size_t)n;
     if (s->len == 0) {
         fcache_put(s->fe);
@@ -391,7 +382,7 @@ static int conn_watch_out(struct www_conn *c)
 {
     if (c->watch_out)
         return 0;
-    if (loop_mod(c->w->loop, &c->io, LOOP_IN | LOOP_OUT) == -1) {
+    if (loop_mod(c->s.w->loop, &c->io, LOOP_IN | LOOP_OUT) == -1) {
         log_warn("www: epoll mod");
         www_conn_close(c);
         return -1;
@@ -418,10 +409,12 @@ static int conn_flush(struct www_conn *c)
             return -1;
         }
         if (blocked)
-            return conn_watch_out(c);
+            return c->x.want_write || !c->s.tls ? conn_watch_out(c) : 0;
     }
-    if (c->out != NULL && c->state != CS_BODY && !conn_out_pending(c))
+    if (c->out != NULL && c->state != CS_BODY && !conn_out_pending(c)) {
         conn_out_release(c);
+        xport_release(&c->x);
+    }
     if (c->out == NULL && c->close_after) {
         www_conn_close(c);
         return -1;
@@ -430,22 +423,6 @@ static int conn_flush(struct www_conn *c)
 }
 
 /* ---- reading and parsing ---- */
-
-/* The session list shows "METHOD target" (cut to fit): copied per request,
- * so plain copies rather than snprintf. */
-static void conn_note_request(struct www_conn *c, const struct http1_req *req)
-{
-    size_t cap = sizeof(c->last_req) - 1;
-    size_t m = req->method_str.n < cap ? req->method_str.n : cap;
-    size_t t = req->target.n < cap - m - (m < cap) ? req->target.n : cap - m - (m < cap);
-
-    memcpy(c->last_req, req->method_str.p, m);
-    if (m < cap)
-        c->last_req[m++] = ' ';
-    memcpy(c->last_req + m, req->target.p, t);
-    c->last_req[m + t] = '\0';
-    c->requests++;
-}
 
 /* Start skipping a request body; the response waits behind resp_mark. */
 static void conn_begin_body(struct www_conn *c, const struct http1_req *req)
@@ -456,21 +433,53 @@ static void conn_begin_body(struct www_conn *c, const struct http1_req *req)
     memset(&c->chunked, 0, sizeof(c->chunked));
 }
 
+/* The Host header without its port ("a.test:8080", "[::1]:80"). */
+static size_t host_name_len(const struct http_str *host)
+{
+    size_t n = host->n;
+
+    if (n > 0 && host->p[0] == '[') {
+        const char *close = memchr(host->p, ']', n);
+        return close ? (size_t)(close - host->p) + 1 : n;
+    }
+    for (size_t i = n; i-- > 0;)
+        if (host->p[i] == ':')
+            return i;
+    return n;
+}
+
+/* A request runs on the newest generation the worker has, and on the site
+ * its binding gives the host: the SNI name on TLS (chosen at the handshake),
+ * the Host header on plain HTTP. */
+static void conn_choose_site(struct www_conn *c, const struct http1_req *req)
+{
+    const struct binding *b = c->s.li->bind;
+
+    session_adopt_gen(&c->s);
+    if (!c->s.tls)
+        session_set_site(&c->s, binding_site_for_host(b, req->host.p, host_name_len(&req->host)));
+    else if (c->s.site == NULL && b)
+        session_set_site(&c->s, b->default_site);
+}
+
 static void conn_on_request(struct www_conn *c, const struct http1_req *req)
 {
-    const struct site *s = c->li->site;
     bool has_body = req->body == HTTP_BODY_CHUNKED ||
                     (req->body == HTTP_BODY_LENGTH && req->content_length > 0);
+    const struct www_site *ws;
 
-    conn_note_request(c, req);
-    if (!req->keep_alive || c->w->draining)
+    conn_choose_site(c, req);
+    ws = www_site_of(c->s.site);
+    session_note_request(&c->s, req->method_str.p, req->method_str.n, req->target.p,
+                         req->target.n);
+    if (!req->keep_alive || c->s.w->draining)
         c->close_after = true;
     if (req->expect_other) {
         c->stop_reading = true;
         www_static_error(c, req, 417, "Only the 100-continue expectation is supported.");
         return;
     }
-    if (has_body && req->body == HTTP_BODY_LENGTH && s && req->content_length > s->max_body) {
+    if (has_body && req->body == HTTP_BODY_LENGTH && ws && req->content_length > ws->max_body) {
         c->stop_reading = true;
         www_static_error(c, req, 413, "The request body is larger than this server accepts.");
         return;
@@ -503,6 +512,7 @@ static void conn_body_failed(struct www_conn *c, int status, const char *reason)
 /* Consume request-body bytes from p[0..len); returns bytes used. */
 static size_t conn_skip_body(struct www_conn *c, char *p, size_t len)
 {
+    const struct www_site *ws = www_site_of(c->s.site);
     size_t used, out_len;
     int status;
     const char *reason;
@@ -515,8 +525,8 @@ static size_t conn_skip_body(struct www_conn *c, char *p, size_t len)
             c->state = CS_HEAD;
         return used;
     }
-    r = http1_chunked_decode(&c->chunked, p, len, c->li->site ? c->li->site->max_body : 1 << 20,
-                             &used, &out_len, &status, &reason);
+    r = http1_chunked_decode(&c->chunked, p, len, ws ? ws->max_body : 1 << 20, &used, &out_len,
+                             &status, &reason);
     if (r == HTTP1_DONE)
         c->state = CS_HEAD;
     else if (r == HTTP1_ERROR)
@@ -560,87 +570,60 @@ static size_t conn_process(struct www_conn *c, char *p, size_t len)
     return done;
 }
 
-static void conn_count_received(struct www_conn *c, size_t n)
+/* Answer what C->in holds; frees it once empty or no longer wanted. */
+static void conn_process_in(struct www_conn *c)
 {
-    c->bytes_in += n;
-    stats_add(c->w->id, c->li->service_slot, STAT_BYTES_RECEIVED, n);
-    stats_add(c->w->id, c->site_slot, STAT_BYTES_RECEIVED, n);
+    size_t used = conn_process(c, buf_head(c->in), buf_unread(c->in));
+
+    if (c->state == CS_DEAD)
+        return;
+    buf_consume(c->in, used);
+    if (buf_unread(c->in) == 0 || c->stop_reading) {
+        worker_buf_put(c->s.w, c->in);
+        c->in = NULL;
+    }
 }
 
 /* Process buffered input left by backpressure. */
 static void conn_process_buffered(struct www_conn *c)
 {
-    size_t used;
-
     if (c->in == NULL || buf_unread(c->in) == 0)
         return;
     c->read_blocked = false;
-    used = conn_process(c, buf_head(c->in), buf_unread(c->in));
-    if (c->state == CS_DEAD)
-        return;
-    buf_consume(c->in, used);
-    if (buf_unread(c->in) == 0 || c->stop_reading) {
-        worker_buf_put(c->w, c->in);
-        c->in = NULL;
-    }
+    conn_process_in(c);
 }
 
-/* One recv into the connection's buffer (if it holds a partial request) or
- * the worker's shared buffer. Returns bytes read, 0 on EOF, -1 would block,
- * -2 error. */
-static ssize_t conn_recv(struct www_conn *c, char **data, size_t *space)
-{
-    ssize_t n;
-
-    if (c->in != NULL) {
-        buf_reserve(c->in, 16384);
-        *data = c->in->data + c->in->len;
-        *space = c->in->cap - c->in->len;
-    } else {
-        *data = c->w->rbuf;
-        *space = WORKER_RBUF;
-    }
-    n = net_recv(c->io.fd, *data, *space, 0);
-    if (n == -1)
-        return (errno == EAGAIN || errno == EINTR) ? -1 : -2;
-    return n;
-}
-
-/* Handle N fresh bytes at DATA; keeps the unparsed tail in c->in. */
+/* Handle N fresh bytes at DATA (the transport's buffer): answered in place
+ * when nothing is pending, the unparsed tail kept in c->in. */
 static void conn_consume_input(struct www_conn *c, char *data, size_t n)
 {
     size_t used;
 
     if (c->in != NULL) {
-        c->in->len += n;
-        used = conn_process(c, buf_head(c->in), buf_unread(c->in));
-        if (c->state == CS_DEAD)
-            return;
-        buf_consume(c->in, used);
-        if (buf_unread(c->in) == 0 || c->stop_reading) {
-            worker_buf_put(c->w, c->in);
-            c->in = NULL;
-        }
+        buf_append(c->in, data, n);
+        conn_process_in(c);
         return;
     }
     used = conn_process(c, data, n);
     if (c->state != CS_DEAD && used < n && !c->stop_reading) {
-        c->in = worker_buf_get(c->w);
+        c->in = worker_buf_get(c->s.w);
         buf_append(c->in, data + used, n - used);
     }
 }
 
-/* Read and process until the socket is drained or input is held back. */
+/* Read and process until the transport is drained or input is held back. */
 static void conn_read_some(struct www_conn *c)
 {
     char *data;
-    size_t space;
     ssize_t n;
 
     while (c->state != CS_DEAD && !c->stop_reading && !c->read_blocked) {
-        n = conn_recv(c, &data, &space);
-        if (n == -1)
+        n = xport_read(&c->x, &data);
+        if (n == XP_AGAIN) {
+            if (c->x.want_write)
+                conn_watch_out(c);
             break;
+        }
         if (n <= 0) { /* EOF or error: answer what was complete, then close */
             if (n == 0 && (c->in == NULL || buf_unread(c->in) == 0) && conn_out_pending(c)) {
                 c->close_after = true;
@@ -649,9 +632,9 @@ static void conn_read_some(struct www_conn *c)
             www_conn_close(c);
             return;
         }
-        conn_count_received(c, (size_t)n);
+        session_count_in(&c->s, (size_t)n);
         conn_consume_input(c, data, (size_t)n);
-        if ((size_t)n < space) /* drained the socket: no need for another recv */
+        if (c->x.drained) /* the socket is empty: no need for another read */
             break;
     }
 }
@@ -682,6 +665,36 @@ static void conn_read(struct www_conn *c)
     conn_pump(c);
 }
 
+/* The TLS handshake: on completion the timer becomes the header timeout
+ * and requests are read; data often arrives with the connection. */
+static void conn_handshake(struct www_conn *c)
+{
+    int rc = xport_handshake(&c->x);
+
+    if (rc == XP_AGAIN) {
+        if (c->x.want_write)
+            conn_watch_out(c);
+        if (c->state != CS_DEAD)
+            conn_arm_timer(c);
+        return;
+    }
+    if (rc != 0) {
+        www_conn_close(c);
+        return;
+    }
+    c->state = CS_HEAD;
+    loop_timer_clear(c->s.w->loop, &c->timer);
+    conn_read(c);
+}
+
+static void conn_start(struct www_conn *c)
+{
+    if (c->state == CS_HANDSHAKE)
+        conn_handshake(c);
+    else
+        conn_read(c); /* data often arrives with the connection (deferred accept) */
+}
+
 static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events)
 {
     struct www_conn *c = container_of(io, struct www_conn, io);
@@ -693,11 +706,16 @@ static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events)
         www_conn_close(c);
         return;
     }
+    if (c->state == CS_HANDSHAKE) {
+        conn_handshake(c);
+        return;
+    }
     if ((events & EPOLLOUT) && conn_out_pending(c)) {
         conn_pump(c);
         if (c->state == CS_DEAD)
             return;
     }
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+    /* A TLS read may wait for the socket to take its writes. */
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) || ((events & EPOLLOUT) && c->x.want_write))
         conn_read(c);
 }

@@ -1,9 +1,9 @@
 /*
  * conn: one HTTP/1.x connection of the WWW service — an explicit state
- * machine (head, body, closing) over non-blocking reads, the output queue
- * (bytes plus file segments sent with sendfile), timeouts, and the session
- * record the statistics and session list read. Owned by one worker thread;
- * freed by it (deferred to the loop's idle hook).
+ * machine (TLS handshake, head, body, closing) over a transport (plain or
+ * TLS), the output queue (bytes plus file segments), timeouts, and the
+ * runtime's session header. Owned by one worker thread; freed by it
+ * (deferred to the loop's idle hook).
  */
 #ifndef WWW_CONN_H
 #define WWW_CONN_H
@@ -11,20 +11,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <sys/types.h>
 
 #include "core/buf.h"
 #include "core/loop.h"
+#include "runtime/session.h"
+#include "runtime/xport.h"
 #include "www/http1.h"
 
-struct worker;
 struct listener;
+struct worker;
 struct fc_entry;
 
 #define CONN_MAX_SEGS 40
-#define CONN_LASTREQ 160
 
-enum conn_state { CS_HEAD, CS_BODY, CS_DEAD };
+enum conn_state { CS_HANDSHAKE, CS_HEAD, CS_BODY, CS_DEAD };
 
 struct conn_seg {
     size_t at;           /* position in out where the file bytes go */
@@ -34,21 +35,16 @@ struct conn_seg {
 };
 
 struct www_conn {
+    struct session s;     /* the runtime's header: first, so sessions and conns convert */
     struct loop_io io;
     struct loop_timer timer;
-    struct worker *w;
-    struct listener *li;
-    struct www_conn *next, *prev;
-    uint64_t id;
-    time_t since;
-    uint64_t started_ms;
-    char peer_ip[48];
-    unsigned peer_port;
+    struct xport x;
     enum conn_state state;
-    struct buf *in;   /* unparsed input, pooled; NULL when empty */
-    struct buf *out;  /* pending output, pooled; NULL when empty */
-    size_t out_sent;  /* bytes of out already written */
-    struct conn_seg segs[CONN_MAX_SEGS];
+    struct buf *in;       /* unparsed input, pooled; NULL when empty */
+    struct buf *out;      /* pending output, pooled; NULL when empty */
+    size_t out_sent;      /* bytes of out already written */
+    struct buf *segbuf;   /* pooled storage of segs while file segments are queued */
+    struct conn_seg *segs; /* CONN_MAX_SEGS slots in segbuf, or NULL */
     unsigned nsegs, seg_first;
     /* request body being skipped */
     uint64_t body_left;
@@ -62,20 +58,21 @@ struct www_conn {
     bool read_blocked;    /* input left unprocessed for backpressure */
     bool head_timer;      /* the timer is the header timeout */
     bool watch_out;       /* EPOLLOUT is registered */
-    uint64_t bytes_in, bytes_out, requests;
     uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
-    int site_slot;
-    char last_req[CONN_LASTREQ];
 };
 
-/** Adopt an accepted socket on worker W. */
+/** The connection whose session header is S. */
+static inline struct www_conn *www_conn_of(struct session *s)
+{
+    return (struct www_conn *)(void *)s;
+}
+
+/** Adopt an accepted socket on worker W (the service's accept operation). */
 void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct sockaddr *peer);
 /** Close a connection now (disconnect, forced stop). */
 void www_conn_close(struct www_conn *c);
 /** Close if idle (no partial request, nothing to send); else close after the response. */
 void www_conn_drain(struct www_conn *c);
-/** Free closed connections (loop idle hook). */
-void www_conn_reap(struct worker *w);
 
 /* Output helpers used by the request handlers (www/static.c). */
 

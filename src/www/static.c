@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "runtime/gen.h"
 #include "runtime/stats.h"
+#include "runtime/session.h"
 #include "runtime/worker.h"
 #include "runtime/accesslog.h"
 #include "www/cond.h"
@@ -15,6 +16,7 @@
 #include "runtime/fcache.h"
 #include "runtime/path.h"
 #include "www/range.h"
+#include "www/www.h"
 
 #define MAX_RANGES 16
 #define DIRLIST_MAX_ENTRIES 10000
@@ -86,9 +88,9 @@ static int reply_error(struct reply *r, int status, const char *reason)
 
 static void count(struct www_conn *c, const struct site *s, enum stat_id id)
 {
-    stats_add(c->w->id, c->li->service_slot, id, 1);
+    stats_add(c->s.w->id, c->s.li->service_slot, id, 1);
     if (s)
-        stats_add(c->w->id, s->stats_slot, id, 1);
+        stats_add(c->s.w->id, s->stats_slot, id, 1);
 }
 
 static void account(struct reply *r, int status, uint64_t bytes)
@@ -109,7 +111,7 @@ static void account(struct reply *r, int status, uint64_t bytes)
     if (r->site == NULL || r->site->alog == NULL)
         return;
     e.time = clock_wall();
-    e.client_ip = c->peer_ip;
+    e.client_ip = c->s.peer_ip;
     e.method = q ? (http1_method_name(q->method) ? http1_method_name(q->method) : "-") : "-";
     if (q && q->method == HTTP_M_UNKNOWN)
         e.method = "-";
@@ -127,16 +129,16 @@ static void account(struct reply *r, int status, uint64_t bytes)
         e.user_agent = q->user_agent.p, e.user_agent_len = q->user_agent.n;
         e.referer = q->referer.p, e.referer_len = q->referer.n;
     }
-    e.server_ip = c->li->ip;
-    e.server_port = c->li->port;
+    e.server_ip = c->s.li->ip;
+    e.server_port = c->s.li->port;
     e.site = r->site->name;
-    alog_write(r->site->alog, c->w->id, &e);
+    alog_write(r->site->alog, c->s.w->id, &e);
 }
 
 void www_static_error(struct www_conn *c, const struct http1_req *req, int status,
                       const char *reason)
 {
-    struct reply r = {.c = c, .req = req, .site = c->li->site};
+    struct reply r = {.c = c, .req = req, .site = c->s.site};
     uint64_t before = www_out_queued(c);
 
     r.head_only = req && req->method == HTTP_M_HEAD;
@@ -234,7 +236,7 @@ static int reply_multi_range(struct reply *r, struct fc_entry *fe, const struct 
     char boundary[21], part[512];
     size_t n;
 
-    range_boundary(fe->ino ^ (uint64_t)fe->mtime ^ c->id ^ c->requests, boundary);
+    range_boundary(fe->ino ^ (uint64_t)fe->mtime ^ c->s.id ^ c->s.requests, boundary);
     www_out_status(c, 206);
     OUT_LIT(c, "Content-Type: multipart/byteranges; boundary=");
     www_out(c, boundary, 20);
@@ -343,13 +345,15 @@ static int reply_directory(struct reply *r, struct fc_entry *dir, const struct v
 
     if (plen == 0 || path[plen - 1] != '/')
         return reply_redirect_slash(r);
-    for (size_t i = 0; i < r->site->ndefault_docs; i++) {
-        size_t dlen = strlen(r->site->default_docs[i]);
+    const struct www_site *ws = www_site_of(r->site);
+
+    for (size_t i = 0; i < ws->ndefault_docs; i++) {
+        size_t dlen = strlen(ws->default_docs[i]);
         if (rlen + dlen >= sizeof(doc))
             continue;
         memcpy(doc, rel, rlen);
-        memcpy(doc + rlen, r->site->default_docs[i], dlen + 1);
-        fe = fcache_get(r->c->w->fcache, v, doc, rlen + dlen, r->site->mime);
+        memcpy(doc + rlen, ws->default_docs[i], dlen + 1);
+        fe = fcache_get(r->c->s.w->fcache, v, doc, rlen + dlen, ws->mime);
         if (fe->fd >= 0 && !fe->is_dir) {
             st = reply_file(r, fe);
             fcache_put(fe);
@@ -360,6 +364,59 @@ static int reply_directory(struct reply *r, struct fc_entry *dir, const struct v
     if (v->browse)
         return reply_listing(r, dir, v, path);
     return reply_error(r, 403, "Directory browsing is not allowed here.");
+}
+
+/* ---- redirects to TLS ---- */
+
+/* The first https:// binding of the site: its port, on the host asked for. */
+static unsigned tls_port(const struct site *s)
+{
+    for (size_t i = 0; i < s->nbindings; i++)
+        if (s->bindings[i].tls)
+            return net_port((const struct sockaddr *)&s->bindings[i].addr.ss);
+    return 0;
+}
+
+static size_t host_only(const struct http_str *h)
+{
+    if (h->n > 0 && h->p[0] == '[') {
+        const char *close = memchr(h->p, ']', h->n);
+        return close ? (size_t)(close - h->p) + 1 : h->n;
+    }
+    for (size_t i = h->n; i-- > 0;)
+        if (h->p[i] == ':')
+            return i;
+    return h->n;
+}
+
+static int reply_redirect_tls(struct reply *r)
+{
+    struct www_conn *c = r->c;
+    const struct http1_req *q = r->req;
+    unsigned port = tls_port(r->site);
+    char num[16];
+    int n = snprintf(num, sizeof(num), ":%u", port);
+
+    www_out_status(c, 301);
+    OUT_LIT(c, "Location: https://");
+    if (q->host.n > 0)
+        www_out(c, q->host.p, host_only(&q->host));
+    else if (strchr(c->s.li->ip, ':')) {
+        OUT_LIT(c, "[");
+        www_out(c, c->s.li->ip, strlen(c->s.li->ip));
+        OUT_LIT(c, "]");
+    } else
+        www_out(c, c->s.li->ip, strlen(c->s.li->ip));
+    if (port != 443)
+        www_out(c, num, (size_t)n);
+    www_out(c, q->path.p, q->path.n);
+    if (q->query.n > 0) {
+        OUT_LIT(c, "?");
+        www_out(c, q->query.p, q->query.n);
+    }
+    OUT_LIT(c, "\r\nContent-Length: 0\r\n");
+    www_out_end_head(c, keep_alive(r), minor(r));
+    return 301;
 }
 
 /* ---- dispatch ---- */
@@ -416,7 +473,9 @@ static int reply_path(struct reply *r)
     if (*rel == '/')
         rel++;
     rlen = plen - (size_t)(rel - path);
-    fe = fcache_get(r->c->w->fcache, v, rel, rlen, r->site->mime);
+    if (v->require_tls && !r->c->s.tls)
+        return reply_redirect_tls(r);
+    fe = fcache_get(r->c->s.w->fcache, v, rel, rlen, www_site_of(r->site)->mime);
     if (fe->fd < 0)
         st = reply_error(r, path_errno_status(fe->err), open_reason(path_errno_status(fe->err)));
     else if (fe->is_dir)
@@ -429,13 +488,15 @@ static int reply_path(struct reply *r)
 
 void www_static_handle(struct www_conn *c, const struct http1_req *req)
 {
-    struct reply r = {.c = c, .req = req, .site = c->li->site};
+    struct reply r = {.c = c, .req = req, .site = c->s.site};
     uint64_t before = www_out_queued(c);
     int st;
 
     r.head_only = req->method == HTTP_M_HEAD;
     if (r.site == NULL)
         st = reply_error(&r, 404, "No site is bound to this address.");
+    else if (r.site->state != SITE_STARTED && !c->s.pause_exempt)
+        st = reply_error(&r, 503, "This site is paused: it takes no new connections.");
     else if ((st = reply_method(&r)) != 0)
         ;
     else if (req->asterisk) {

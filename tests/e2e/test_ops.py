@@ -180,7 +180,7 @@ def test_listeners_json_and_stdout_line(shared):
     assert data["version"] == run_cli(["--version"]).stdout.decode().split()[1]
     www = [li for li in data["listeners"] if li["service"] == "www"]
     assert www == [{"service": "www", "site": "default", "address": "127.0.0.1",
-                    "port": shared.port}]
+                    "port": shared.port, "tls": False}]
     admin = [li for li in data["listeners"] if li["service"] == "admin"]
     assert len(admin) == 1 and admin[0]["address"] == "127.0.0.1" and admin[0]["port"] > 0
     assert data["admin_socket"].endswith("/admin.sock")

@@ -16,7 +16,7 @@
 
 #include "admin/accounts.h"
 #include "admin/ratelimit.h"
-#include "admin/tls.h"
+#include "runtime/tlscert.h"
 #include "metabase/mb.h"
 
 static char dir[64];

@@ -15,6 +15,8 @@
 #include "runtime/stats.h"
 #include "www/dirlist.h"
 #include "www/mime.h"
+#include "www/www.h"
+#include "runtime/service.h"
 
 #define DEFAULT_BROWSE (DIRLIST_DATE | DIRLIST_TIME | DIRLIST_SIZE | DIRLIST_EXTENSION)
 
@@ -31,10 +33,11 @@ static struct {
 } rec;
 static char dummy_alog[2];
 
-static struct alog *fake_alog_for(void *arg, const char *site, const struct alog_config *cfg,
-                                  const char **err)
+static struct alog *fake_alog_for(void *arg, const char *service, const char *site,
+                                  const struct alog_config *cfg, const char **err)
 {
     cr_assert_eq(arg, &rec);
+    cr_assert_str_eq(service, "www");
     if (rec.refuse) {
         *err = "disk on fire";
         return NULL;
@@ -73,6 +76,7 @@ static void setup(void)
     snprintf(db, sizeof(db), "%s/metabase.db", dir);
     cr_assert_eq(mb_open(&mb, db, &err), 0, "%s", err.message);
     stats_init(2);
+    service_register(&www_service);
     memset(&rec, 0, sizeof(rec));
 }
 
@@ -161,11 +165,12 @@ static const struct vdir *vdir_of(const struct site *s, const char *prefix)
     return NULL;
 }
 
-static void binding_is(const struct net_addr *a, const char *want)
+static void binding_is(const struct site_binding *b, const char *want)
 {
     char text[80];
 
-    net_addr_str((const struct sockaddr *)&a->ss, text, sizeof(text));
+    cr_assert_not(b->tls);
+    net_addr_str((const struct sockaddr *)&b->addr.ss, text, sizeof(text));
     cr_assert_str_eq(text, want);
 }
 
@@ -271,17 +276,17 @@ Test(config, compiles_every_field_from_the_seed)
     cr_assert_geq(s->stats_slot, 0);
     cr_assert_eq(s->nbindings, 1);
     binding_is(&s->bindings[0], "127.0.0.1:8081");
-    cr_assert_eq(s->header_timeout_ms, 7000);
-    cr_assert_eq(s->keepalive_timeout_ms, 20000);
-    cr_assert_eq(s->max_body, 1048576);
+    cr_assert_eq(www_site_of(s)->header_timeout_ms, 7000);
+    cr_assert_eq(s->idle_timeout_ms, 20000);
+    cr_assert_eq(www_site_of(s)->max_body, 1048576);
     cr_assert_eq(s->max_connections, 0);
-    cr_assert_eq(s->state, CONFIG_SITE_STARTED);
-    cr_assert_eq(s->ndefault_docs, 3);
-    cr_assert_str_eq(s->default_docs[0], "index.html");
-    cr_assert_str_eq(s->default_docs[1], "index.htm");
-    cr_assert_str_eq(s->default_docs[2], "default.htm");
-    cr_assert_not_null(s->mime);
-    cr_assert_str_eq(mime_lookup(s->mime, "x.css", 5), "text/css");
+    cr_assert_eq(s->state, SITE_STARTED);
+    cr_assert_eq(www_site_of(s)->ndefault_docs, 3);
+    cr_assert_str_eq(www_site_of(s)->default_docs[0], "index.html");
+    cr_assert_str_eq(www_site_of(s)->default_docs[1], "index.htm");
+    cr_assert_str_eq(www_site_of(s)->default_docs[2], "default.htm");
+    cr_assert_not_null(www_site_of(s)->mime);
+    cr_assert_str_eq(mime_lookup(www_site_of(s)->mime, "x.css", 5), "text/css");
 
     /* Sorted longest prefix first; /a is the implicit www/a. */
     cr_assert_eq(s->nvdirs, 4);
@@ -479,14 +484,14 @@ Test(config, settings_changed_in_the_metabase_reach_the_generation)
     cr_assert_eq(g->cache_valid_ms, 50);
     cr_assert_eq(g->nworkers, 2, "worker_threads is the caller's business");
     s = &g->sites[0];
-    cr_assert_eq(s->state, CONFIG_SITE_PAUSED);
+    cr_assert_eq(s->state, SITE_PAUSED);
     cr_assert_eq(s->max_connections, 77);
-    cr_assert_eq(s->max_body, 99);
-    cr_assert_eq(s->ndefault_docs, 1);
-    cr_assert_str_eq(s->default_docs[0], "home.html");
-    cr_assert_str_eq(mime_lookup(s->mime, "a.foo", 5), "text/x-foo");
-    cr_assert_str_eq(mime_lookup(s->mime, "a.html", 6), "text/plain");
-    cr_assert_str_eq(mime_lookup(s->mime, "a.png", 5), "image/png");
+    cr_assert_eq(www_site_of(s)->max_body, 99);
+    cr_assert_eq(www_site_of(s)->ndefault_docs, 1);
+    cr_assert_str_eq(www_site_of(s)->default_docs[0], "home.html");
+    cr_assert_str_eq(mime_lookup(www_site_of(s)->mime, "a.foo", 5), "text/x-foo");
+    cr_assert_str_eq(mime_lookup(www_site_of(s)->mime, "a.html", 6), "text/plain");
+    cr_assert_str_eq(mime_lookup(www_site_of(s)->mime, "a.png", 5), "image/png");
     cr_assert_eq(s->nbindings, 2);
     binding_is(&s->bindings[0], "127.0.0.1:8090");
     binding_is(&s->bindings[1], "[::1]:8090");
@@ -498,7 +503,7 @@ Test(config, settings_changed_in_the_metabase_reach_the_generation)
     commitf(
         "[{\"op\": \"set\", \"key\": \"/www/sites/default\", \"set\": {\"state\": \"stopped\"}}]");
     g = compile_ok();
-    cr_assert_eq(g->sites[0].state, CONFIG_SITE_STOPPED);
+    cr_assert_eq(g->sites[0].state, SITE_STOPPED);
     gen_unref(g);
 }
 
@@ -600,12 +605,14 @@ Test(config, a_log_that_cannot_open_fails_the_compile)
 }
 
 /* The way the daemon uses it: compile inside the commit, refusing bad trees. */
-static int apply_compile(struct mb *m, void *arg, bool dry_run, struct mb_error *err)
+static int apply_compile(struct mb *m, void *arg, enum mb_apply_phase phase, struct mb_error *err)
 {
-    struct gen *g = config_compile(m, &env, err);
+    struct gen *g;
 
     (void)arg;
-    (void)dry_run;
+    if (phase != MB_APPLY_CHECK && phase != MB_APPLY_PREPARE)
+        return 0;
+    g = config_compile(m, &env, err);
     gen_unref(g);
     return g ? 0 : -1;
 }

@@ -376,7 +376,7 @@ Test(mb_rev, rollback_to_the_current_state_writes_nothing)
     cr_assert_eq(mb_revision(mb), 4);
 }
 
-static int refuse(struct mb *m, void *arg, bool dry_run, struct mb_error *err)
+static int refuse(struct mb *m, void *arg, enum mb_apply_phase dry_run, struct mb_error *err)
 {
     (void)m, (void)arg, (void)dry_run, (void)err;
     return -1;

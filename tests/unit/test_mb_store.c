@@ -483,21 +483,28 @@ Test(mb_store, stale_base_revision_changes_nothing)
 }
 
 struct probe {
-    int calls;
+    int calls; /* CHECK and PREPARE: the calls inside the transaction */
     bool dry;
+    enum mb_apply_phase phases[8]; /* every call, in order */
+    int nphases;
     bool refuse;
     bool set_code;
     uint64_t rev_seen;
     int64_t timeout_seen;
 };
 
-static int probe_apply(struct mb *m, void *arg, bool dry_run, struct mb_error *err)
+static int probe_apply(struct mb *m, void *arg, enum mb_apply_phase phase, struct mb_error *err)
 {
     struct probe *p = arg;
-    json_t *v = mb_value(m, "/www/sites/default", "connection_timeout");
+    json_t *v;
 
+    if (p->nphases < 8)
+        p->phases[p->nphases++] = phase;
+    if (phase == MB_APPLY_PUBLISH || phase == MB_APPLY_ABORT)
+        return 0;
+    v = mb_value(m, "/www/sites/default", "connection_timeout");
     p->calls++;
-    p->dry = dry_run;
+    p->dry = phase == MB_APPLY_CHECK;
     p->rev_seen = mb_revision(m);
     p->timeout_seen = v ? json_integer_value(v) : -1;
     json_decref(v);
@@ -527,6 +534,34 @@ Test(mb_store, apply_callback_sees_the_new_tree)
     cr_assert_eq(p.rev_seen, 2);
     cr_assert_eq(rev, 2);
     cr_assert_eq(mb_revision(mb), 2);
+    cr_assert_eq(p.nphases, 2);
+    cr_assert_eq(p.phases[0], MB_APPLY_PREPARE);
+    cr_assert_eq(p.phases[1], MB_APPLY_PUBLISH, "published after the COMMIT");
+}
+
+/* SQLite's commit hook turns the COMMIT into a ROLLBACK when it returns non-zero. */
+static int refuse_commit(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+Test(mb_store, a_failed_commit_aborts_what_was_prepared_and_publishes_nothing)
+{
+    struct probe p = {0};
+    struct mb_error err;
+    uint64_t rev = 0;
+
+    basic_site();
+    sqlite3_commit_hook(mb_db(mb), refuse_commit, NULL);
+    cr_assert_eq(commit_ex(set_timeout, -1, false, probe_apply, &p, &rev, &err), -1);
+    sqlite3_commit_hook(mb_db(mb), NULL, NULL);
+    cr_assert_str_eq(err.code, MB_E_STORAGE);
+    cr_assert_eq(p.nphases, 2);
+    cr_assert_eq(p.phases[0], MB_APPLY_PREPARE);
+    cr_assert_eq(p.phases[1], MB_APPLY_ABORT);
+    cr_assert_eq(mb_revision(mb), 1, "nothing stored");
+    expect_prop("/www/sites/default", "connection_timeout", "15", "default");
 }
 
 Test(mb_store, apply_refusal_changes_nothing)
@@ -564,6 +599,7 @@ Test(mb_store, dry_run_changes_nothing)
     cr_assert_eq(commit_ex(set_timeout, -1, true, probe_apply, &p, &rev, &err), 0);
     cr_assert_eq(p.calls, 1);
     cr_assert(p.dry);
+    cr_assert_eq(p.nphases, 1, "a dry run is checked, never published");
     cr_assert_eq(p.timeout_seen, 42);
     cr_assert_eq(rev, 1);
     cr_assert_eq(mb_revision(mb), 1);
@@ -594,12 +630,15 @@ Test(mb_store, commit_without_effect_writes_no_revision)
     cr_assert_eq(count_rows("SELECT count(*) FROM revisions"), 1);
 }
 
-static int nested_commit(struct mb *m, void *arg, bool dry_run, struct mb_error *err)
+static int nested_commit(struct mb *m, void *arg, enum mb_apply_phase phase, struct mb_error *err)
 {
-    json_t *ops = json_loads("[]", 0, NULL);
-    int rc = mb_commit(m, ops, -1, NULL, NULL, false, NULL, NULL, NULL, err);
+    json_t *ops;
+    int rc;
 
-    (void)dry_run;
+    if (phase != MB_APPLY_PREPARE)
+        return 0;
+    ops = json_loads("[]", 0, NULL);
+    rc = mb_commit(m, ops, -1, NULL, NULL, false, NULL, NULL, NULL, err);
     *(int *)arg = rc;
     json_decref(ops);
     return 0;

@@ -1,5 +1,5 @@
-/* tls: the admin certificate (generated once, then kept) and the server context. */
-#include "admin/tls.h"
+/* tlscert: self-signed certificates (generated once, then kept) and the admin server context. */
+#include "runtime/tlscert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +101,38 @@ static int tls_pair_usable(const char *cert_path, const char *key_path)
     return rc;
 }
 
+int tls_check_pair(const char *cert_path, const char *key_path, enum tls_pair_fault *fault,
+                   char *err, size_t errlen)
+{
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    int rc = -1;
+
+    if (access(cert_path, R_OK) == -1) {
+        *fault = TLS_PAIR_CERT;
+        tls_fail(err, errlen, "%s cannot be read: %s", cert_path, strerror(errno));
+    } else if ((x = tls_read_cert(cert_path)) == NULL) {
+        *fault = TLS_PAIR_CERT;
+        tls_fail(err, errlen, "%s holds no PEM certificate", cert_path);
+    } else if (access(key_path, R_OK) == -1) {
+        *fault = TLS_PAIR_KEY;
+        tls_fail(err, errlen, "%s cannot be read: %s", key_path, strerror(errno));
+    } else if ((k = tls_read_key(key_path)) == NULL) {
+        *fault = TLS_PAIR_KEY;
+        tls_fail(err, errlen, "%s holds no unencrypted PEM private key", key_path);
+    } else if (X509_check_private_key(x, k) != 1) {
+        *fault = TLS_PAIR_MISMATCH;
+        tls_fail(err, errlen, "the key in %s does not match the certificate in %s", key_path,
+                 cert_path);
+    } else {
+        rc = 0;
+    }
+    X509_free(x);
+    EVP_PKEY_free(k);
+    ERR_clear_error();
+    return rc;
+}
+
 /* Write the PEM held by memory BIO B to PATH. */
 static int tls_write_bio(BIO *b, const char *path, mode_t mode, char *err, size_t errlen)
 {
@@ -144,11 +176,11 @@ static int tls_set_serial(X509 *x)
     return rc;
 }
 
-static int tls_set_name_and_validity(X509 *x)
+static int tls_set_name_and_validity(X509 *x, const char *cn)
 {
     X509_NAME *name = X509_get_subject_name(x);
 
-    if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)TLS_SUBJECT_CN,
+    if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
                                    -1, -1, 0) != 1 ||
         X509_set_issuer_name(x, name) != 1)
         return -1;
@@ -158,7 +190,7 @@ static int tls_set_name_and_validity(X509 *x)
     return 0;
 }
 
-static int tls_set_extensions(X509 *x)
+static int tls_set_extensions(X509 *x, const char *san)
 {
     X509V3_CTX ctx;
 
@@ -167,22 +199,22 @@ static int tls_set_extensions(X509 *x)
     if (tls_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
         tls_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") == -1 ||
         tls_add_ext(x, &ctx, NID_ext_key_usage, "serverAuth") == -1 ||
-        tls_add_ext(x, &ctx, NID_subject_alt_name, TLS_SAN) == -1 ||
+        tls_add_ext(x, &ctx, NID_subject_alt_name, san) == -1 ||
         tls_add_ext(x, &ctx, NID_subject_key_identifier, "hash") == -1)
         return -1;
     return 0;
 }
 
 /* A self-signed v3 certificate for KEY, or NULL. */
-static X509 *tls_make_cert(EVP_PKEY *key)
+static X509 *tls_make_cert(EVP_PKEY *key, const char *cn, const char *san)
 {
     X509 *x = X509_new();
 
     if (x == NULL)
         return NULL;
     if (X509_set_version(x, 2) != 1 || tls_set_serial(x) == -1 ||
-        tls_set_name_and_validity(x) == -1 || X509_set_pubkey(x, key) != 1 ||
-        tls_set_extensions(x) == -1 || X509_sign(x, key, EVP_sha256()) <= 0) {
+        tls_set_name_and_validity(x, cn) == -1 || X509_set_pubkey(x, key) != 1 ||
+        tls_set_extensions(x, san) == -1 || X509_sign(x, key, EVP_sha256()) <= 0) {
         X509_free(x);
         return NULL;
     }
@@ -191,7 +223,8 @@ static X509 *tls_make_cert(EVP_PKEY *key)
 
 /* Generate a key and certificate; the key is written first so a crash in between leaves a
  * pair that does not match, which the next start replaces. */
-static int tls_generate(const char *cert_path, const char *key_path, char *err, size_t errlen)
+static int tls_generate(const char *cert_path, const char *key_path, const char *cn,
+                        const char *san, char *err, size_t errlen)
 {
     EVP_PKEY *key = NULL;
     X509 *x = NULL;
@@ -203,7 +236,7 @@ static int tls_generate(const char *cert_path, const char *key_path, char *err, 
         tls_fail(err, errlen, "tls: cannot generate an EC P-256 key");
         goto fail;
     }
-    x = tls_make_cert(key);
+    x = tls_make_cert(key, cn, san);
     if (x == NULL) {
         tls_fail(err, errlen, "tls: cannot build the certificate");
         goto fail;
@@ -228,7 +261,8 @@ fail:
     return rc;
 }
 
-int tls_ensure_cert(const char *cert_path, const char *key_path, char *err, size_t errlen)
+int tls_ensure_cert_named(const char *cert_path, const char *key_path, const char *cn,
+                          const char *san, char *err, size_t errlen)
 {
     bool cert_exists = access(cert_path, F_OK) == 0;
     bool key_exists = access(key_path, F_OK) == 0;
@@ -238,10 +272,17 @@ int tls_ensure_cert(const char *cert_path, const char *key_path, char *err, size
     if (cert_exists || key_exists)
         log_warnx("tls: %s and %s do not form a usable pair; generating new ones", cert_path,
                   key_path);
-    if (tls_generate(cert_path, key_path, err, errlen) == -1)
+    if (tls_generate(cert_path, key_path, cn, san, err, errlen) == -1)
         return -1;
     log_info("tls: generated a self-signed certificate in %s", cert_path);
-    return 0;
+    return 1;
+}
+
+int tls_ensure_cert(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    return tls_ensure_cert_named(cert_path, key_path, TLS_SUBJECT_CN, TLS_SAN, err, errlen) < 0
+               ? -1
+               : 0;
 }
 
 SSL_CTX *tls_server_ctx(const char *cert_path, const char *key_path, char *err, size_t errlen)

@@ -1,0 +1,48 @@
+/*
+ * tls: TLS on the worker loops — the server context of each TLS site (built
+ * when a generation is compiled, owned by it), the session-ticket keys every
+ * context shares (rotated hourly, so a ticket outlives neither its key nor
+ * three hours), the choice of site and certificate by SNI before the version
+ * is negotiated, ALPN from the service, and the non-blocking TLS transport.
+ * Contexts are built on the main or admin thread; transports live on one
+ * worker thread each.
+ */
+#ifndef RUNTIME_TLS_H
+#define RUNTIME_TLS_H
+
+#include <stddef.h>
+
+#include "runtime/xport.h"
+
+struct binding;
+struct service;
+struct session;
+struct ssl_ctx_st;
+
+#define TLS_PROTO_12 (1u << 0)
+#define TLS_PROTO_13 (1u << 1)
+#define TLS_HANDSHAKE_TIMEOUT_MS 10000
+#define TLS_STAGE_BYTES 16384 /* file bytes read per TLS record sent */
+
+/** Process-wide set-up (the ticket keys); call once before any context is built. */
+void tls_init(void);
+/**
+ * A server context for CERT_FILE (PEM chain) and KEY_FILE accepting PROTOCOLS
+ * (TLS_PROTO_* bits), offering SVC's ALPN protocols; NULL with ERR filled.
+ */
+struct ssl_ctx_st *tls_ctx_new(const char *cert_file, const char *key_file, unsigned protocols,
+                               const struct service *svc, char *err, size_t errlen);
+/**
+ * A TLS transport over accepted socket FD on binding B (its default site's
+ * context until SNI chooses another), reading into RBUF. -1 when OpenSSL
+ * cannot make the connection object.
+ */
+int xport_tls_init(struct xport *x, int fd, const struct binding *b, struct session *sess,
+                   char *rbuf, size_t rbuf_cap);
+/**
+ * The host name in a TLS server_name extension body P[0..LEN): 0 with
+ * *NAME and *NLEN pointing into P, or -1 when malformed or without a host name.
+ */
+int tls_sni_parse(const unsigned char *p, size_t len, const char **name, size_t *nlen);
+
+#endif

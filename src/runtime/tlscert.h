@@ -1,0 +1,51 @@
+/*
+ * tlscert: certificates kept in the state directory — the admin listener's
+ * and those of TLS sites configured without one. Generates a self-signed EC
+ * P-256 certificate on first use and keeps it afterwards; builds the admin
+ * listener's server context.
+ * The caller owns (SSL_CTX_free) the context returned. Called by the main
+ * thread at start-up or the admin thread; no state is kept between calls.
+ */
+#ifndef RUNTIME_TLSCERT_H
+#define RUNTIME_TLSCERT_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+/** Room for a fingerprint from tls_cert_fingerprint ("sha256//" + 44 base64 + NUL). */
+#define TLS_FINGERPRINT_MAX 64
+
+/**
+ * Keep CERT_PATH and KEY_PATH when both load and match; otherwise write a new
+ * key (0600) and self-signed certificate (0644) atomically. Returns 0 or -1 (ERR filled).
+ */
+int tls_ensure_cert(const char *cert_path, const char *key_path, char *err, size_t errlen);
+/**
+ * tls_ensure_cert for a certificate with subject CN and subjectAltName SAN
+ * ("DNS:a.test,IP:127.0.0.1"). Returns 1 when it generated a new pair, 0 when
+ * it kept the existing one, -1 on failure (ERR filled).
+ */
+int tls_ensure_cert_named(const char *cert_path, const char *key_path, const char *cn,
+                          const char *san, char *err, size_t errlen);
+
+enum tls_pair_fault { TLS_PAIR_CERT, TLS_PAIR_KEY, TLS_PAIR_MISMATCH };
+
+/**
+ * 0 when CERT_PATH holds a PEM certificate and KEY_PATH an unencrypted PEM
+ * private key belonging to it; else -1 with ERR saying why and *FAULT naming
+ * the culprit.
+ */
+int tls_check_pair(const char *cert_path, const char *key_path, enum tls_pair_fault *fault,
+                   char *err, size_t errlen);
+
+/** A TLS 1.2+ server context serving CERT_PATH/KEY_PATH, or NULL (ERR filled). */
+SSL_CTX *tls_server_ctx(const char *cert_path, const char *key_path, char *err, size_t errlen);
+
+/**
+ * Write "sha256//BASE64" of the certificate's DER SubjectPublicKeyInfo (the
+ * form curl's CURLOPT_PINNEDPUBLICKEY takes) into OUT. Returns 0 or -1.
+ */
+int tls_cert_fingerprint(const char *cert_path, char *out, size_t cap);
+
+#endif
