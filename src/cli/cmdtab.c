@@ -75,10 +75,14 @@ const struct cli_cmd cli_cmds[] = {
      "Resume a paused service or site."},
     {{"flush-cache"}, cli_cmd_flush_cache, "cache.flush", 0, 0, 1, "", "[SERVICE]",
      "Empty the open-file cache, of one service or of all."},
-    {{"site", "add"}, cli_cmd_site_add, "config", 0, 1, 1, "binding=,path=,service=,comment=",
-     "NAME --binding ADDR:PORT... --path DIR [--service S] [--comment C]",
-     "Create a site of the www service (or --service) with its bindings and home directory, "
-     "in one revision. A relative DIR is made absolute when the server is local."},
+    {{"site", "add"}, cli_cmd_site_add, "config", 0, 1, 1,
+     "binding=,path=,host=,certificate=,key=,service=,comment=",
+     "NAME --binding [https://]ADDR:PORT... --path DIR [--host NAME...] "
+     "[--certificate FILE --key FILE] [--service S] [--comment C]",
+     "Create a site of the www service (or --service) with its bindings, host names, TLS "
+     "certificate and home directory, in one revision. An https:// binding without "
+     "--certificate gets a self-signed certificate. A relative path is made absolute when "
+     "the server is local."},
     {{"site", "remove"}, cli_cmd_site_remove, "config", 0, 1, 1, "service=,comment=",
      "NAME [--service S] [--comment C]",
      "Delete a site with its virtual directories."},

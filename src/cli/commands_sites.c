@@ -73,11 +73,44 @@ static json_t *op(const char *kind, const char *key, json_t *set)
     return o;
 }
 
+static json_t *str_array(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* --certificate and --key, made absolute like --path, into SET; -1 on a usage error. */
+static int site_tls_opts(struct cli_run *r, json_t *set)
+{
+    const char *cert = cli_opt(r->args, "certificate"), *key = cli_opt(r->args, "key");
+    char *c, *k;
+
+    if ((cert == NULL) != (key == NULL))
+        return cli_usage(r, "--certificate and --key go together");
+    if (cert == NULL)
+        return 0;
+    if ((c = server_dir(r, cert)) == NULL)
+        return -1;
+    if ((k = server_dir(r, key)) == NULL) {
+        free(c);
+        return -1;
+    }
+    json_object_set_new(set, "tls_certificate_file", json_string(c));
+    json_object_set_new(set, "tls_key_file", json_string(k));
+    free(c);
+    free(k);
+    return 0;
+}
+
 int cli_cmd_site_add(struct cli_run *r)
 {
-    const char *name = r->args->pos[0], *path = cli_opt(r->args, "path"), *b[64];
+    const char *name = r->args->pos[0], *path = cli_opt(r->args, "path"), *b[64], *h[64];
     size_t nb = cli_opt_all(r->args, "binding", b, 64);
-    json_t *bindings, *ops;
+    size_t nh = cli_opt_all(r->args, "host", h, 64);
+    json_t *set, *ops;
     char *key, *root, *dir, what[300];
     int rc;
 
@@ -85,16 +118,17 @@ int cli_cmd_site_add(struct cli_run *r)
         return -1;
     if (nb == 0 || path == NULL)
         return cli_usage(r, "a site needs --binding and --path");
-    if ((dir = server_dir(r, path)) == NULL)
+    set = json_pack("{s:o}", "bindings", str_array(b, nb));
+    if (nh > 0)
+        json_object_set_new(set, "host_names", str_array(h, nh));
+    if (site_tls_opts(r, set) == -1 || (dir = server_dir(r, path)) == NULL) {
+        json_decref(set);
         return -1;
-    bindings = json_array();
-    for (size_t i = 0; i < nb; i++)
-        json_array_append_new(bindings, json_string(b[i]));
+    }
     key = site_key(r, name);
     root = xmalloc(strlen(key) + 8);
     snprintf(root, strlen(key) + 8, "%s/root", key);
-    ops = json_pack("[o,o]", op("create", key, json_pack("{s:o}", "bindings", bindings)),
-                    op("create", root, json_pack("{s:s}", "path", dir)));
+    ops = json_pack("[o,o]", op("create", key, set), op("create", root, json_pack("{s:s}", "path", dir)));
     snprintf(what, sizeof(what), "site %s added to %s", name, service(r));
     rc = cli_commit(r, ops, what);
     free(key);
