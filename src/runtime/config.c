@@ -702,7 +702,8 @@ static int check_shared(struct cc *c, const struct site *t, const struct site_bi
                        other, key, text);
     if (share_host_name(t, s, &name))
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "host_names",
-                       "sites %s and %s both claim host name %s on %s", other, key, name, text);
+                       "sites %s and %s both list %s in host_names on %s", other, key, name,
+                       text);
     return 0;
 }
 

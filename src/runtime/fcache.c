@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "runtime/gen.h"
-#include "www/mime.h"
+#include "core/clock.h"
 #include "runtime/path.h"
 
 #define NBUCKETS 4096
@@ -49,7 +49,8 @@ static void entry_destroy(struct fc_entry *e)
     if (e->fd >= 0)
         close(e->fd);
     free(e->body);
-    free(e->hdr200);
+    if (e->ext_free)
+        e->ext_free(e->ext);
     free(e->rel);
     free(e);
 }
@@ -120,26 +121,8 @@ static void entry_load_body(struct fcache *c, struct fc_entry *e)
     c->bytes += (size_t)e->size;
 }
 
-/* The headers of a 200 for this file never change while the entry lives, so
- * they are built once instead of on every request. */
-static void entry_build_header(struct fc_entry *e)
-{
-    int n;
-    size_t cap = strlen(e->mime) + e->etag_len + 160;
-
-    if (e->is_dir)
-        return;
-    e->hdr200 = xmalloc(cap);
-    n = snprintf(e->hdr200, cap,
-                 "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n"
-                 "ETag: %.*s\r\nAccept-Ranges: bytes\r\n",
-                 e->mime, (long long)e->size, e->last_modified, (int)e->etag_len, e->etag);
-    e->hdr200_len = (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
-}
-
 /* Open the file and fill the metadata; failures become failure entries. */
-static void entry_open(struct fcache *c, struct fc_entry *e, const struct vdir *v,
-                       const struct mime_map *mime)
+static void entry_open(struct fcache *c, struct fc_entry *e, const struct vdir *v)
 {
     struct stat st;
 
@@ -161,11 +144,6 @@ static void entry_open(struct fcache *c, struct fc_entry *e, const struct vdir *
     e->mtime_nsec = st.st_mtim.tv_nsec;
     e->dev = st.st_dev;
     e->ino = st.st_ino;
-    e->etag_len = cond_make_etag(e->etag, sizeof(e->etag), (uint64_t)st.st_size,
-                                 (int64_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    clock_http_format(e->mtime, e->last_modified);
-    e->mime = e->is_dir ? "text/html" : mime_lookup(mime, e->rel, e->rel_len);
-    entry_build_header(e);
     entry_load_body(c, e);
 }
 
@@ -192,7 +170,7 @@ static void evict_to_fit(struct fcache *c)
 }
 
 static struct fc_entry *entry_create(struct fcache *c, const struct vdir *v, const char *rel,
-                                     size_t len, uint64_t h, const struct mime_map *mime)
+                                     size_t len, uint64_t h)
 {
     struct fc_entry *e = xcalloc(1, sizeof(*e));
 
@@ -202,7 +180,7 @@ static struct fc_entry *entry_create(struct fcache *c, const struct vdir *v, con
     e->rel_len = len;
     e->refs = 1; /* the cache's own */
     e->checked_ms = clock_ms();
-    entry_open(c, e, v, mime);
+    entry_open(c, e, v);
     evict_to_fit(c);
     e->hnext = c->buckets[h % NBUCKETS];
     c->buckets[h % NBUCKETS] = e;
@@ -222,8 +200,7 @@ static struct fc_entry *entry_lookup(struct fcache *c, const struct vdir *v, con
     return NULL;
 }
 
-struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len,
-                            const struct mime_map *mime)
+struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len)
 {
     uint64_t h = fc_hash(v->uid, rel, len);
     struct fc_entry *e = entry_lookup(c, v, rel, len, h);
@@ -244,7 +221,7 @@ struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *
         }
     } else {
         c->misses++;
-        e = entry_create(c, v, rel, len, h, mime);
+        e = entry_create(c, v, rel, len, h);
     }
     e->refs++;
     return e;

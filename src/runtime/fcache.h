@@ -1,6 +1,7 @@
 /*
- * fcache: the open-file cache of one worker — descriptor, size, mtime, ETag,
- * media type, a prebuilt header block, and the bytes of small files. Keyed
+ * fcache: the open-file cache of one worker — descriptor, size, mtime, the
+ * bytes of small files, and what the service derives from an entry once
+ * (ext: WWW keeps the media type, validators and header block there). Keyed
  * by (virtual directory, relative path); also remembers recent failures so a
  * burst of 404s costs no system calls. An entry is trusted for valid_ms and
  * then revalidated against the file system, so changed files are noticed.
@@ -16,11 +17,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "core/clock.h"
-#include "www/cond.h"
 
 struct vdir;
-struct mime_map;
 
 #define FC_BODY_MAX (16 * 1024) /* files up to this size are kept in memory */
 
@@ -40,13 +38,9 @@ struct fc_entry {
     long mtime_nsec;
     dev_t dev;
     ino_t ino;
-    char etag[ETAG_MAX];
-    size_t etag_len;
-    char last_modified[HTTP_DATE_LEN + 1];
-    const char *mime;
     char *body;   /* the whole file when size <= FC_BODY_MAX */
-    char *hdr200; /* "Content-Type ... Accept-Ranges: bytes\r\n" of a full response */
-    size_t hdr200_len;
+    void *ext;    /* the service's own data about the file, freed with ext_free */
+    void (*ext_free)(void *ext);
     uint64_t checked_ms;
 };
 
@@ -63,8 +57,7 @@ void fcache_free(struct fcache *c);
  * revalidated as needed. Always returns an entry holding one reference for
  * the caller; check fd == -1 for a failure (err says why).
  */
-struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len,
-                            const struct mime_map *mime);
+struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len);
 /** Drop a reference taken by fcache_get. */
 void fcache_put(struct fc_entry *e);
 /** Forget every entry (descriptors close once no response uses them). */

@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "runtime/gen.h"
@@ -13,6 +15,7 @@
 #include "runtime/accesslog.h"
 #include "www/cond.h"
 #include "www/dirlist.h"
+#include "www/mime.h"
 #include "runtime/fcache.h"
 #include "runtime/path.h"
 #include "www/range.h"
@@ -26,8 +29,20 @@ struct reply {
     struct www_conn *c;
     const struct http1_req *req;
     const struct site *site;
+    const struct www_file *wf; /* of the file being answered */
     bool head_only;
     bool file_sent; /* counts as a file sent */
+};
+
+/* What WWW derives once from a cached file (its fc_entry's ext): they never
+ * change while the entry lives, so they are not rebuilt per request. */
+struct www_file {
+    const char *mime;
+    char etag[ETAG_MAX];
+    size_t etag_len;
+    char last_modified[HTTP_DATE_LEN + 1];
+    char *hdr200; /* "Content-Type ... Accept-Ranges: bytes\r\n" of a full response */
+    size_t hdr200_len;
 };
 
 bool www_static_accepts(enum http_method m)
@@ -148,12 +163,47 @@ void www_static_error(struct www_conn *c, const struct http1_req *req, int statu
 
 /* ---- file responses ---- */
 
-static void out_file_headers(struct www_conn *c, const struct fc_entry *fe)
+static void www_file_free(void *p)
+{
+    struct www_file *wf = p;
+
+    free(wf->hdr200);
+    free(wf);
+}
+
+/* The entry's media type comes from the site's MIME map: an entry is keyed
+ * by its vdir, which belongs to one site of one generation. */
+static const struct www_file *www_file_of(struct fc_entry *fe, const struct mime_map *mime)
+{
+    struct www_file *wf = fe->ext;
+    size_t cap;
+    int n;
+
+    if (wf != NULL)
+        return wf;
+    wf = xcalloc(1, sizeof(*wf));
+    wf->mime = mime_lookup(mime, fe->rel, fe->rel_len);
+    wf->etag_len = cond_make_etag(wf->etag, sizeof(wf->etag), (uint64_t)fe->size,
+                                  (int64_t)fe->mtime, fe->mtime_nsec);
+    clock_http_format(fe->mtime, wf->last_modified);
+    cap = strlen(wf->mime) + wf->etag_len + 160;
+    wf->hdr200 = xmalloc(cap);
+    n = snprintf(wf->hdr200, cap,
+                 "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n"
+                 "ETag: %.*s\r\nAccept-Ranges: bytes\r\n",
+                 wf->mime, (long long)fe->size, wf->last_modified, (int)wf->etag_len, wf->etag);
+    wf->hdr200_len = (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+    fe->ext = wf;
+    fe->ext_free = www_file_free;
+    return wf;
+}
+
+static void out_file_headers(struct www_conn *c, const struct www_file *wf)
 {
     OUT_LIT(c, "Last-Modified: ");
-    www_out(c, fe->last_modified, HTTP_DATE_LEN);
+    www_out(c, wf->last_modified, HTTP_DATE_LEN);
     OUT_LIT(c, "\r\nETag: ");
-    www_out(c, fe->etag, fe->etag_len);
+    www_out(c, wf->etag, wf->etag_len);
     OUT_LIT(c, "\r\n");
 }
 
@@ -167,10 +217,10 @@ static void out_body(struct reply *r, struct fc_entry *fe, uint64_t off, uint64_
         www_out_file(r->c, fe, (off_t)off, (size_t)len);
 }
 
-static int reply_not_modified(struct reply *r, const struct fc_entry *fe)
+static int reply_not_modified(struct reply *r)
 {
     www_out_status(r->c, 304);
-    out_file_headers(r->c, fe);
+    out_file_headers(r->c, r->wf);
     www_out_end_head(r->c, keep_alive(r), minor(r));
     return 304;
 }
@@ -180,7 +230,7 @@ static int reply_full(struct reply *r, struct fc_entry *fe)
     struct www_conn *c = r->c;
 
     www_out_status(c, 200);
-    www_out(c, fe->hdr200, fe->hdr200_len);
+    www_out(c, r->wf->hdr200, r->wf->hdr200_len);
     www_out_end_head(c, keep_alive(r), minor(r));
     out_body(r, fe, 0, (uint64_t)fe->size);
     r->file_sent = true;
@@ -217,11 +267,11 @@ static int reply_one_range(struct reply *r, struct fc_entry *fe, const struct by
 
     www_out_status(c, 206);
     OUT_LIT(c, "Content-Type: ");
-    out_str(c, fe->mime);
+    out_str(c, r->wf->mime);
     OUT_LIT(c, "\r\n");
     www_out(c, line, (size_t)n);
     out_header_u64(c, "Content-Length: ", 16, br->last - br->first + 1);
-    out_file_headers(c, fe);
+    out_file_headers(c, r->wf);
     OUT_LIT(c, "Accept-Ranges: bytes\r\n");
     www_out_end_head(c, keep_alive(r), minor(r));
     out_body(r, fe, br->first, br->last - br->first + 1);
@@ -242,15 +292,15 @@ static int reply_multi_range(struct reply *r, struct fc_entry *fe, const struct 
     www_out(c, boundary, 20);
     OUT_LIT(c, "\r\n");
     out_header_u64(c, "Content-Length: ", 16,
-                   range_multipart_length(boundary, fe->mime, br, count, (uint64_t)fe->size));
-    out_file_headers(c, fe);
+                   range_multipart_length(boundary, r->wf->mime, br, count, (uint64_t)fe->size));
+    out_file_headers(c, r->wf);
     OUT_LIT(c, "Accept-Ranges: bytes\r\n");
     www_out_end_head(c, keep_alive(r), minor(r));
     r->file_sent = true;
     if (r->head_only)
         return 206;
     for (size_t i = 0; i < count; i++) {
-        n = range_part_header(part, sizeof(part), boundary, fe->mime, &br[i], (uint64_t)fe->size,
+        n = range_part_header(part, sizeof(part), boundary, r->wf->mime, &br[i], (uint64_t)fe->size,
                               i == 0);
         www_out(c, part, n);
         out_body(r, fe, br[i].first, br[i].last - br[i].first + 1);
@@ -266,7 +316,7 @@ static int reply_ranges(struct reply *r, struct fc_entry *fe)
     size_t count = 0;
     const struct http1_req *q = r->req;
 
-    if (q->if_range.n > 0 && !cond_if_range(q->if_range, fe->etag, fe->etag_len, fe->mtime))
+    if (q->if_range.n > 0 && !cond_if_range(q->if_range, r->wf->etag, r->wf->etag_len, fe->mtime))
         return reply_full(r, fe);
     switch (range_parse(q->range.p, q->range.n, (uint64_t)fe->size, br, MAX_RANGES, &count)) {
     case RANGE_OK:
@@ -283,10 +333,13 @@ static int reply_ranges(struct reply *r, struct fc_entry *fe)
 
 static int reply_file(struct reply *r, struct fc_entry *fe)
 {
-    int st = cond_evaluate(r->req, fe->etag, fe->etag_len, fe->mtime);
+    int st;
+
+    r->wf = www_file_of(fe, www_site_of(r->site)->mime);
+    st = cond_evaluate(r->req, r->wf->etag, r->wf->etag_len, fe->mtime);
 
     if (st == 304)
-        return reply_not_modified(r, fe);
+        return reply_not_modified(r);
     if (st == 412)
         return reply_error(r, 412, "A precondition of the request does not hold.");
     /* HEAD gets the headers GET would get (RFC 9110 9.3.2), ranges included. */
@@ -353,7 +406,7 @@ static int reply_directory(struct reply *r, struct fc_entry *dir, const struct v
             continue;
         memcpy(doc, rel, rlen);
         memcpy(doc + rlen, ws->default_docs[i], dlen + 1);
-        fe = fcache_get(r->c->s.w->fcache, v, doc, rlen + dlen, ws->mime);
+        fe = fcache_get(r->c->s.w->fcache, v, doc, rlen + dlen);
         if (fe->fd >= 0 && !fe->is_dir) {
             st = reply_file(r, fe);
             fcache_put(fe);
@@ -475,7 +528,7 @@ static int reply_path(struct reply *r)
     rlen = plen - (size_t)(rel - path);
     if (v->require_tls && !r->c->s.tls)
         return reply_redirect_tls(r);
-    fe = fcache_get(r->c->s.w->fcache, v, rel, rlen, www_site_of(r->site)->mime);
+    fe = fcache_get(r->c->s.w->fcache, v, rel, rlen);
     if (fe->fd < 0)
         st = reply_error(r, path_errno_status(fe->err), open_reason(path_errno_status(fe->err)));
     else if (fe->is_dir)
