@@ -67,7 +67,7 @@ static void check_evaluate(char *const f[NFIELDS], const size_t n[NFIELDS], uint
                            time_t mtime)
 {
     static const enum http_method methods[] = {HTTP_M_GET, HTTP_M_HEAD, HTTP_M_PUT, HTTP_M_DELETE};
-    struct http1_req req;
+    struct www_req req;
     int r;
 
     memset(&req, 0, sizeof(req));
@@ -88,7 +88,7 @@ static void check_evaluate(char *const f[NFIELDS], const size_t n[NFIELDS], uint
 
 static void check_own_tag(const char *etag, size_t len, uint8_t flags, time_t mtime)
 {
-    struct http1_req req;
+    struct www_req req;
     struct http_str own = {etag, len};
 
     if (!strong_tag(etag, len))

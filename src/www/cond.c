@@ -155,12 +155,12 @@ static bool cond_date(struct http_str field, time_t *t)
     return field.n > 0 && clock_http_parse(field.p, field.n, t);
 }
 
-static bool cond_get_or_head(const struct http1_req *req)
+static bool cond_get_or_head(const struct www_req *req)
 {
     return req->method == HTTP_M_GET || req->method == HTTP_M_HEAD;
 }
 
-int cond_evaluate(const struct http1_req *req, const char *etag, size_t etag_len, time_t mtime)
+int cond_evaluate(const struct www_req *req, const char *etag, size_t etag_len, time_t mtime)
 {
     time_t t;
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "www/http1.h"
+#include "www/req.h"
 
 #define ETAG_MAX 48
 
@@ -22,7 +22,7 @@ size_t cond_make_etag(char *out, size_t cap, uint64_t size, int64_t mtime_sec, l
  * If-None-Match, If-Modified-Since, in the RFC 9110 13.2.2 order) for a
  * representation with ETAG and MTIME. Returns 0 to proceed, 304 or 412.
  */
-int cond_evaluate(const struct http1_req *req, const char *etag, size_t etag_len, time_t mtime);
+int cond_evaluate(const struct www_req *req, const char *etag, size_t etag_len, time_t mtime);
 
 /** True when an If-Range value (an ETag or a date) still matches. */
 bool cond_if_range(struct http_str if_range, const char *etag, size_t etag_len, time_t mtime);

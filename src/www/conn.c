@@ -18,6 +18,7 @@
 #include "runtime/tls.h"
 #include "runtime/worker.h"
 #include "version.h"
+#include "www/req.h"
 #include "www/static.h"
 #include "www/www.h"
 
@@ -37,7 +38,7 @@ static int conn_flush(struct www_conn *c);
 
 /* ---- output queue ---- */
 
-void www_out(struct www_conn *c, const void *p, size_t n)
+static void www_out(struct www_conn *c, const void *p, size_t n)
 {
     struct buf *b = c->out;
 
@@ -60,7 +61,7 @@ static void conn_segs_get(struct www_conn *c)
     c->segs = (struct conn_seg *)(void *)c->segbuf->data;
 }
 
-void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len)
+static void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len)
 {
     struct conn_seg *s;
 
@@ -78,7 +79,7 @@ void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len
     fe->refs++;
 }
 
-uint64_t www_out_queued(const struct www_conn *c)
+static uint64_t www_out_queued(const struct www_conn *c)
 {
     uint64_t n = c->out ? c->out->len - c->out_sent : 0;
 
@@ -117,34 +118,6 @@ static void conn_out_truncate(struct www_conn *c, size_t mark, unsigned segs_mar
 
 /* ---- status lines and errors ---- */
 
-const char *www_status_text(int status)
-{
-    switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-    }
-}
-
 /* "HTTP/1.1 200 OK\r\nDate: " for the common statuses, built once. */
 static size_t status_line(int status, char *out, size_t cap)
 {
@@ -163,7 +136,7 @@ static size_t status_line(int status, char *out, size_t cap)
     return 21 + tlen;
 }
 
-void www_out_status(struct www_conn *c, int status)
+static void www_out_status(struct www_conn *c, int status)
 {
     static const char server[] = "\r\nServer: infosrv/" INFOSRV_VERSION "\r\n";
     char line[96];
@@ -179,7 +152,7 @@ void www_out_status(struct www_conn *c, int status)
     www_out(c, server, sizeof(server) - 1);
 }
 
-void www_out_end_head(struct www_conn *c, bool keep_alive, int version_minor)
+static void www_out_end_head(struct www_conn *c, bool keep_alive, int version_minor)
 {
     if (!keep_alive)
         www_out(c, "Connection: close\r\n\r\n", 21);
@@ -189,46 +162,119 @@ void www_out_end_head(struct www_conn *c, bool keep_alive, int version_minor)
         www_out(c, "\r\n", 2);
 }
 
-static void html_escape(struct buf *b, const char *s)
+/* ---- the HTTP/1.1 encoder of struct www_res ---- */
+
+static struct www_conn *enc_conn(const struct www_res *res)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '&': buf_puts(b, "&amp;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        default: buf_append(b, s, 1);
-        }
-    }
+    return res->enc;
 }
 
-void www_out_error(struct www_conn *c, int status, const char *reason, bool close, bool head_only,
-                   int version_minor, bool keep_alive)
+static void enc_status(struct www_res *res, int status)
 {
-    struct buf body = {0};
-    char hdr[96];
-    int n;
+    www_out_status(enc_conn(res), status);
+}
 
-    buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1>\n",
-               status, www_status_text(status), www_status_text(status));
-    if (reason && *reason) {
-        buf_puts(&body, "<p>");
-        html_escape(&body, reason);
-        buf_puts(&body, "</p>\n");
-    }
-    buf_puts(&body, "</body></html>\n");
-    www_out_status(c, status);
-    if (status == 405 || status == 501)
-        www_out(c, "Allow: GET, HEAD, OPTIONS\r\n", 27);
-    n = snprintf(hdr, sizeof(hdr), "Content-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n",
-                 body.len);
-    www_out(c, hdr, (size_t)n);
-    if (close)
+static void enc_header(struct www_res *res, const char *lines, size_t n)
+{
+    www_out(enc_conn(res), lines, n);
+}
+
+static void enc_end_head(struct www_res *res)
+{
+    struct www_conn *c = enc_conn(res);
+
+    if (res->close)
         c->close_after = true;
-    www_out_end_head(c, keep_alive && !c->close_after, version_minor);
-    if (!head_only)
-        www_out(c, body.data, body.len);
-    buf_free(&body);
+    www_out_end_head(c, !c->close_after, c->minor);
+}
+
+static void enc_body(struct www_res *res, const void *p, size_t n)
+{
+    www_out(enc_conn(res), p, n);
+}
+
+static void enc_file(struct www_res *res, struct fc_entry *fe, off_t off, size_t len)
+{
+    www_out_file(enc_conn(res), fe, off, len);
+}
+
+static uint64_t enc_queued(const struct www_res *res)
+{
+    return www_out_queued(enc_conn(res));
+}
+
+static const struct www_res_ops http1_encoder = {
+    .status = enc_status,
+    .header = enc_header,
+    .end_head = enc_end_head,
+    .body = enc_body,
+    .file = enc_file,
+    .queued = enc_queued,
+};
+
+/* The Host header without its port ("a.test:8080", "[::1]:80"). */
+static size_t host_name_len(const struct http_str *host)
+{
+    size_t n = host->n;
+
+    if (n > 0 && host->p[0] == '[') {
+        const char *close = memchr(host->p, ']', n);
+        return close ? (size_t)(close - host->p) + 1 : n;
+    }
+    for (size_t i = n; i-- > 0;)
+        if (host->p[i] == ':')
+            return i;
+    return n;
+}
+
+/* The handler's view of a parsed head H (NULL: an unparsable request). */
+static void conn_req(struct www_conn *c, const struct http1_req *h, struct www_req *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->s = &c->s;
+    q->protocol = "HTTP/1.1";
+    q->bytes_in = c->req_bytes;
+    c->minor = 1;
+    if (h == NULL)
+        return;
+    c->minor = h->version_minor;
+    q->method = h->method;
+    q->method_str = h->method_str;
+    q->target = h->target;
+    q->path = h->path;
+    q->query = h->query;
+    q->host = h->host;
+    q->host_name = (struct http_str){h->host.p, host_name_len(&h->host)};
+    q->asterisk = h->asterisk;
+    q->protocol = h->version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+    q->if_match = h->if_match;
+    q->if_none_match = h->if_none_match;
+    q->if_modified_since = h->if_modified_since;
+    q->if_unmodified_since = h->if_unmodified_since;
+    q->if_range = h->if_range;
+    q->range = h->range;
+    q->user_agent = h->user_agent;
+    q->referer = h->referer;
+}
+
+/* Run HANDLER on the request (or ERROR when STATUS is set) and account for it. */
+static void conn_respond(struct www_conn *c, const struct http1_req *h, int status,
+                         const char *reason)
+{
+    struct www_req q;
+    struct www_res res = {.ops = &http1_encoder, .enc = c, .close = c->stop_reading};
+    uint64_t before = www_out_queued(c);
+
+    conn_req(c, h, &q);
+    res.head_only = q.method == HTTP_M_HEAD;
+    if (status != 0) {
+        www_res_error(&res, status, reason);
+    } else {
+        status = www_static_handle(&q, &res);
+        if (res.close)
+            c->stop_reading = true;
+    }
+    www_account(&q, c->s.site, status, www_out_queued(c) - before, res.file_sent);
 }
 
 /* ---- life cycle ---- */
@@ -249,7 +295,7 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
         /* A request head (or the first one) did not arrive: say why. An idle
          * keep-alive connection runs the other timer and closes silently. */
         c->stop_reading = true;
-        www_out_error(c, 408, "The request head did not arrive in time.", true, false, 1, false);
+        conn_respond(c, NULL, 408, "The request head did not arrive in time.");
         if (conn_flush(c) == 0) { /* still sending: give it a little longer */
             c->head_timer = false;
             loop_timer_set(c->s.w->loop, &c->timer, 2000, conn_timeout);
@@ -433,21 +479,6 @@ static void conn_begin_body(struct www_conn *c, const struct http1_req *req)
     memset(&c->chunked, 0, sizeof(c->chunked));
 }
 
-/* The Host header without its port ("a.test:8080", "[::1]:80"). */
-static size_t host_name_len(const struct http_str *host)
-{
-    size_t n = host->n;
-
-    if (n > 0 && host->p[0] == '[') {
-        const char *close = memchr(host->p, ']', n);
-        return close ? (size_t)(close - host->p) + 1 : n;
-    }
-    for (size_t i = n; i-- > 0;)
-        if (host->p[i] == ':')
-            return i;
-    return n;
-}
-
 /* A request runs on the newest generation the worker has, and on the site
  * its binding gives the host: the SNI name on TLS (chosen at the handshake),
  * the Host header on plain HTTP. */
@@ -476,12 +507,12 @@ static void conn_on_request(struct www_conn *c, const struct http1_req *req)
         c->close_after = true;
     if (req->expect_other) {
         c->stop_reading = true;
-        www_static_error(c, req, 417, "Only the 100-continue expectation is supported.");
+        conn_respond(c, req, 417, "Only the 100-continue expectation is supported.");
         return;
     }
     if (has_body && req->body == HTTP_BODY_LENGTH && ws && req->content_length > ws->max_body) {
         c->stop_reading = true;
-        www_static_error(c, req, 413, "The request body is larger than this server accepts.");
+        conn_respond(c, req, 413, "The request body is larger than this server accepts.");
         return;
     }
     if (has_body && !www_static_accepts(req->method)) {
@@ -489,14 +520,14 @@ static void conn_on_request(struct www_conn *c, const struct http1_req *req)
          * connection cannot be reused. */
         c->stop_reading = true;
         c->close_after = true;
-        www_static_handle(c, req);
+        conn_respond(c, req, 0, NULL);
         return;
     }
     if (has_body && req->expect_continue)
         www_out(c, CONTINUE_100, sizeof(CONTINUE_100) - 1);
     c->resp_mark = c->out ? c->out->len : 0;
     c->segs_mark = c->nsegs;
-    www_static_handle(c, req);
+    conn_respond(c, req, 0, NULL);
     if (has_body)
         conn_begin_body(c, req);
 }
@@ -506,7 +537,7 @@ static void conn_body_failed(struct www_conn *c, int status, const char *reason)
     conn_out_truncate(c, c->resp_mark, c->segs_mark);
     c->state = CS_HEAD;
     c->stop_reading = true;
-    www_static_error(c, NULL, status, reason);
+    conn_respond(c, NULL, status, reason);
 }
 
 /* Consume request-body bytes from p[0..len); returns bytes used. */
@@ -559,7 +590,7 @@ static size_t conn_process(struct www_conn *c, char *p, size_t len)
         if (r == HTTP1_ERROR) {
             c->stop_reading = true;
             c->req_bytes = len - done;
-            www_static_error(c, NULL, status, reason);
+            conn_respond(c, NULL, status, reason);
             break;
         }
         c->req_bytes = used + (req.body == HTTP_BODY_LENGTH ? req.content_length : 0);

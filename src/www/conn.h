@@ -2,7 +2,9 @@
  * conn: one HTTP/1.x connection of the WWW service — an explicit state
  * machine (TLS handshake, head, body, closing) over a transport (plain or
  * TLS), the output queue (bytes plus file segments), timeouts, and the
- * runtime's session header. Owned by one worker thread; freed by it
+ * runtime's session header; the HTTP/1.1 encoder of struct www_res, so
+ * handlers (www/static.c) never see HTTP/1 framing. Owned by one worker
+ * thread; freed by it
  * (deferred to the loop's idle hook).
  */
 #ifndef WWW_CONN_H
@@ -59,6 +61,7 @@ struct www_conn {
     bool head_timer;      /* the timer is the header timeout */
     bool watch_out;       /* EPOLLOUT is registered */
     uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
+    int minor;            /* HTTP/1.x minor version of the request being answered */
 };
 
 /** The connection whose session header is S. */
@@ -73,23 +76,5 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
 void www_conn_close(struct www_conn *c);
 /** Close if idle (no partial request, nothing to send); else close after the response. */
 void www_conn_drain(struct www_conn *c);
-
-/* Output helpers used by the request handlers (www/static.c). */
-
-/** Append bytes to the output. */
-void www_out(struct www_conn *c, const void *p, size_t n);
-/** Append a file segment (takes a new reference on fe). */
-void www_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len);
-/** Bytes queued so far (for access log byte counts). */
-uint64_t www_out_queued(const struct www_conn *c);
-/** Append the status line, Date and Server headers. */
-void www_out_status(struct www_conn *c, int status);
-/** Append the Connection header when needed and the blank line ending the head. */
-void www_out_end_head(struct www_conn *c, bool keep_alive, int version_minor);
-/** Append a complete error response with an HTML body; closes after it if CLOSE. */
-void www_out_error(struct www_conn *c, int status, const char *reason, bool close, bool head_only,
-                   int version_minor, bool keep_alive);
-/** Reason phrase of a status. */
-const char *www_status_text(int status);
 
 #endif

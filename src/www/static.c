@@ -26,8 +26,8 @@
 #define PATH_MAX_BYTES (8192 + 2)
 
 struct reply {
-    struct www_conn *c;
-    const struct http1_req *req;
+    const struct www_req *req;
+    struct www_res *res;
     const struct site *site;
     const struct www_file *wf; /* of the file being answered */
     bool head_only;
@@ -50,115 +50,70 @@ bool www_static_accepts(enum http_method m)
     return m == HTTP_M_GET || m == HTTP_M_HEAD || m == HTTP_M_OPTIONS;
 }
 
-static size_t u64_to_str(uint64_t v, char *out)
+#define HEAD_LIT(r, s) (r)->res->ops->header((r)->res, (s), sizeof(s) - 1)
+
+static void body_bytes(struct reply *r, const void *p, size_t n)
 {
-    char tmp[24];
-    size_t n = 0, i;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
-static void out_str(struct www_conn *c, const char *s)
-{
-    www_out(c, s, strlen(s));
-}
-
-static void out_header_u64(struct www_conn *c, const char *name, size_t nlen, uint64_t v)
-{
-    char line[64];
-    size_t n;
-
-    memcpy(line, name, nlen);
-    n = nlen + u64_to_str(v, line + nlen);
-    line[n++] = '\r';
-    line[n++] = '\n';
-    www_out(c, line, n);
-}
-
-#define OUT_LIT(c, s) www_out((c), (s), sizeof(s) - 1)
-
-static bool keep_alive(const struct reply *r)
-{
-    return !r->c->close_after;
-}
-
-static int minor(const struct reply *r)
-{
-    return r->req ? r->req->version_minor : 1;
+    r->res->ops->body(r->res, p, n);
 }
 
 static int reply_error(struct reply *r, int status, const char *reason)
 {
-    www_out_error(r->c, status, reason, r->c->stop_reading, r->head_only, minor(r), keep_alive(r));
+    www_res_error(r->res, status, reason);
     return status;
 }
 
 /* ---- accounting: statistics and the access log ---- */
 
-static void count(struct www_conn *c, const struct site *s, enum stat_id id)
+static void count(const struct session *ss, const struct site *s, enum stat_id id)
 {
-    stats_add(c->s.w->id, c->s.li->service_slot, id, 1);
+    stats_add(ss->w->id, ss->li->service_slot, id, 1);
     if (s)
-        stats_add(c->s.w->id, s->stats_slot, id, 1);
+        stats_add(ss->w->id, s->stats_slot, id, 1);
 }
 
-static void account(struct reply *r, int status, uint64_t bytes)
+static const char *log_method(const struct www_req *q)
 {
-    const struct http1_req *q = r->req;
-    struct www_conn *c = r->c;
+    const char *m = http1_method_name(q->method);
+
+    return m && q->method != HTTP_M_UNKNOWN ? m : "-";
+}
+
+void www_account(const struct www_req *q, const struct site *site, int status, uint64_t bytes,
+                 bool file_sent)
+{
+    const struct session *ss = q->s;
     struct alog_entry e = {0};
 
-    count(c, r->site, STAT_TOTAL_REQUESTS);
-    if (q == NULL || (q->method != HTTP_M_GET && q->method != HTTP_M_HEAD))
-        count(c, r->site, STAT_OTHER_REQUESTS);
+    count(ss, site, STAT_TOTAL_REQUESTS);
+    if (q->method != HTTP_M_GET && q->method != HTTP_M_HEAD)
+        count(ss, site, STAT_OTHER_REQUESTS);
     else
-        count(c, r->site, q->method == HTTP_M_GET ? STAT_GET_REQUESTS : STAT_HEAD_REQUESTS);
+        count(ss, site, q->method == HTTP_M_GET ? STAT_GET_REQUESTS : STAT_HEAD_REQUESTS);
     if (status == 404)
-        count(c, r->site, STAT_NOT_FOUND_ERRORS);
-    if (r->file_sent)
-        count(c, r->site, STAT_FILES_SENT);
-    if (r->site == NULL || r->site->alog == NULL)
+        count(ss, site, STAT_NOT_FOUND_ERRORS);
+    if (file_sent)
+        count(ss, site, STAT_FILES_SENT);
+    if (site == NULL || site->alog == NULL)
         return;
     e.time = clock_wall();
-    e.client_ip = c->s.peer_ip;
-    e.method = q ? (http1_method_name(q->method) ? http1_method_name(q->method) : "-") : "-";
-    if (q && q->method == HTTP_M_UNKNOWN)
-        e.method = "-";
-    e.uri_stem = q ? q->path.p : "-";
-    e.uri_stem_len = q ? q->path.n : 1;
-    e.query = q ? q->query.p : NULL;
-    e.query_len = q ? q->query.n : 0;
-    e.protocol = (q && q->version_minor == 0) ? "HTTP/1.0" : "HTTP/1.1";
+    e.client_ip = ss->peer_ip;
+    e.method = log_method(q);
+    e.uri_stem = q->path.n ? q->path.p : "-";
+    e.uri_stem_len = q->path.n ? q->path.n : 1;
+    e.query = q->query.p;
+    e.query_len = q->query.n;
+    e.protocol = q->protocol;
     e.status = status;
     e.bytes_sent = bytes;
-    e.bytes_received = c->req_bytes;
-    e.time_taken_ms = 0;
-    if (q) {
-        e.host = q->host.p, e.host_len = q->host.n;
-        e.user_agent = q->user_agent.p, e.user_agent_len = q->user_agent.n;
-        e.referer = q->referer.p, e.referer_len = q->referer.n;
-    }
-    e.server_ip = c->s.li->ip;
-    e.server_port = c->s.li->port;
-    e.site = r->site->name;
-    alog_write(r->site->alog, c->s.w->id, &e);
-}
-
-void www_static_error(struct www_conn *c, const struct http1_req *req, int status,
-                      const char *reason)
-{
-    struct reply r = {.c = c, .req = req, .site = c->s.site};
-    uint64_t before = www_out_queued(c);
-
-    r.head_only = req && req->method == HTTP_M_HEAD;
-    reply_error(&r, status, reason);
-    account(&r, status, www_out_queued(c) - before);
+    e.bytes_received = q->bytes_in;
+    e.host = q->host.p, e.host_len = q->host.n;
+    e.user_agent = q->user_agent.p, e.user_agent_len = q->user_agent.n;
+    e.referer = q->referer.p, e.referer_len = q->referer.n;
+    e.server_ip = ss->li->ip;
+    e.server_port = ss->li->port;
+    e.site = site->name;
+    alog_write(site->alog, ss->w->id, &e);
 }
 
 /* ---- file responses ---- */
@@ -198,13 +153,33 @@ static const struct www_file *www_file_of(struct fc_entry *fe, const struct mime
     return wf;
 }
 
-static void out_file_headers(struct www_conn *c, const struct www_file *wf)
+/* One header line "NAME: VALUE\r\n" from pieces, emitted whole. */
+static void head_line(struct reply *r, const char *name, const char *v1, size_t n1,
+                      const char *v2, size_t n2)
 {
-    OUT_LIT(c, "Last-Modified: ");
-    www_out(c, wf->last_modified, HTTP_DATE_LEN);
-    OUT_LIT(c, "\r\nETag: ");
-    www_out(c, wf->etag, wf->etag_len);
-    OUT_LIT(c, "\r\n");
+    char line[512];
+    size_t nl = strlen(name), n = nl + 2 + n1 + n2 + 2;
+    struct buf big = {0};
+    char *p = line;
+
+    if (n > sizeof(line)) { /* a long Location: not the hot path */
+        buf_reserve(&big, n);
+        p = big.data;
+    }
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, v1, n1);
+    if (n2)
+        memcpy(p + nl + 2 + n1, v2, n2);
+    memcpy(p + n - 2, "\r\n", 2);
+    r->res->ops->header(r->res, p, n);
+    buf_free(&big);
+}
+
+static void out_file_headers(struct reply *r)
+{
+    head_line(r, "Last-Modified", r->wf->last_modified, HTTP_DATE_LEN, NULL, 0);
+    head_line(r, "ETag", r->wf->etag, r->wf->etag_len, NULL, 0);
 }
 
 static void out_body(struct reply *r, struct fc_entry *fe, uint64_t off, uint64_t len)
@@ -212,26 +187,24 @@ static void out_body(struct reply *r, struct fc_entry *fe, uint64_t off, uint64_
     if (r->head_only || len == 0)
         return;
     if (fe->body)
-        www_out(r->c, fe->body + off, (size_t)len);
+        body_bytes(r, fe->body + off, (size_t)len);
     else
-        www_out_file(r->c, fe, (off_t)off, (size_t)len);
+        r->res->ops->file(r->res, fe, (off_t)off, (size_t)len);
 }
 
 static int reply_not_modified(struct reply *r)
 {
-    www_out_status(r->c, 304);
-    out_file_headers(r->c, r->wf);
-    www_out_end_head(r->c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 304);
+    out_file_headers(r);
+    r->res->ops->end_head(r->res);
     return 304;
 }
 
 static int reply_full(struct reply *r, struct fc_entry *fe)
 {
-    struct www_conn *c = r->c;
-
-    www_out_status(c, 200);
-    www_out(c, r->wf->hdr200, r->wf->hdr200_len);
-    www_out_end_head(c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 200);
+    r->res->ops->header(r->res, r->wf->hdr200, r->wf->hdr200_len);
+    r->res->ops->end_head(r->res);
     out_body(r, fe, 0, (uint64_t)fe->size);
     r->file_sent = true;
     return 200;
@@ -246,34 +219,31 @@ static int reply_unsatisfiable(struct reply *r, const struct fc_entry *fe, const
     buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>416 Range Not Satisfiable</title>"
                       "</head>\n<body><h1>Range Not Satisfiable</h1>\n<p>%s</p></body></html>\n",
                why);
-    www_out_status(r->c, 416);
-    www_out(r->c, line, (size_t)n);
-    OUT_LIT(r->c, "Content-Type: text/html; charset=utf-8\r\n");
-    out_header_u64(r->c, "Content-Length: ", 16, body.len);
-    www_out_end_head(r->c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 416);
+    r->res->ops->header(r->res, line, (size_t)n);
+    HEAD_LIT(r, "Content-Type: text/html; charset=utf-8\r\n");
+    www_res_header_u64(r->res, "Content-Length: ", 16, body.len);
+    r->res->ops->end_head(r->res);
     if (!r->head_only)
-        www_out(r->c, body.data, body.len);
+        body_bytes(r, body.data, body.len);
     buf_free(&body);
     return 416;
 }
 
 static int reply_one_range(struct reply *r, struct fc_entry *fe, const struct byte_range *br)
 {
-    struct www_conn *c = r->c;
     char line[96];
     int n = snprintf(line, sizeof(line), "Content-Range: bytes %llu-%llu/%lld\r\n",
                      (unsigned long long)br->first, (unsigned long long)br->last,
                      (long long)fe->size);
 
-    www_out_status(c, 206);
-    OUT_LIT(c, "Content-Type: ");
-    out_str(c, r->wf->mime);
-    OUT_LIT(c, "\r\n");
-    www_out(c, line, (size_t)n);
-    out_header_u64(c, "Content-Length: ", 16, br->last - br->first + 1);
-    out_file_headers(c, r->wf);
-    OUT_LIT(c, "Accept-Ranges: bytes\r\n");
-    www_out_end_head(c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 206);
+    head_line(r, "Content-Type", r->wf->mime, strlen(r->wf->mime), NULL, 0);
+    r->res->ops->header(r->res, line, (size_t)n);
+    www_res_header_u64(r->res, "Content-Length: ", 16, br->last - br->first + 1);
+    out_file_headers(r);
+    HEAD_LIT(r, "Accept-Ranges: bytes\r\n");
+    r->res->ops->end_head(r->res);
     out_body(r, fe, br->first, br->last - br->first + 1);
     r->file_sent = true;
     return 206;
@@ -282,31 +252,30 @@ static int reply_one_range(struct reply *r, struct fc_entry *fe, const struct by
 static int reply_multi_range(struct reply *r, struct fc_entry *fe, const struct byte_range *br,
                              size_t count)
 {
-    struct www_conn *c = r->c;
+    static const char multi[] = "multipart/byteranges; boundary=";
+    const struct session *ss = r->req->s;
     char boundary[21], part[512];
     size_t n;
 
-    range_boundary(fe->ino ^ (uint64_t)fe->mtime ^ c->s.id ^ c->s.requests, boundary);
-    www_out_status(c, 206);
-    OUT_LIT(c, "Content-Type: multipart/byteranges; boundary=");
-    www_out(c, boundary, 20);
-    OUT_LIT(c, "\r\n");
-    out_header_u64(c, "Content-Length: ", 16,
-                   range_multipart_length(boundary, r->wf->mime, br, count, (uint64_t)fe->size));
-    out_file_headers(c, r->wf);
-    OUT_LIT(c, "Accept-Ranges: bytes\r\n");
-    www_out_end_head(c, keep_alive(r), minor(r));
+    range_boundary(fe->ino ^ (uint64_t)fe->mtime ^ ss->id ^ ss->requests, boundary);
+    r->res->ops->status(r->res, 206);
+    head_line(r, "Content-Type", multi, sizeof(multi) - 1, boundary, 20);
+    www_res_header_u64(r->res, "Content-Length: ", 16,
+                       range_multipart_length(boundary, r->wf->mime, br, count, (uint64_t)fe->size));
+    out_file_headers(r);
+    HEAD_LIT(r, "Accept-Ranges: bytes\r\n");
+    r->res->ops->end_head(r->res);
     r->file_sent = true;
     if (r->head_only)
         return 206;
     for (size_t i = 0; i < count; i++) {
         n = range_part_header(part, sizeof(part), boundary, r->wf->mime, &br[i], (uint64_t)fe->size,
                               i == 0);
-        www_out(c, part, n);
+        body_bytes(r, part, n);
         out_body(r, fe, br[i].first, br[i].last - br[i].first + 1);
     }
     n = range_part_trailer(part, sizeof(part), boundary);
-    www_out(c, part, n);
+    body_bytes(r, part, n);
     return 206;
 }
 
@@ -314,7 +283,7 @@ static int reply_ranges(struct reply *r, struct fc_entry *fe)
 {
     struct byte_range br[MAX_RANGES];
     size_t count = 0;
-    const struct http1_req *q = r->req;
+    const struct www_req *q = r->req;
 
     if (q->if_range.n > 0 && !cond_if_range(q->if_range, r->wf->etag, r->wf->etag_len, fe->mtime))
         return reply_full(r, fe);
@@ -350,21 +319,23 @@ static int reply_file(struct reply *r, struct fc_entry *fe)
 
 /* ---- directories ---- */
 
+/* "Location: PATH/?QUERY", the directory's URL with its slash. */
 static int reply_redirect_slash(struct reply *r)
 {
-    struct www_conn *c = r->c;
-    const struct http1_req *q = r->req;
+    const struct www_req *q = r->req;
+    struct buf v = {0};
 
-    www_out_status(c, 301);
-    OUT_LIT(c, "Location: ");
-    www_out(c, q->path.p, q->path.n);
-    OUT_LIT(c, "/");
+    buf_append(&v, q->path.p, q->path.n);
+    buf_puts(&v, "/");
     if (q->query.n > 0) {
-        OUT_LIT(c, "?");
-        www_out(c, q->query.p, q->query.n);
+        buf_puts(&v, "?");
+        buf_append(&v, q->query.p, q->query.n);
     }
-    OUT_LIT(c, "\r\nContent-Length: 0\r\n");
-    www_out_end_head(c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 301);
+    head_line(r, "Location", v.data, v.len, NULL, 0);
+    HEAD_LIT(r, "Content-Length: 0\r\n");
+    r->res->ops->end_head(r->res);
+    buf_free(&v);
     return 301;
 }
 
@@ -372,19 +343,18 @@ static int reply_listing(struct reply *r, struct fc_entry *dir, const struct vdi
                          const char *path)
 {
     struct buf body = {0};
-    struct www_conn *c = r->c;
 
     if (dirlist_render(dir->fd, path, v->browse_flags, DIRLIST_MAX_ENTRIES, &body) == -1) {
         buf_free(&body);
         return reply_error(r, 403, "The directory cannot be read.");
     }
-    www_out_status(c, 200);
-    OUT_LIT(c, "Content-Type: text/html; charset=utf-8\r\n");
-    out_header_u64(c, "Content-Length: ", 16, body.len);
-    OUT_LIT(c, "Cache-Control: no-cache\r\n");
-    www_out_end_head(c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 200);
+    HEAD_LIT(r, "Content-Type: text/html; charset=utf-8\r\n");
+    www_res_header_u64(r->res, "Content-Length: ", 16, body.len);
+    HEAD_LIT(r, "Cache-Control: no-cache\r\n");
+    r->res->ops->end_head(r->res);
     if (!r->head_only)
-        www_out(c, body.data, body.len);
+        body_bytes(r, body.data, body.len);
     buf_free(&body);
     return 200;
 }
@@ -392,21 +362,20 @@ static int reply_listing(struct reply *r, struct fc_entry *dir, const struct vdi
 static int reply_directory(struct reply *r, struct fc_entry *dir, const struct vdir *v,
                            const char *path, size_t plen, const char *rel, size_t rlen)
 {
+    const struct www_site *ws = www_site_of(r->site);
     char doc[PATH_MAX_BYTES + 256];
     struct fc_entry *fe;
     int st;
 
     if (plen == 0 || path[plen - 1] != '/')
         return reply_redirect_slash(r);
-    const struct www_site *ws = www_site_of(r->site);
-
     for (size_t i = 0; i < ws->ndefault_docs; i++) {
         size_t dlen = strlen(ws->default_docs[i]);
         if (rlen + dlen >= sizeof(doc))
             continue;
         memcpy(doc, rel, rlen);
         memcpy(doc + rlen, ws->default_docs[i], dlen + 1);
-        fe = fcache_get(r->c->s.w->fcache, v, doc, rlen + dlen);
+        fe = fcache_get(r->req->s->w->fcache, v, doc, rlen + dlen);
         if (fe->fd >= 0 && !fe->is_dir) {
             st = reply_file(r, fe);
             fcache_put(fe);
@@ -430,45 +399,31 @@ static unsigned tls_port(const struct site *s)
     return 0;
 }
 
-static size_t host_only(const struct http_str *h)
-{
-    if (h->n > 0 && h->p[0] == '[') {
-        const char *close = memchr(h->p, ']', h->n);
-        return close ? (size_t)(close - h->p) + 1 : h->n;
-    }
-    for (size_t i = h->n; i-- > 0;)
-        if (h->p[i] == ':')
-            return i;
-    return h->n;
-}
-
+/* "Location: https://HOST[:PORT]PATH?QUERY" on the site's TLS port. */
 static int reply_redirect_tls(struct reply *r)
 {
-    struct www_conn *c = r->c;
-    const struct http1_req *q = r->req;
+    const struct www_req *q = r->req;
+    const char *ip = q->s->li->ip;
     unsigned port = tls_port(r->site);
-    char num[16];
-    int n = snprintf(num, sizeof(num), ":%u", port);
+    struct buf v = {0};
 
-    www_out_status(c, 301);
-    OUT_LIT(c, "Location: https://");
-    if (q->host.n > 0)
-        www_out(c, q->host.p, host_only(&q->host));
-    else if (strchr(c->s.li->ip, ':')) {
-        OUT_LIT(c, "[");
-        www_out(c, c->s.li->ip, strlen(c->s.li->ip));
-        OUT_LIT(c, "]");
-    } else
-        www_out(c, c->s.li->ip, strlen(c->s.li->ip));
+    buf_puts(&v, "https://");
+    if (q->host_name.n > 0)
+        buf_append(&v, q->host_name.p, q->host_name.n);
+    else
+        buf_printf(&v, strchr(ip, ':') ? "[%s]" : "%s", ip);
     if (port != 443)
-        www_out(c, num, (size_t)n);
-    www_out(c, q->path.p, q->path.n);
+        buf_printf(&v, ":%u", port);
+    buf_append(&v, q->path.p, q->path.n);
     if (q->query.n > 0) {
-        OUT_LIT(c, "?");
-        www_out(c, q->query.p, q->query.n);
+        buf_puts(&v, "?");
+        buf_append(&v, q->query.p, q->query.n);
     }
-    OUT_LIT(c, "\r\nContent-Length: 0\r\n");
-    www_out_end_head(c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 301);
+    head_line(r, "Location", v.data, v.len, NULL, 0);
+    HEAD_LIT(r, "Content-Length: 0\r\n");
+    r->res->ops->end_head(r->res);
+    buf_free(&v);
     return 301;
 }
 
@@ -476,9 +431,9 @@ static int reply_redirect_tls(struct reply *r)
 
 static int reply_options(struct reply *r)
 {
-    www_out_status(r->c, 204);
-    OUT_LIT(r->c, "Allow: GET, HEAD, OPTIONS\r\n");
-    www_out_end_head(r->c, keep_alive(r), minor(r));
+    r->res->ops->status(r->res, 204);
+    HEAD_LIT(r, "Allow: GET, HEAD, OPTIONS\r\n");
+    r->res->ops->end_head(r->res);
     return 204;
 }
 
@@ -522,13 +477,13 @@ static int reply_path(struct reply *r)
         return reply_error(r, 404, "No virtual directory serves this path.");
     if (!(v->access & VDIR_READ))
         return reply_error(r, 403, "Read access is not allowed here.");
+    if (v->require_tls && !r->req->s->tls)
+        return reply_redirect_tls(r);
     rel = path + v->prefix_len;
     if (*rel == '/')
         rel++;
     rlen = plen - (size_t)(rel - path);
-    if (v->require_tls && !r->c->s.tls)
-        return reply_redirect_tls(r);
-    fe = fcache_get(r->c->s.w->fcache, v, rel, rlen);
+    fe = fcache_get(r->req->s->w->fcache, v, rel, rlen);
     if (fe->fd < 0)
         st = reply_error(r, path_errno_status(fe->err), open_reason(path_errno_status(fe->err)));
     else if (fe->is_dir)
@@ -539,24 +494,23 @@ static int reply_path(struct reply *r)
     return st;
 }
 
-void www_static_handle(struct www_conn *c, const struct http1_req *req)
+int www_static_handle(const struct www_req *req, struct www_res *res)
 {
-    struct reply r = {.c = c, .req = req, .site = c->s.site};
-    uint64_t before = www_out_queued(c);
+    const struct session *s = req->s;
+    struct reply r = {.req = req, .res = res, .site = s->site, .head_only = res->head_only};
     int st;
 
-    r.head_only = req->method == HTTP_M_HEAD;
     if (r.site == NULL)
         st = reply_error(&r, 404, "No site is bound to this address.");
-    else if (r.site->state != SITE_STARTED && !c->s.pause_exempt)
+    else if (r.site->state != SITE_STARTED && !s->pause_exempt)
         st = reply_error(&r, 503, "This site is paused: it takes no new connections.");
     else if ((st = reply_method(&r)) != 0)
         ;
     else if (req->asterisk) {
-        c->stop_reading = true;
+        res->close = true; /* as if the framing were lost: nothing more is read */
         st = reply_error(&r, 400, "The target \"*\" is only valid with OPTIONS.");
-    }
-    else
+    } else
         st = reply_path(&r);
-    account(&r, st, www_out_queued(c) - before);
+    res->file_sent = r.file_sent;
+    return st;
 }

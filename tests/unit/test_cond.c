@@ -9,7 +9,7 @@
 
 static const char ETAG[] = "\"abc-1\"";
 
-static struct http1_req req;
+static struct www_req req;
 
 static struct http_str hs(const char *s)
 {

@@ -1,0 +1,73 @@
+/*
+ * req: what a WWW request handler sees and writes, whatever carries the
+ * request — HTTP/1.1 today (www/conn.c), HTTP/2 next. A handler reads a
+ * struct www_req and answers through a struct www_res, whose encoder (the
+ * protocol) turns the status, header lines and body into bytes on the wire.
+ * Both live for one call of the handler on the worker's thread; every
+ * string points into the connection's buffers.
+ */
+#ifndef WWW_REQ_H
+#define WWW_REQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "www/http1.h"
+
+struct fc_entry;
+struct session;
+struct www_res;
+
+struct www_req {
+    enum http_method method;
+    struct http_str method_str;
+    struct http_str target;    /* as sent */
+    struct http_str path;      /* still encoded */
+    struct http_str query;     /* without the '?'; n == 0 when absent */
+    struct http_str host;      /* as sent (Host or :authority) */
+    struct http_str host_name; /* host without its port */
+    bool asterisk;             /* target was "*" */
+    const char *protocol;      /* "HTTP/1.1", "HTTP/1.0": for the access log */
+    struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since;
+    struct http_str if_range, range, user_agent, referer;
+    uint64_t bytes_in;         /* bytes of the request, for the access log */
+    struct session *s;         /* the connection: client, site, worker */
+};
+
+/* An encoder: how a protocol writes a response. */
+struct www_res_ops {
+    /** The status line (or pseudo-header) with Date and Server. */
+    void (*status)(struct www_res *res, int status);
+    /** Header lines, each "Name: value\r\n" (a block built once may hold several). */
+    void (*header)(struct www_res *res, const char *lines, size_t n);
+    /** The end of the header section; the encoder adds what its framing needs. */
+    void (*end_head)(struct www_res *res);
+    /** Body bytes. */
+    void (*body)(struct www_res *res, const void *p, size_t n);
+    /** Body bytes from a cached file (the encoder takes its own reference). */
+    void (*file)(struct www_res *res, struct fc_entry *fe, off_t off, size_t len);
+    /** Bytes queued so far, for the access log. */
+    uint64_t (*queued)(const struct www_res *res);
+};
+
+struct www_res {
+    const struct www_res_ops *ops;
+    void *enc;      /* the encoder's connection */
+    bool head_only; /* HEAD: headers as for GET, no body */
+    bool close;     /* the handler (or the encoder) closes the connection after this response */
+    bool file_sent; /* set by the handler: counts as a file sent */
+};
+
+/** A handler: answer REQ through RES completely; returns the status sent. */
+typedef int (*www_handler_fn)(const struct www_req *req, struct www_res *res);
+
+/** Reason phrase of a status. */
+const char *www_status_text(int status);
+/** A header line "NAME" (with ": ") and the decimal V. */
+void www_res_header_u64(struct www_res *res, const char *name, size_t nlen, uint64_t v);
+/** A complete error response with an HTML body saying REASON. */
+void www_res_error(struct www_res *res, int status, const char *reason);
+
+#endif

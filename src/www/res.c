@@ -1,0 +1,102 @@
+/* res: what every WWW handler writes the same way — status texts, numeric
+ * header lines and error pages — through any encoder. */
+#include "www/req.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+
+const char *www_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static size_t u64_to_str(uint64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+void www_res_header_u64(struct www_res *res, const char *name, size_t nlen, uint64_t v)
+{
+    char line[96];
+    size_t n;
+
+    if (nlen > sizeof(line) - 26)
+        return;
+    memcpy(line, name, nlen);
+    n = nlen + u64_to_str(v, line + nlen);
+    line[n++] = '\r';
+    line[n++] = '\n';
+    res->ops->header(res, line, n);
+}
+
+static void html_escape(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(b, "&lt;"); break;
+        case '>': buf_puts(b, "&gt;"); break;
+        case '&': buf_puts(b, "&amp;"); break;
+        case '"': buf_puts(b, "&quot;"); break;
+        default: buf_append(b, s, 1);
+        }
+    }
+}
+
+#define HEADER_LIT(res, s) (res)->ops->header((res), (s), sizeof(s) - 1)
+
+void www_res_error(struct www_res *res, int status, const char *reason)
+{
+    struct buf body = {0};
+
+    buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1>\n",
+               status, www_status_text(status), www_status_text(status));
+    if (reason && *reason) {
+        buf_puts(&body, "<p>");
+        html_escape(&body, reason);
+        buf_puts(&body, "</p>\n");
+    }
+    buf_puts(&body, "</body></html>\n");
+    res->ops->status(res, status);
+    if (status == 405 || status == 501)
+        HEADER_LIT(res, "Allow: GET, HEAD, OPTIONS\r\n");
+    HEADER_LIT(res, "Content-Type: text/html; charset=utf-8\r\n");
+    www_res_header_u64(res, "Content-Length: ", 16, body.len);
+    res->ops->end_head(res);
+    if (!res->head_only)
+        res->ops->body(res, body.data, body.len);
+    buf_free(&body);
+}
