@@ -147,6 +147,7 @@ json_t *session_json(const struct session *s)
                   "bytes_sent", (json_int_t)s->bytes_out, "bytes_received",
                   (json_int_t)s->bytes_in, "requests", (json_int_t)s->requests, "request",
                   ascii_string(s->request));
+    json_object_set_new(j, "generation", json_integer(s->gen ? (json_int_t)s->gen->serial : 0));
     if (s->svc->describe)
         s->svc->describe(s, j);
     return j;
