@@ -151,11 +151,12 @@ static void session_row(struct out_table *t, const json_t *s)
 {
     char *since = out_time(json_object_get(s, "since"));
     json_t *sv = json_string(since);
-    static const char *const f[] = {"id", "service",    "site",           "client",   "user",
-                                    NULL, "bytes_sent", "bytes_received", "requests", "request"};
-    const json_t *row[10];
+    static const char *const f[] = {"id",   "service",    "site",           "client",
+                                    "tls",  "user",       NULL,             "bytes_sent",
+                                    "bytes_received",     "requests",       "request"};
+    const json_t *row[11];
 
-    for (size_t i = 0; i < 10; i++)
+    for (size_t i = 0; i < 11; i++)
         row[i] = f[i] != NULL ? json_object_get(s, f[i]) : sv;
     out_table_add_json(t, row);
     json_decref(sv);
@@ -176,9 +177,9 @@ int cli_cmd_sessions(struct cli_run *r)
     rc = cli_fetch_view(r, &url, &resp);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
-    t = out_table_new(10, (const char *[]){"ID", "SERVICE", "SITE", "CLIENT", "USER", "SINCE",
-                                           "SENT", "RECEIVED", "REQUESTS", "REQUEST"});
-    for (size_t c = 6; c < 9; c++)
+    t = out_table_new(11, (const char *[]){"ID", "SERVICE", "SITE", "CLIENT", "TLS", "USER",
+                                           "SINCE", "SENT", "RECEIVED", "REQUESTS", "REQUEST"});
+    for (size_t c = 7; c < 10; c++)
         out_table_right(t, c);
     json_array_foreach (json_object_get(resp, "sessions"), i, s)
         session_row(t, s);

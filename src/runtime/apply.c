@@ -47,13 +47,16 @@ static void fold_service_state(struct mb *mb, struct gen *g)
  * port it will be found on: port 0 ("any free port") would leave it unreachable. */
 static int check_ports(const struct gen *g, struct mb_error *err)
 {
+    char key[256];
+
     for (size_t i = 0; i < g->nsites; i++) {
-        for (size_t b = 0; b < g->sites[i].nbindings; b++) {
-            if (net_port((const struct sockaddr *)&g->sites[i].bindings[b].addr.ss) != 0)
+        const struct site *s = &g->sites[i];
+        for (size_t b = 0; b < s->nbindings; b++) {
+            if (net_port((const struct sockaddr *)&s->bindings[b].addr.ss) != 0)
                 continue;
-            return mb_fail(err, MB_E_APPLY_FAILED, "", "bindings",
-                           "site \"%s\": a binding needs a port number, not 0",
-                           g->sites[i].name);
+            snprintf(key, sizeof(key), "/%s/sites/%s", s->svc->name, s->name);
+            return mb_fail(err, MB_E_APPLY_FAILED, key, "bindings",
+                           "site \"%s\": a binding needs a port number, not 0", s->name);
         }
     }
     return 0;

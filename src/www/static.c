@@ -319,24 +319,31 @@ static int reply_file(struct reply *r, struct fc_entry *fe)
 
 /* ---- directories ---- */
 
-/* "Location: PATH/?QUERY", the directory's URL with its slash. */
-static int reply_redirect_slash(struct reply *r)
+/* 301 to V (the start of the URL, freed here) + PATH + AFTER + ?QUERY. */
+static int reply_moved(struct reply *r, struct buf *v, const char *after)
 {
     const struct www_req *q = r->req;
-    struct buf v = {0};
 
-    buf_append(&v, q->path.p, q->path.n);
-    buf_puts(&v, "/");
+    buf_append(v, q->path.p, q->path.n);
+    buf_puts(v, after);
     if (q->query.n > 0) {
-        buf_puts(&v, "?");
-        buf_append(&v, q->query.p, q->query.n);
+        buf_puts(v, "?");
+        buf_append(v, q->query.p, q->query.n);
     }
     r->res->ops->status(r->res, 301);
-    head_line(r, "Location", v.data, v.len, NULL, 0);
+    head_line(r, "Location", v->data, v->len, NULL, 0);
     HEAD_LIT(r, "Content-Length: 0\r\n");
     r->res->ops->end_head(r->res);
-    buf_free(&v);
+    buf_free(v);
     return 301;
+}
+
+/* The directory's URL with its slash. */
+static int reply_redirect_slash(struct reply *r)
+{
+    struct buf v = {0};
+
+    return reply_moved(r, &v, "/");
 }
 
 static int reply_listing(struct reply *r, struct fc_entry *dir, const struct vdir *v,
@@ -414,17 +421,7 @@ static int reply_redirect_tls(struct reply *r)
         buf_printf(&v, strchr(ip, ':') ? "[%s]" : "%s", ip);
     if (port != 443)
         buf_printf(&v, ":%u", port);
-    buf_append(&v, q->path.p, q->path.n);
-    if (q->query.n > 0) {
-        buf_puts(&v, "?");
-        buf_append(&v, q->query.p, q->query.n);
-    }
-    r->res->ops->status(r->res, 301);
-    head_line(r, "Location", v.data, v.len, NULL, 0);
-    HEAD_LIT(r, "Content-Length: 0\r\n");
-    r->res->ops->end_head(r->res);
-    buf_free(&v);
-    return 301;
+    return reply_moved(r, &v, "");
 }
 
 /* ---- dispatch ---- */
