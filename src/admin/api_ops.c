@@ -383,6 +383,8 @@ static void metrics(struct api_response *rs)
         buf_printf(&rs->body, "# TYPE infosrv_%s %s\n", stats_name((enum stat_id)id),
                    id >= STAT_COUNTERS ? "gauge" : "counter");
         for (int i = 0; i < stats_nslots(); i++) {
+            if (!stats_has(i, (enum stat_id)id))
+                continue;
             site = stats_slot_site(i, &svc);
             stats_read(i, v);
             buf_printf(&rs->body, "infosrv_%s{service=\"%s\",site=\"%s\"} %llu\n",

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -36,6 +37,8 @@ struct service {
     void (*free)(struct session *s);
     /** Add protocol fields to a session's JSON description (may be NULL). */
     void (*describe)(const struct session *s, json_t *out);
+    /** The counters the service keeps (bits 1 << enum stat_id); its stats show only these. */
+    uint64_t counters;
     /** What a client refused because its site is full is sent before the close. */
     const char *busy_reply;
     /** ALPN protocols offered on TLS bindings, in wire format ("\x08http/1.1"), or NULL. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "runtime/service.h"
 
 struct block {
     _Atomic uint64_t c[STAT_COUNTERS];
@@ -169,6 +170,13 @@ int stats_nslots(void)
     return atomic_load(&nslots);
 }
 
+bool stats_has(int slot, enum stat_id id)
+{
+    const struct service *svc = service_find(slots[slot].service);
+
+    return svc == NULL || (svc->counters & (1ull << id)) != 0;
+}
+
 json_t *stats_counters_json(int slot)
 {
     uint64_t v[STAT_ALL];
@@ -176,6 +184,7 @@ json_t *stats_counters_json(int slot)
 
     stats_read(slot, v);
     for (int i = 0; i < STAT_ALL; i++)
-        json_object_set_new(c, stats_name((enum stat_id)i), json_integer((json_int_t)v[i]));
+        if (stats_has(slot, (enum stat_id)i))
+            json_object_set_new(c, stats_name((enum stat_id)i), json_integer((json_int_t)v[i]));
     return c;
 }

@@ -10,6 +10,7 @@
 #define RUNTIME_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -31,6 +32,8 @@ enum stat_id {
     STAT_MAX_CONNECTIONS,
     STAT_ALL,
 };
+
+#define STATS_ALL_COUNTERS ((1ull << STAT_ALL) - 1)
 
 #define STATS_MAX_SLOTS 256
 #define STATS_MAX_WORKERS 64
@@ -55,7 +58,9 @@ void stats_clear(int slot);
 time_t stats_cleared_at(int slot);
 /** Name of the counter as used in JSON ("bytes_sent"). */
 const char *stats_name(enum stat_id id);
-/** SLOT's counters as a new JSON object {name: value}. */
+/** True when SLOT's service keeps counter ID (its service table says which). */
+bool stats_has(int slot, enum stat_id id);
+/** SLOT's counters as a new JSON object {name: value}, those its service keeps. */
 json_t *stats_counters_json(int slot);
 /** Name of SLOT's site, or NULL for a service slot; *service gets the service. */
 const char *stats_slot_site(int slot, const char **service);

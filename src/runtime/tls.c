@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -30,6 +31,8 @@
 #define SESSION_TIMEOUT_S 3600
 #define TICKET_ROTATE_S 3600
 #define TICKET_KEYS 3 /* the current one and two predecessors still accepted */
+
+static void out_method_init(void);
 
 /* ---- session-ticket keys ---- */
 
@@ -67,6 +70,7 @@ static void ticket_rotate(void)
 
 void tls_init(void)
 {
+    out_method_init();
     pthread_mutex_lock(&keys_lock);
     ticket_rotate();
     pthread_mutex_unlock(&keys_lock);
@@ -269,6 +273,79 @@ SSL_CTX *tls_ctx_new(const char *cert_file, const char *key_file, unsigned proto
 
 /* ---- the transport ---- */
 
+/* The write side is a BIO of ours: OpenSSL appends its records to the
+ * transport's buffer and the transport sends them, many at a time. */
+static BIO_METHOD *out_method;
+
+static int out_write(BIO *b, const char *data, int len)
+{
+    struct xport *x = BIO_get_data(b);
+
+    if (len <= 0)
+        return 0;
+    if (x->wsent == x->wlen)
+        x->wsent = x->wlen = 0;
+    if (x->wcap - x->wlen < (size_t)len) {
+        size_t cap = x->wcap ? x->wcap : 4096;
+        while (cap - x->wlen < (size_t)len)
+            cap *= 2;
+        x->wbuf = xrealloc(x->wbuf, cap);
+        x->wcap = cap;
+    }
+    memcpy(x->wbuf + x->wlen, data, (size_t)len);
+    x->wlen += (size_t)len;
+    return len;
+}
+
+static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct xport *x = BIO_get_data(b);
+
+    (void)num, (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_WPENDING:
+        return x ? (long)(x->wlen - x->wsent) : 0;
+    default:
+        return 0;
+    }
+}
+
+static int out_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void out_method_init(void)
+{
+    out_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "infosrv records");
+    if (out_method == NULL || BIO_meth_set_write(out_method, out_write) != 1 ||
+        BIO_meth_set_ctrl(out_method, out_ctrl) != 1 ||
+        BIO_meth_set_create(out_method, out_create) != 1)
+        fatalx("tls: cannot make the output BIO method");
+}
+
+static int tls_flush(struct xport *x)
+{
+    ssize_t n;
+
+    while (x->wsent < x->wlen) {
+        n = send(x->fd, x->wbuf + x->wsent, x->wlen - x->wsent, MSG_NOSIGNAL);
+        if (n == -1) {
+            if (errno == EAGAIN || errno == EINTR) {
+                x->want_write = true;
+                return XP_AGAIN;
+            }
+            return XP_ERROR;
+        }
+        x->wsent += (size_t)n;
+    }
+    x->wsent = x->wlen = 0;
+    return 0;
+}
+
 /* Map an SSL_* call's result; sets want_write for XP_AGAIN. */
 static ssize_t tls_result(struct xport *x, int rc)
 {
@@ -294,6 +371,8 @@ static ssize_t tls_result(struct xport *x, int rc)
     }
 }
 
+/* Records the handshake made are sent at once; what the socket cannot take
+ * waits for EPOLLOUT. */
 static int tls_handshake(struct xport *x)
 {
     int rc;
@@ -303,10 +382,22 @@ static int tls_handshake(struct xport *x)
     rc = SSL_do_handshake(x->ssl);
     if (rc == 1) {
         x->ready = true;
-        return 0;
+        return tls_flush(x) == XP_ERROR ? XP_ERROR : 0;
     }
     rc = (int)tls_result(x, rc);
-    return rc == 0 ? XP_ERROR : rc;
+    if (rc != XP_AGAIN) {
+        tls_flush(x); /* the alert saying why, best effort */
+        return XP_ERROR;
+    }
+    switch (tls_flush(x)) {
+    case XP_ERROR:
+        return XP_ERROR;
+    case XP_AGAIN:
+        return XP_AGAIN; /* want_write */
+    default:
+        x->want_write = false;
+        return XP_AGAIN;
+    }
 }
 
 static ssize_t tls_read(struct xport *x, char **data)
@@ -319,55 +410,61 @@ static ssize_t tls_read(struct xport *x, char **data)
     return n > 0 ? n : tls_result(x, n);
 }
 
-static ssize_t tls_write(struct xport *x, const void *p, size_t n, bool more)
+/* Room left in the record buffer; flushes first when it is full. */
+static ssize_t tls_room(struct xport *x)
 {
     int rc;
 
+    if (x->wlen - x->wsent >= TLS_OUT_MAX && (rc = tls_flush(x)) != 0)
+        return rc;
+    return (ssize_t)(TLS_OUT_MAX - (x->wlen - x->wsent));
+}
+
+static ssize_t tls_write(struct xport *x, const void *p, size_t n, bool more)
+{
+    ssize_t room = tls_room(x);
+    int rc;
+
     (void)more;
+    if (room < 0)
+        return room;
     if (n == 0)
         return 0;
-    rc = SSL_write(x->ssl, p, (int)(n > INT_MAX ? INT_MAX : n));
+    rc = SSL_write(x->ssl, p, (int)(n < (size_t)room ? n : (size_t)room));
     if (rc > 0)
         return rc;
     rc = (int)tls_result(x, rc);
     return rc == 0 ? XP_ERROR : rc;
 }
 
-/* Kernel TLS is not available: file bytes are read into a staging buffer
- * that stays put until SSL_write has taken all of it, since a retried write
- * must present the same bytes. */
+/* Kernel TLS is not available: file bytes are read into the worker's read
+ * buffer (free between reads) and encrypted at once into records. */
 static ssize_t tls_sendfile(struct xport *x, int fd, off_t *off, size_t n)
 {
-    ssize_t got, rc;
+    ssize_t room = tls_room(x), got, rc;
+    size_t want = n;
 
-    if (x->stage_fd != fd || x->stage_off + (off_t)x->stage_done != *off ||
-        x->stage_done == x->stage_len) {
-        size_t want = n < TLS_STAGE_BYTES ? n : TLS_STAGE_BYTES;
-        if (x->stage == NULL)
-            x->stage = xmalloc(TLS_STAGE_BYTES);
-        got = pread(fd, x->stage, want, *off);
-        if (got <= 0)
-            return got == 0 ? 0 : XP_ERROR;
-        x->stage_fd = fd;
-        x->stage_off = *off;
-        x->stage_len = (size_t)got;
-        x->stage_done = 0;
-    }
-    rc = tls_write(x, x->stage + x->stage_done, x->stage_len - x->stage_done, false);
-    if (rc > 0) {
-        x->stage_done += (size_t)rc;
+    if (room < 0)
+        return room;
+    if (want > (size_t)room)
+        want = (size_t)room;
+    if (want > x->rbuf_cap)
+        want = x->rbuf_cap;
+    got = pread(fd, x->rbuf, want, *off);
+    if (got <= 0)
+        return got == 0 ? 0 : XP_ERROR;
+    rc = tls_write(x, x->rbuf, (size_t)got, false);
+    if (rc > 0)
         *off += rc;
-    }
     return rc;
 }
 
 static void tls_release(struct xport *x)
 {
-    if (x->stage && x->stage_done == x->stage_len) {
-        free(x->stage);
-        x->stage = NULL;
-        x->stage_fd = -1;
-        x->stage_len = x->stage_done = 0;
+    if (x->wsent == x->wlen) {
+        free(x->wbuf);
+        x->wbuf = NULL;
+        x->wlen = x->wsent = x->wcap = 0;
     }
 }
 
@@ -375,11 +472,13 @@ static void tls_close(struct xport *x)
 {
     if (x->ready && !(SSL_get_shutdown(x->ssl) & SSL_SENT_SHUTDOWN))
         SSL_shutdown(x->ssl); /* one close_notify, never waited for */
+    tls_flush(x);                 /* with any alert still held, best effort */
     ERR_clear_error();
     SSL_free(x->ssl);
     x->ssl = NULL;
-    free(x->stage);
-    x->stage = NULL;
+    free(x->wbuf);
+    x->wbuf = NULL;
+    x->wlen = x->wsent = x->wcap = 0;
     close(x->fd);
     x->fd = -1;
 }
@@ -389,6 +488,7 @@ static const struct xport_ops tls_ops = {
     .read = tls_read,
     .write = tls_write,
     .sendfile = tls_sendfile,
+    .flush = tls_flush,
     .release = tls_release,
     .close = tls_close,
 };
@@ -397,18 +497,26 @@ int xport_tls_init(struct xport *x, int fd, const struct binding *b, struct sess
                    char *rbuf, size_t rbuf_cap)
 {
     const struct site *s = b ? b->default_site : NULL;
+    BIO *in = NULL, *out = NULL;
     SSL *ssl;
 
     if (s == NULL || s->tls.ctx == NULL)
         return -1;
     ssl = SSL_new(s->tls.ctx);
-    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+    in = BIO_new_socket(fd, BIO_NOCLOSE);
+    out = BIO_new(out_method);
+    if (ssl == NULL || in == NULL || out == NULL) {
         SSL_free(ssl);
+        BIO_free(in);
+        BIO_free(out);
         ERR_clear_error();
         return -1;
     }
     *x = (struct xport){.ops = &tls_ops, .fd = fd, .rbuf = rbuf, .rbuf_cap = rbuf_cap,
-                        .ssl = ssl, .sess = sess, .stage_fd = -1};
+                        .ssl = ssl, .sess = sess};
+    BIO_set_data(out, x);
+    SSL_set_bio(ssl, in, out);
+    SSL_set_read_ahead(ssl, 1);
     SSL_set_app_data(ssl, x);
     SSL_set_accept_state(ssl);
     return 0;

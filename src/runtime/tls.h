@@ -3,7 +3,10 @@
  * when a generation is compiled, owned by it), the session-ticket keys every
  * context shares (rotated hourly, so a ticket outlives neither its key nor
  * three hours), the choice of site and certificate by SNI before the version
- * is negotiated, ALPN from the service, and the non-blocking TLS transport.
+ * is negotiated, ALPN from the service, and the non-blocking TLS transport:
+ * it reads through a socket BIO with read-ahead and writes records into its
+ * own buffer, sent in large writes, so that a response's header and body
+ * records leave in as few system calls as the socket takes.
  * Contexts are built on the main or admin thread; transports live on one
  * worker thread each.
  */
@@ -22,7 +25,7 @@ struct ssl_ctx_st;
 #define TLS_PROTO_12 (1u << 0)
 #define TLS_PROTO_13 (1u << 1)
 #define TLS_HANDSHAKE_TIMEOUT_MS 10000
-#define TLS_STAGE_BYTES 16384 /* file bytes read per TLS record sent */
+#define TLS_OUT_MAX 65536 /* TLS records made ahead of the socket, per connection */
 
 /** Process-wide set-up (the ticket keys); call once before any context is built. */
 void tls_init(void);

@@ -44,6 +44,12 @@ static ssize_t plain_sendfile(struct xport *x, int fd, off_t *off, size_t n)
     return plain_result(x, sendfile(x->fd, fd, off, n), true);
 }
 
+static int plain_flush(struct xport *x)
+{
+    (void)x;
+    return 0;
+}
+
 static void plain_release(struct xport *x)
 {
     (void)x;
@@ -60,6 +66,7 @@ static const struct xport_ops plain_ops = {
     .read = plain_read,
     .write = plain_write,
     .sendfile = plain_sendfile,
+    .flush = plain_flush,
     .release = plain_release,
     .close = plain_close,
 };
@@ -67,5 +74,5 @@ static const struct xport_ops plain_ops = {
 void xport_plain_init(struct xport *x, int fd, char *rbuf, size_t rbuf_cap)
 {
     *x = (struct xport){.ops = &plain_ops, .fd = fd, .ready = true, .rbuf = rbuf,
-                        .rbuf_cap = rbuf_cap, .stage_fd = -1};
+                        .rbuf_cap = rbuf_cap};
 }

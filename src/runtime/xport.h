@@ -27,6 +27,7 @@ struct xport_ops {
     ssize_t (*read)(struct xport *x, char **data);
     ssize_t (*write)(struct xport *x, const void *p, size_t n, bool more);
     ssize_t (*sendfile)(struct xport *x, int fd, off_t *off, size_t n);
+    int (*flush)(struct xport *x);
     void (*release)(struct xport *x);
     void (*close)(struct xport *x);
 };
@@ -41,10 +42,8 @@ struct xport {
     size_t rbuf_cap;
     struct ssl_st *ssl;     /* TLS only */
     struct session *sess;   /* for choosing the site by SNI */
-    char *stage;            /* TLS: file bytes read but not yet written */
-    size_t stage_len, stage_done;
-    int stage_fd;
-    off_t stage_off;        /* file offset of stage[0] */
+    char *wbuf;             /* TLS: records made but not yet sent (NULL when none) */
+    size_t wlen, wsent, wcap;
 };
 
 /** A plain transport over connected socket FD reading into RBUF. */
@@ -69,6 +68,16 @@ static inline ssize_t xport_write(struct xport *x, const void *p, size_t n, bool
 static inline ssize_t xport_sendfile(struct xport *x, int fd, off_t *off, size_t n)
 {
     return x->ops->sendfile(x, fd, off, n);
+}
+/** Send what the transport holds (TLS records); 0 when nothing is left, XP_AGAIN or XP_ERROR. */
+static inline int xport_flush(struct xport *x)
+{
+    return x->ops->flush(x);
+}
+/** True while the transport holds bytes not yet sent. */
+static inline bool xport_pending(const struct xport *x)
+{
+    return x->wsent < x->wlen;
 }
 /** Give back memory held while the connection idles. */
 static inline void xport_release(struct xport *x)

@@ -90,7 +90,8 @@ static uint64_t www_out_queued(const struct www_conn *c)
 
 static bool conn_out_pending(const struct www_conn *c)
 {
-    return c->out != NULL && (c->out_sent < c->out->len || c->seg_first < c->nsegs);
+    return (c->out != NULL && (c->out_sent < c->out->len || c->seg_first < c->nsegs)) ||
+           xport_pending(&c->x);
 }
 
 static void conn_out_release(struct www_conn *c)
@@ -456,6 +457,14 @@ static int conn_flush(struct www_conn *c)
         }
         if (blocked)
             return c->x.want_write || !c->s.tls ? conn_watch_out(c) : 0;
+    }
+    /* TLS records made above leave in as few sends as the socket takes. */
+    switch (xport_pending(&c->x) ? xport_flush(&c->x) : 0) {
+    case XP_AGAIN:
+        return conn_watch_out(c);
+    case XP_ERROR:
+        www_conn_close(c);
+        return -1;
     }
     if (c->out != NULL && c->state != CS_BODY && !conn_out_pending(c)) {
         conn_out_release(c);

@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "metabase/props.h"
 #include "runtime/config.h"
+#include "runtime/stats.h"
 #include "www/conn.h"
 #include "www/dirlist.h"
 #include "www/mime.h"
@@ -82,6 +83,7 @@ const struct service www_service = {
     .close = www_close,
     .drain = www_drain,
     .free = www_free,
+    .counters = STATS_ALL_COUNTERS, /* the counters were the WWW service's first */
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                   "Content-Length: 45\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
                   "The site has too many connections right now.\n",
