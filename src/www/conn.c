@@ -341,6 +341,7 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
     c->io.fd = fd;
     c->io.cb = conn_on_io;
     c->s.tls = li->bind->tls;
+    c->limit_slot = c->s.site_slot;
     if (!c->s.tls) {
         xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
         c->state = CS_HEAD;
@@ -502,6 +503,19 @@ static void conn_choose_site(struct www_conn *c, const struct http1_req *req)
         session_set_site(&c->s, b->default_site);
 }
 
+/* The runtime checked max_connections of the binding's default site at
+ * accept; a site chosen later by SNI or Host is checked when the
+ * connection first counts there. */
+static bool conn_site_full(struct www_conn *c)
+{
+    const struct site *s = c->s.site;
+
+    if (s == NULL || c->s.site_slot == c->limit_slot)
+        return false;
+    c->limit_slot = c->s.site_slot;
+    return s->max_connections > 0 && stats_current(s->stats_slot) > s->max_connections;
+}
+
 static void conn_on_request(struct www_conn *c, const struct http1_req *req)
 {
     bool has_body = req->body == HTTP_BODY_CHUNKED ||
@@ -514,6 +528,11 @@ static void conn_on_request(struct www_conn *c, const struct http1_req *req)
                          req->target.n);
     if (!req->keep_alive || c->s.w->draining)
         c->close_after = true;
+    if (conn_site_full(c)) {
+        c->stop_reading = true;
+        conn_respond(c, req, 503, "The site has too many connections right now.");
+        return;
+    }
     if (req->expect_other) {
         c->stop_reading = true;
         conn_respond(c, req, 417, "Only the 100-continue expectation is supported.");

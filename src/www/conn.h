@@ -62,6 +62,7 @@ struct www_conn {
     bool watch_out;       /* EPOLLOUT is registered */
     uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
     int minor;            /* HTTP/1.x minor version of the request being answered */
+    int limit_slot;       /* stats slot whose max_connections this connection was checked against */
 };
 
 /** The connection whose session header is S. */

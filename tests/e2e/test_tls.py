@@ -587,3 +587,35 @@ def test_garbage_on_tls_port_is_closed(srv):
     wait_for(lambda: not [x for x in sessions(srv) if x.get("tls") and x.get("requests") == 0],
              timeout=5, what="the garbage sessions to go")
     assert_healthy(srv)
+
+
+# -- max_connections of a site chosen by Host or SNI on a shared binding -----------------
+
+def test_max_connections_of_a_host_selected_site(srv):
+    r = admin_request(srv, "PATCH", "/api/v1/config/www/sites/b",
+                      body={"set": {"max_connections": 1}})
+    assert r.status == 200, r
+    try:
+        with RawConn(srv.pp) as first, RawConn(srv.pp) as second:
+            first.send(build_request("GET", "/", host="b.test"))
+            assert first.read_response().status == 200
+            second.send(build_request("GET", "/", host="b.test"))
+            r = second.read_response()
+            assert r.status == 503 and r.header("Connection") == "close", r
+            # The site sharing the binding is not limited, nor is b's open connection.
+            with RawConn(srv.pp) as other:
+                other.send(build_request("GET", "/", host="a.test", close=True))
+                assert other.read_response().body == SITE_BODIES["a"]
+            first.send(build_request("GET", "/", host="b.test", close=True))
+            assert first.read_response().body == SITE_BODIES["b"]
+        # Over TLS the site is chosen by SNI: the limit holds there too.
+        with RawConn(srv.pp) as hold:
+            hold.send(build_request("GET", "/", host="b.test"))
+            assert hold.read_response().status == 200
+            r, _, _ = tls_get(srv.pt, "/", host="b.test", sni="b.test")
+            assert r.status == 503, r
+    finally:
+        r = admin_request(srv, "PATCH", "/api/v1/config/www/sites/b",
+                          body={"unset": ["max_connections"]})
+        assert r.status == 200, r
+    assert_site_serves(srv, "b")
