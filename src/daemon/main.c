@@ -389,19 +389,29 @@ static json_t *dump_counters(int slot)
 }
 
 /* SIGUSR2: stats.json and sessions.json in the state directory. */
-static void write_stats(const struct options *o)
+static json_t *service_counters(const char *name)
 {
-    json_t *www = dump_counters(stats_slot("www", NULL)), *sites = json_object();
+    json_t *svc = dump_counters(stats_slot(name, NULL)), *sites = json_object();
     const char *service, *site;
 
     for (int i = 0; i < stats_nslots(); i++) {
         site = stats_slot_site(i, &service);
-        if (site != NULL && strcmp(service, "www") == 0)
+        if (site != NULL && strcmp(service, name) == 0)
             json_object_set_new(sites, site, dump_counters(i));
     }
-    json_object_set_new(www, "sites", sites);
-    write_state_json(o, "stats.json",
-                     json_pack("{s:I, s:{s:o}}", "time", (json_int_t)time(NULL), "services", "www", www));
+    json_object_set_new(svc, "sites", sites);
+    return svc;
+}
+
+static void write_stats(const struct options *o)
+{
+    json_t *services = json_object();
+    const struct service *svc;
+
+    for (size_t i = 0; (svc = service_at(i)) != NULL; i++)
+        json_object_set_new(services, svc->name, service_counters(svc->name));
+    write_state_json(o, "stats.json", json_pack("{s:I, s:o}", "time", (json_int_t)time(NULL),
+                                                "services", services));
     write_state_json(o, "sessions.json", json_pack("{s:I, s:o}", "time", (json_int_t)time(NULL),
                                                    "sessions", server_sessions()));
 }
