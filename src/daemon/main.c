@@ -25,6 +25,7 @@
 #include "admin/admin.h"
 #include "metabase/mb.h"
 #include "runtime/apply.h"
+#include "daemon/seed.h"
 #include "runtime/config.h"
 #include "runtime/gen.h"
 #include "runtime/server.h"

@@ -1,7 +1,6 @@
 /*
- * config: the bridge between the metabase and the runtime. config_seed_ops
- * turns the command line into the first revision of an empty metabase;
- * config_compile turns the metabase's current tree into a new generation
+ * config: the bridge between the metabase and the runtime. config_compile
+ * turns the metabase's current tree into a new generation
  * (the caller owns its one reference): the sites of every registered service
  * on the shared core, each service adding its own settings through its
  * compile hooks. Main or admin thread, one at a time per struct mb. Access
@@ -18,31 +17,6 @@
 #include "metabase/mb.h"
 #include "runtime/gen.h"
 #include "runtime/accesslog.h"
-
-struct config_flags { /* what main.c parsed from the command line */
-    const char *root; /* home directory of the default site */
-    const char *http; /* "ADDR:PORT" of the default site's binding (port already resolved, or 0) */
-    const char *https; /* "ADDR:PORT" of its TLS binding, or NULL */
-    bool browse;
-    unsigned header_timeout, keepalive_timeout; /* seconds */
-    const char *log_format;                     /* "w3c" | "ncsa" */
-    const char *log_period;                     /* "hourly" ... "none" */
-    uint64_t log_size;
-    struct config_vdir {
-        const char *prefix; /* "/docs", "/a/b" */
-        const char *path;
-        bool read;
-        const char *symlinks; /* "inside" | "never" | "any", or NULL for the inherited value */
-        bool browse;
-    } * vdirs;
-    size_t nvdirs;
-};
-
-/**
- * Operations (a jansson array for mb_commit/mb_seed; the caller decrefs) that
- * create the default site from the flags. NULL or zero fields are left out.
- */
-json_t *config_seed_ops(const struct config_flags *f);
 
 struct config_env {
     unsigned nworkers;

@@ -15,6 +15,7 @@
 
 #include "metabase/mb.h"
 #include "runtime/apply.h"
+#include "daemon/seed.h"
 #include "runtime/config.h"
 #include "runtime/gen.h"
 #include "runtime/server.h"

@@ -10,6 +10,7 @@
 
 #include "core/net.h"
 #include "metabase/mb.h"
+#include "daemon/seed.h"
 #include "runtime/config.h"
 #include "runtime/gen.h"
 #include "runtime/stats.h"
