@@ -102,20 +102,29 @@ static json_t *bindings_op(unsigned p1, unsigned p2)
                      "bindings", a, b);
 }
 
-Test(apply, a_failed_commit_publishes_nothing_and_closes_the_new_sockets, .init = setup,
-     .fini = teardown)
+/* The default site on 127.0.0.1:PORT, applied as the daemon's first start does. */
+static void seed_site(unsigned port)
 {
-    unsigned p1 = free_port(), p2;
     char http[32];
     struct config_flags f = {.root = dir, .http = http};
     struct mb_error err;
     json_t *ops;
-    uint64_t serial;
 
-    snprintf(http, sizeof(http), "127.0.0.1:%u", p1);
+    snprintf(http, sizeof(http), "127.0.0.1:%u", port);
     ops = config_seed_ops(&f);
     cr_assert_eq(mb_seed(mb, ops, NULL, apply_commit, NULL, &err), 0, "%s", err.message);
     json_decref(ops);
+}
+
+Test(apply, a_failed_commit_publishes_nothing_and_closes_the_new_sockets, .init = setup,
+     .fini = teardown)
+{
+    unsigned p1 = free_port(), p2;
+    struct mb_error err;
+    json_t *ops;
+    uint64_t serial;
+
+    seed_site(p1);
     cr_assert_eq(connect_to(p1), 0, "the seeded binding listens");
     serial = current_serial();
     cr_assert_neq(serial, 0);
@@ -142,16 +151,11 @@ Test(apply, a_failed_commit_publishes_nothing_and_closes_the_new_sockets, .init 
 Test(apply, a_dry_run_binds_nothing, .init = setup, .fini = teardown)
 {
     unsigned p1 = free_port(), p2 = free_port();
-    char http[32];
-    struct config_flags f = {.root = dir, .http = http};
     struct mb_error err;
     json_t *ops;
     uint64_t serial;
 
-    snprintf(http, sizeof(http), "127.0.0.1:%u", p1);
-    ops = config_seed_ops(&f);
-    cr_assert_eq(mb_seed(mb, ops, NULL, apply_commit, NULL, &err), 0, "%s", err.message);
-    json_decref(ops);
+    seed_site(p1);
     serial = current_serial();
     ops = bindings_op(p1, p2);
     cr_assert_eq(mb_commit(mb, ops, -1, NULL, NULL, true, apply_commit, NULL, NULL, &err), 0,
