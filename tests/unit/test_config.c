@@ -539,7 +539,7 @@ Test(config, two_sites_compile_in_name_order)
     gen_unref(g);
 }
 
-Test(config, two_sites_may_not_share_a_binding)
+Test(config, two_sites_without_host_names_may_not_share_a_binding)
 {
     struct config_flags f = base_flags();
 
@@ -551,6 +551,86 @@ Test(config, two_sites_may_not_share_a_binding)
         " {\"op\": \"create\", \"key\": \"/www/sites/other/root\", \"set\": {\"path\": \"%s\"}}]",
         docs);
     compile_fails("/www/sites/other", "/www/sites/default");
+}
+
+/* Sites a (a.test), b (B.Test) and z (no host names) on one plain and one TLS binding. */
+static void seed_shared(const char *b_hosts)
+{
+    struct config_flags f = base_flags();
+
+    f.http = "127.0.0.1:8081";
+    seed(&f);
+    commitf("[{\"op\": \"create\", \"key\": \"/www/sites/a\","
+            "  \"set\": {\"bindings\": [\"127.0.0.1:8082\"], \"host_names\": [\"a.test\"]}},"
+            " {\"op\": \"create\", \"key\": \"/www/sites/a/root\", \"set\": {\"path\": \"%s\"}},"
+            " {\"op\": \"create\", \"key\": \"/www/sites/b\","
+            "  \"set\": {\"bindings\": [\"127.0.0.1:8082\"], \"host_names\": %s}},"
+            " {\"op\": \"create\", \"key\": \"/www/sites/b/root\", \"set\": {\"path\": \"%s\"}},"
+            " {\"op\": \"create\", \"key\": \"/www/sites/z\","
+            "  \"set\": {\"bindings\": [\"127.0.0.1:8082\"]}},"
+            " {\"op\": \"create\", \"key\": \"/www/sites/z/root\", \"set\": {\"path\": \"%s\"}}]",
+            docs, b_hosts, docs, docs);
+}
+
+Test(config, sites_with_host_names_share_a_binding)
+{
+    struct gen *g;
+    const struct binding *b;
+    struct net_addr a;
+    const char *why;
+
+    seed_shared("[\"B.Test\", \"www.b.test\"]");
+    g = compile_ok();
+    gen_build_bindings(g);
+    cr_assert_eq(g->nbindings, 2, "127.0.0.1:8081 and the shared 127.0.0.1:8082");
+    cr_assert_eq(net_parse_addr("127.0.0.1:8082", &a, &why), 0);
+    b = gen_find_binding(g, &a);
+    cr_assert_not_null(b);
+    cr_assert_eq(b->nsites, 3);
+    cr_assert_str_eq(b->default_site->name, "z", "the site without host names");
+    cr_assert_str_eq(binding_site_for_host(b, "a.test", 6)->name, "a");
+    cr_assert_str_eq(binding_site_for_host(b, "b.TEST.", 7)->name, "b", "any case, final dot");
+    cr_assert_str_eq(binding_site_for_host(b, "www.b.test", 10)->name, "b");
+    cr_assert_str_eq(binding_site_for_host(b, "c.test", 6)->name, "z");
+    cr_assert_str_eq(binding_site_for_host(b, "", 0)->name, "z");
+    cr_assert_str_eq(binding_site_named(b, "a")->name, "a");
+    cr_assert_null(binding_site_named(b, "default"), "default listens elsewhere");
+    gen_unref(g);
+}
+
+Test(config, two_sites_may_not_claim_one_host_name_on_a_binding)
+{
+    seed_shared("[\"A.test\"]");
+    compile_fails("/www/sites/b", "host_names");
+}
+
+Test(config, a_binding_is_plain_or_tls_for_every_site_on_it)
+{
+    struct config_flags f = base_flags();
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=o.test"
+             " -days 2 -keyout %s/o.key -out %s/o.crt 2>/dev/null",
+             dir, dir);
+    cr_assert_eq(system(cmd), 0, "openssl req");
+    f.http = "127.0.0.1:8081";
+    seed(&f);
+    commitf("[{\"op\": \"create\", \"key\": \"/www/sites/other\","
+            "  \"set\": {\"bindings\": [\"https://127.0.0.1:8081\"], \"host_names\": [\"o.test\"],"
+            "  \"tls_certificate_file\": \"%s/o.crt\", \"tls_key_file\": \"%s/o.key\"}},"
+            " {\"op\": \"create\", \"key\": \"/www/sites/other/root\", \"set\": {\"path\": \"%s\"}}]",
+            dir, dir, docs);
+    compile_fails("/www/sites/other", "scheme");
+}
+
+Test(config, require_tls_needs_an_https_binding)
+{
+    struct config_flags f = base_flags();
+
+    seed(&f);
+    commitf("[{\"op\": \"set\", \"key\": \"/www/sites/default\", \"set\": {\"require_tls\": true}}]");
+    compile_fails("/www/sites/default", "require_tls");
 }
 
 Test(config, a_site_may_not_list_a_binding_twice)

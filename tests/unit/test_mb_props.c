@@ -235,6 +235,28 @@ Test(mb_props, address_lists)
     invalid("bindings", "[\"127.0.0.1:80\", \"127.0.0.1:80\"]", "twice");
     invalid("bindings", "\"127.0.0.1:80\"", "list");
     invalid("bindings", "[80]", "\"ADDR:PORT\"");
+    valid("bindings", "[\"https://127.0.0.1:8443\", \"https://[::1]:443\", \"127.0.0.1:80\"]");
+    invalid("bindings", "[\"http://127.0.0.1:80\"]", "only scheme a binding may name is https://");
+    invalid("bindings", "[\"https://127.0.0.1\"]", "expected ADDR:PORT");
+}
+
+Test(mb_props, host_names_and_tls_protocols)
+{
+    valid("host_names", "[]");
+    valid("host_names", "[\"a.test\", \"WWW.Example.COM\", \"xn--bcher-kva.example\", \"localhost\"]");
+    invalid("host_names", "[\"a.test:80\"]", "a host name");
+    invalid("host_names", "[\"*.example.com\"]", "a host name");
+    invalid("host_names", "[\"a..test\"]", "a host name");
+    invalid("host_names", "[\".a.test\"]", "a host name");
+    invalid("host_names", "[\"-a.test\"]", "a host name");
+    invalid("host_names", "[\"a test\"]", "a host name");
+    invalid("host_names", "[\"a.test\", \"a.test\"]", "twice");
+    valid("tls_protocols", "[\"tls1.3\"]");
+    valid("tls_protocols", "[\"tls1.2\", \"tls1.3\"]");
+    invalid("tls_protocols", "[\"tls1.1\"]", "one of \"tls1.2\", \"tls1.3\"");
+    invalid("tls_protocols", "[\"tls1.3\", \"tls1.3\"]", "twice");
+    valid("tls_certificate_file", "\"/etc/ssl/site.pem\"");
+    invalid("tls_certificate_file", "\"site.pem\"", "absolute path");
 }
 
 /* ---- validation through commits ---- */
