@@ -724,11 +724,41 @@ static void conn_read(struct www_conn *c)
     conn_pump(c);
 }
 
+/* A plain HTTP request on a TLS port gets a plain answer saying so, as
+ * nginx does, instead of a TLS alert the user's client cannot show: a TLS
+ * handshake starts with byte 0x16, a request line with a capital letter. */
+#define PLAIN_ON_TLS_BODY "This port speaks HTTPS: use an https:// address.\n"
+_Static_assert(sizeof(PLAIN_ON_TLS_BODY) - 1 == 49, "Content-Length below");
+
+static bool conn_plain_on_tls(struct www_conn *c)
+{
+    static const char reply[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                                "Content-Length: 49\r\nConnection: close\r\n\r\n" PLAIN_ON_TLS_BODY;
+    char first;
+
+    if (c->tls_peeked)
+        return false;
+    if (recv(c->io.fd, &first, 1, MSG_PEEK) != 1)
+        return false; /* nothing yet: look again when something arrives */
+    c->tls_peeked = true;
+    if (first < 'A' || first > 'Z')
+        return false;
+    if (send(c->io.fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug("www: the plain answer on a TLS port: %d", errno);
+    return true;
+}
+
 /* The TLS handshake: on completion the timer becomes the header timeout
  * and requests are read; data often arrives with the connection. */
 static void conn_handshake(struct www_conn *c)
 {
-    int rc = xport_handshake(&c->x);
+    int rc;
+
+    if (conn_plain_on_tls(c)) {
+        www_conn_close(c);
+        return;
+    }
+    rc = xport_handshake(&c->x);
 
     if (rc == XP_AGAIN) {
         if (c->x.want_write)

@@ -619,3 +619,15 @@ def test_max_connections_of_a_host_selected_site(srv):
                           body={"unset": ["max_connections"]})
         assert r.status == 200, r
     assert_site_serves(srv, "b")
+
+
+def test_plain_http_on_the_tls_port_is_told_so(srv):
+    for port in (srv.tls_port, srv.pt):
+        with RawConn(port, timeout=5.0) as c:
+            c.send(build_request("GET", "/index.html", close=False))
+            r = c.read_response()
+            assert r.status == 400 and b"https://" in r.body, r
+            assert r.header("Connection") == "close", r
+            c.read_until_close(timeout=5.0)
+            assert c.closed
+    assert_healthy(srv)
