@@ -16,33 +16,6 @@ void apply_init(const struct config_env *env)
     apply_env = *env;
 }
 
-static enum site_state state_of(struct mb *mb, const char *key)
-{
-    json_t *v = mb_value(mb, key, "state");
-    const char *st = json_is_string(v) ? json_string_value(v) : "started";
-    enum site_state s = strcmp(st, "stopped") == 0  ? SITE_STOPPED
-                        : strcmp(st, "paused") == 0 ? SITE_PAUSED
-                                                    : SITE_STARTED;
-
-    json_decref(v);
-    return s;
-}
-
-/* The service's desired state is not inherited by its sites (each site has
- * its own); a stopped or paused service holds every started site. */
-static void fold_service_state(struct mb *mb, struct gen *g)
-{
-    char key[64];
-
-    for (size_t i = 0; i < g->nsites; i++) {
-        struct site *s = &g->sites[i];
-        snprintf(key, sizeof(key), "/%s", s->svc->name);
-        enum site_state svc = state_of(mb, key);
-        if (s->state == SITE_STARTED || (svc == SITE_STOPPED && s->state == SITE_PAUSED))
-            s->state = svc;
-    }
-}
-
 /* A listener is matched to its sites by address, so a site must name the
  * port it will be found on: port 0 ("any free port") would leave it unreachable. */
 static int check_ports(const struct gen *g, struct mb_error *err)
@@ -72,7 +45,6 @@ static struct gen *compile(struct mb *mb, struct mb_error *err)
         gen_unref(g);
         return NULL;
     }
-    fold_service_state(mb, g);
     gen_build_bindings(g);
     return g;
 }

@@ -30,32 +30,27 @@ struct cc {
     const struct service *svc;
 };
 
-struct name_value {
-    const char *name;
-    unsigned value;
-};
-
-static const struct name_value symlink_names[] = {{"inside", PATH_SYMLINKS_INSIDE},
+static const struct config_name symlink_names[] = {{"inside", PATH_SYMLINKS_INSIDE},
                                                   {"never", PATH_SYMLINKS_NEVER},
                                                   {"any", PATH_SYMLINKS_ANY},
                                                   {NULL, 0}};
-static const struct name_value state_names[] = {{"started", SITE_STARTED},
+static const struct config_name state_names[] = {{"started", SITE_STARTED},
                                                 {"stopped", SITE_STOPPED},
                                                 {"paused", SITE_PAUSED},
                                                 {NULL, 0}};
-static const struct name_value format_names[] = {{"w3c", ALOG_W3C}, {"ncsa", ALOG_NCSA}, {NULL, 0}};
-static const struct name_value period_names[] = {{"hourly", ALOG_HOURLY},
+static const struct config_name format_names[] = {{"w3c", ALOG_W3C}, {"ncsa", ALOG_NCSA}, {NULL, 0}};
+static const struct config_name period_names[] = {{"hourly", ALOG_HOURLY},
                                                  {"daily", ALOG_DAILY},
                                                  {"weekly", ALOG_WEEKLY},
                                                  {"monthly", ALOG_MONTHLY},
                                                  {"size", ALOG_SIZE},
                                                  {"none", ALOG_PERIOD_NONE},
                                                  {NULL, 0}};
-static const struct name_value protocol_names[] = {{"tls1.2", TLS_PROTO_12},
+static const struct config_name protocol_names[] = {{"tls1.2", TLS_PROTO_12},
                                                    {"tls1.3", TLS_PROTO_13},
                                                    {NULL, 0}};
 /* Boolean properties that set a bit. */
-static const struct name_value access_props[] = {{"access_read", VDIR_READ},
+static const struct config_name access_props[] = {{"access_read", VDIR_READ},
                                                  {"access_write", VDIR_WRITE},
                                                  {"access_execute", VDIR_EXECUTE},
                                                  {"access_script", VDIR_SCRIPT},
@@ -73,17 +68,7 @@ const char *config_str(const json_t *eff, const char *name)
     return s ? s : "";
 }
 
-unsigned config_flags_of(const json_t *eff, const struct config_flag *t)
-{
-    unsigned flags = 0;
-
-    for (; t->name; t++)
-        if (json_is_true(json_object_get(eff, t->name)))
-            flags |= t->flag;
-    return flags;
-}
-
-static unsigned bits_of(const json_t *eff, const struct name_value *t)
+unsigned config_flags_of(const json_t *eff, const struct config_name *t)
 {
     unsigned flags = 0;
 
@@ -93,7 +78,7 @@ static unsigned bits_of(const json_t *eff, const struct name_value *t)
     return flags;
 }
 
-static int value_of(const char *s, const struct name_value *t, unsigned *out)
+static int value_of(const char *s, const struct config_name *t, unsigned *out)
 {
     for (; t->name; t++) {
         if (strcmp(t->name, s) == 0) {
@@ -105,7 +90,7 @@ static int value_of(const char *s, const struct name_value *t, unsigned *out)
 }
 
 static int enum_of(struct cc *c, const json_t *eff, const char *key, const char *name,
-                   const struct name_value *t, unsigned *out)
+                   const struct config_name *t, unsigned *out)
 {
     const char *s = config_str(eff, name);
 
@@ -346,7 +331,7 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "symlinks",
                        "%s: %s is a symbolic link that symlinks \"%s\" does not follow", key, path,
                        config_str(eff, "symlinks"));
-    if (gen_site_add_vdir(s, prefix, path, bits_of(eff, access_props),
+    if (gen_site_add_vdir(s, prefix, path, config_flags_of(eff, access_props),
                           (enum path_symlinks)symlinks, why, sizeof(why)) == -1)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path", "%s: %s", key, why);
     v = &s->vdirs[s->nvdirs - 1];
@@ -464,24 +449,43 @@ static int compile_site(struct cc *c, struct site *s, const char *sites_key, con
     return rc;
 }
 
+/* The service's desired state is not inherited by its sites (each site has
+ * its own); a stopped or paused service holds every started site. */
+static int fold_service_state(struct cc *c, struct site *sites, size_t n)
+{
+    char key[64];
+    unsigned svc;
+    json_t *eff;
+    int rc;
+
+    snprintf(key, sizeof(key), "/%s", c->svc->name);
+    eff = mb_effective(c->mb, key);
+    if (eff == NULL)
+        return 0; /* no service key: nothing holds its sites */
+    rc = enum_of(c, eff, key, "state", state_names, &svc);
+    json_decref(eff);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (sites[i].state == SITE_STARTED || (svc == SITE_STOPPED && sites[i].state == SITE_PAUSED))
+            sites[i].state = (enum site_state)svc;
+    return rc;
+}
+
 static int compile_service(struct cc *c, struct gen *g)
 {
     char sites_key[64];
     char **names;
-    size_t n;
+    size_t n, first = g->nsites;
     int rc = 0;
-    bool exists;
 
     snprintf(sites_key, sizeof(sites_key), "/%s/sites", c->svc->name);
-    exists = mb_keys(c->mb, sites_key, &names, &n) == 0;
-    if (!exists)
+    if (mb_keys(c->mb, sites_key, &names, &n) == -1)
         return 0; /* a service without sites serves nothing */
     g->sites = xrealloc(g->sites, (g->nsites + n + 1) * sizeof(*g->sites));
     memset(g->sites + g->nsites, 0, (n + 1) * sizeof(*g->sites));
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = compile_site(c, &g->sites[g->nsites++], sites_key, names[i]);
     mb_keys_free(names, n);
-    return rc;
+    return rc == 0 ? fold_service_state(c, g->sites + first, g->nsites - first) : -1;
 }
 
 static int compile_services(struct cc *c, struct gen *g)

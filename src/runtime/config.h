@@ -2,8 +2,8 @@
  * config: the bridge between the metabase and the runtime. config_compile
  * turns the metabase's current tree into a new generation
  * (the caller owns its one reference): the sites of every registered service
- * on the shared core, each service adding its own settings through its
- * compile hooks. Main or admin thread, one at a time per struct mb. Access
+ * on the shared core (a stopped or paused service holding its sites), each
+ * service adding its own settings through its compile hooks. Main or admin thread, one at a time per struct mb. Access
  * logs are never owned here: env->alog_for owns them.
  */
 #ifndef RUNTIME_CONFIG_H
@@ -29,10 +29,11 @@ struct config_env {
     const char *tls_dir; /* where certificates of TLS sites without one are generated; NULL: refuse */
 };
 
-/* A boolean property that sets a bit (services' compile hooks read them). */
-struct config_flag {
+/* A name and what it stands for: an enum property's value, or the bit a
+ * boolean property sets (services' compile hooks read such tables too). */
+struct config_name {
     const char *name;
-    unsigned flag;
+    unsigned value;
 };
 
 /** The integer NAME of effective properties EFF (0 when absent). */
@@ -40,7 +41,7 @@ int64_t config_int(const json_t *eff, const char *name);
 /** The string NAME of EFF ("" when absent). */
 const char *config_str(const json_t *eff, const char *name);
 /** The OR of the flags of table T (ended by a NULL name) whose property is true in EFF. */
-unsigned config_flags_of(const json_t *eff, const struct config_flag *t);
+unsigned config_flags_of(const json_t *eff, const struct config_name *t);
 
 /**
  * Compile the metabase's current state (inside or outside a transaction) into

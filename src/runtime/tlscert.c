@@ -88,19 +88,6 @@ static EVP_PKEY *tls_read_key(const char *path)
     return k;
 }
 
-/* 0 when both files load and the key belongs to the certificate. */
-static int tls_pair_usable(const char *cert_path, const char *key_path)
-{
-    X509 *x = tls_read_cert(cert_path);
-    EVP_PKEY *k = tls_read_key(key_path);
-    int rc = (x != NULL && k != NULL && X509_check_private_key(x, k) == 1) ? 0 : -1;
-
-    X509_free(x);
-    EVP_PKEY_free(k);
-    ERR_clear_error();
-    return rc;
-}
-
 int tls_check_pair(const char *cert_path, const char *key_path, enum tls_pair_fault *fault,
                    char *err, size_t errlen)
 {
@@ -266,8 +253,9 @@ int tls_ensure_cert_named(const char *cert_path, const char *key_path, const cha
 {
     bool cert_exists = access(cert_path, F_OK) == 0;
     bool key_exists = access(key_path, F_OK) == 0;
+    enum tls_pair_fault fault;
 
-    if (cert_exists && key_exists && tls_pair_usable(cert_path, key_path) == 0)
+    if (cert_exists && key_exists && tls_check_pair(cert_path, key_path, &fault, NULL, 0) == 0)
         return 0;
     if (cert_exists || key_exists)
         log_warnx("tls: %s and %s do not form a usable pair; generating new ones", cert_path,

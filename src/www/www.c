@@ -11,7 +11,7 @@
 #include "www/dirlist.h"
 #include "www/mime.h"
 
-static const struct config_flag browse_props[] = {
+static const struct config_name browse_props[] = {
     {"browse_show_date", DIRLIST_DATE},     {"browse_show_time", DIRLIST_TIME},
     {"browse_show_size", DIRLIST_SIZE},     {"browse_show_extension", DIRLIST_EXTENSION},
     {"browse_long_date", DIRLIST_LONGDATE}, {NULL, 0}};
