@@ -404,7 +404,7 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
             return n == XP_AGAIN ? (*blocked = true, 0) : -1;
         c->out_sent += (size_t)n;
         session_count_out(&c->s, (size_t)n);
-        *blocked = (size_t)n < want && !c->s.tls; /* TLS takes one record at a time */
+        *blocked = (size_t)n < want && !c->s.tls; /* TLS takes what fits its record buffer */
         return 0;
     }
     if (s == NULL || s->at > limit)
@@ -457,7 +457,7 @@ static int conn_flush(struct www_conn *c)
             return -1;
         }
         if (blocked)
-            return c->x.want_write || !c->s.tls ? conn_watch_out(c) : 0;
+            return conn_watch_out(c);
     }
     /* TLS records made above leave in as few sends as the socket takes. */
     switch (xport_pending(&c->x) ? xport_flush(&c->x) : 0) {
