@@ -59,7 +59,7 @@ static json_t *site_json(const struct site *s)
 
     for (size_t i = 0; i < s->nbindings; i++) {
         net_addr_str((const struct sockaddr *)&s->bindings[i].addr.ss, a, sizeof(a));
-        snprintf(url, sizeof(url), "%s%s", s->bindings[i].tls ? "https://" : "", a);
+        snprintf(url, sizeof(url), "%s%s", s->bindings[i].tls ? s->svc->tls_scheme : "", a);
         json_array_append_new(b, json_string(url));
     }
     for (size_t i = 0; i < s->nhost_names; i++)

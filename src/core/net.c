@@ -146,14 +146,25 @@ bool net_addr_eq(const struct net_addr *a, const struct net_addr *b)
     return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
+/* The TLS schemes of the three services; which one fits a site is the
+ * service's to say (config checks it). */
+static const char *const tls_schemes[] = {"https://", "ftps://", "gophers://"};
+
+size_t net_binding_scheme_len(const char *s)
+{
+    for (size_t i = 0; i < sizeof(tls_schemes) / sizeof(tls_schemes[0]); i++)
+        if (strncmp(s, tls_schemes[i], strlen(tls_schemes[i])) == 0)
+            return strlen(tls_schemes[i]);
+    return 0;
+}
+
 int net_parse_binding(const char *s, struct net_addr *out, bool *tls, const char **why)
 {
-    static const char https[] = "https://";
+    size_t scheme = net_binding_scheme_len(s);
 
-    *tls = strncmp(s, https, sizeof(https) - 1) == 0;
-    if (*tls)
-        s += sizeof(https) - 1;
-    else if (strstr(s, "://") != NULL)
-        return *why = "the only scheme a binding may name is https://", -1;
-    return net_parse_addr(s, out, why);
+    *tls = scheme > 0;
+    if (strstr(s + scheme, "://") != NULL)
+        return *why = "the only schemes a binding may name are https://, ftps:// and gophers://",
+               -1;
+    return net_parse_addr(s + scheme, out, why);
 }

@@ -20,8 +20,13 @@ struct net_addr {
 
 /** Parse "1.2.3.4:80" or "[::1]:80" (numeric only). Returns 0, or -1 with *why set. */
 int net_parse_addr(const char *s, struct net_addr *out, const char **why);
-/** Parse a binding: "ADDR:PORT" (plain) or "https://ADDR:PORT" (*tls set). As net_parse_addr. */
+/**
+ * Parse a binding: "ADDR:PORT" (plain) or "SCHEME://ADDR:PORT" with a TLS
+ * scheme (https, ftps, gophers: *tls set). As net_parse_addr.
+ */
 int net_parse_binding(const char *s, struct net_addr *out, bool *tls, const char **why);
+/** Length of the TLS scheme S starts with ("https://" gives 8), 0 when none. */
+size_t net_binding_scheme_len(const char *s);
 /** A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT; -1 with errno. */
 int net_listen(const struct net_addr *a, int backlog);
 /** The port a socket is bound to, or -1. */

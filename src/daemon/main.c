@@ -34,7 +34,8 @@
 #include "runtime/tls.h"
 #include "version.h"
 #include "runtime/accesslog.h"
-#include "www/mime.h"
+#include "runtime/mime.h"
+#include "gopher/gopher.h"
 #include "www/www.h"
 
 #define MAX_VDIRS 64
@@ -57,6 +58,11 @@ struct options {
     const char *http_str;
     struct net_addr https;
     bool https_given;
+    bool http_given;
+    struct net_addr gopher;
+    bool gopher_given;
+    const char *gopher_root;
+    bool gopher_root_given;
     struct net_addr admin;
     bool no_admin_tcp;
     bool site_flags;         /* a flag that seeds the default site was given */
@@ -75,7 +81,8 @@ struct options {
 static const char usage_text[] =
     "usage: infosrv [options]\n"
     "\n"
-    "Serves static sites over HTTP/1.1 and HTTPS (the WWW service of infosrv).\n"
+    "Serves static sites over HTTP/1.1 and HTTPS (the WWW service) and Gopher menus and\n"
+    "files (the Gopher service, RFC 1436 with Gopher+).\n"
     "\n"
     "  --state-dir DIR          state directory (default ./var; created if missing)\n"
     "  --root DIR               home directory of the default site (default ./wwwroot,\n"
@@ -85,6 +92,10 @@ static const char usage_text[] =
     "  --https ADDR:PORT        also serve the default site over TLS there (a self-signed\n"
     "                           certificate is generated into STATE_DIR/tls until the site's\n"
     "                           tls_certificate_file and tls_key_file are set)\n"
+    "  --gopher ADDR:PORT       Gopher listener of the default Gopher site (default\n"
+    "                           127.0.0.1:7070; port 0 picks a free port)\n"
+    "  --gopher-root DIR        home directory of the default Gopher site (default\n"
+    "                           ./gopherroot, created with a welcome menu when missing)\n"
     "  --admin ADDR:PORT        admin API over HTTPS (default 127.0.0.1:8172; port 0 picks a\n"
     "                           free port; \"none\" disables TCP, leaving STATE_DIR/admin.sock)\n"
     "  --workers N              worker threads (default: number of CPUs, 1..64)\n"
@@ -101,9 +112,11 @@ static const char usage_text[] =
     "  --help                   print this help and exit\n"
     "\n"
     "The first start seeds STATE_DIR/metabase.db from --root, --http, --https, --vdir, --browse,\n"
-    "the timeouts and the log options; later starts read the metabase (change it with\n"
-    "infoadm) and ignore those flags.\n"
-    "Reserved for later releases: --ftp, --gopher.\n"
+    "--gopher, --gopher-root, the timeouts and the log options; later starts read the\n"
+    "metabase (change it with infoadm) and ignore those flags. Without any of --http,\n"
+    "--https and --gopher, both default sites are seeded; with some, only the services\n"
+    "they name (--gopher-root also names the Gopher service).\n"
+    "Reserved for a later release: --ftp.\n"
     "Signals: TERM/INT stop gracefully, HUP reloads and flushes the file cache,\n"
     "USR1 reopens log files, USR2 writes STATE_DIR/stats.json and sessions.json.\n";
 
@@ -235,6 +248,8 @@ static void parse_args(struct options *o, int argc, char **argv)
     o->log_period = ALOG_DAILY;
     o->log_size = 10 * 1024 * 1024;
     set_http(o, "127.0.0.1:8080");
+    set_addr("--gopher", "127.0.0.1:7070", &o->gopher);
+    o->gopher_root = "gopherroot";
     o->site_flags = false;
     set_addr("--admin", "127.0.0.1:8172", &o->admin);
     for (int i = 1; i < argc; i++) {
@@ -253,7 +268,16 @@ static void parse_args(struct options *o, int argc, char **argv)
             o->root_given = true;
         } else if (strcmp(a, "--http") == 0) {
             o->site_flags = true;
+            o->http_given = true;
             set_http(o, need_arg(argc, argv, &i));
+        } else if (strcmp(a, "--gopher") == 0) {
+            o->site_flags = true;
+            o->gopher_given = true;
+            set_addr(a, need_arg(argc, argv, &i), &o->gopher);
+        } else if (strcmp(a, "--gopher-root") == 0) {
+            o->site_flags = true;
+            o->gopher_root_given = true;
+            o->gopher_root = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--https") == 0) {
             o->site_flags = true;
             o->https_given = true;
@@ -295,12 +319,25 @@ static void parse_args(struct options *o, int argc, char **argv)
             o->no_admin_tcp = strcmp(v, "none") == 0;
             if (!o->no_admin_tcp)
                 set_addr(a, v, &o->admin);
-        } else if (strcmp(a, "--ftp") == 0 || strcmp(a, "--gopher") == 0) {
+        } else if (strcmp(a, "--ftp") == 0) {
             usage_error("%s: this service is not part of this release yet", a);
         } else {
             usage_error("unknown option \"%s\"", a);
         }
     }
+}
+
+/* ---- which default sites the command line asks for ---- */
+
+/* No listener flag: every default site; otherwise the services named. */
+static bool wants_gopher(const struct options *o)
+{
+    return o->gopher_given || o->gopher_root_given || (!o->http_given && !o->https_given);
+}
+
+static bool wants_www(const struct options *o)
+{
+    return o->http_given || o->https_given || !(o->gopher_given || o->gopher_root_given);
 }
 
 /* ---- state directory and the default home directory ---- */
@@ -311,20 +348,38 @@ static const char welcome_page[] =
     "<p>This is the default home directory. Put your files in it to serve them.</p>\n"
     "</body></html>\n";
 
-static void ensure_default_root(const struct options *o)
+static const char welcome_map[] =
+    "!infosrv is running\n"
+    "\n"
+    "This is the default home directory of the Gopher service.\n"
+    "Put files and directories in it to serve them; this gophermap\n"
+    "describes the menu (see docs/gopher.md).\n"
+    "\n"
+    "*\n";
+
+/* DIR with FILE holding TEXT, made when DIR is missing (the defaults only). */
+static void ensure_default_dir(const char *dir, const char *file, const char *text, size_t len)
 {
-    char index[PATH_MAX];
+    char path[PATH_MAX];
     struct stat st;
 
-    if (o->root_given || stat(o->root, &st) == 0)
+    if (stat(dir, &st) == 0)
         return;
-    if (fs_mkdir_p(o->root, 0755) == -1) {
-        fprintf(stderr, "infosrv: cannot create %s: %s\n", o->root, strerror(errno));
+    if (fs_mkdir_p(dir, 0755) == -1) {
+        fprintf(stderr, "infosrv: cannot create %s: %s\n", dir, strerror(errno));
         exit(1);
     }
-    snprintf(index, sizeof(index), "%s/index.html", o->root);
-    if (fs_write_atomic(index, welcome_page, sizeof(welcome_page) - 1, 0644) == -1)
-        fprintf(stderr, "infosrv: cannot write %s: %s\n", index, strerror(errno));
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (fs_write_atomic(path, text, len, 0644) == -1)
+        fprintf(stderr, "infosrv: cannot write %s: %s\n", path, strerror(errno));
+}
+
+static void ensure_default_root(const struct options *o)
+{
+    if (!o->root_given && wants_www(o))
+        ensure_default_dir(o->root, "index.html", welcome_page, sizeof(welcome_page) - 1);
+    if (!o->gopher_root_given && wants_gopher(o))
+        ensure_default_dir(o->gopher_root, "gophermap", welcome_map, sizeof(welcome_map) - 1);
 }
 
 static void prepare_state_dir(const struct options *o)
@@ -486,9 +541,9 @@ static json_t *seed_ops(struct options *o)
     static const char *sym[] = {"inside", "never", "any"};
     static const char *fmt[] = {"w3c", "ncsa"};
     static const char *per[] = {"none", "hourly", "daily", "weekly", "monthly", "size"};
-    char http[80], https[80];
+    char http[80], https[80], gopher[80];
     struct config_flags f = {
-        .root = o->root, .http = http, .browse = o->browse,
+        .www = wants_www(o), .root = o->root, .http = http, .browse = o->browse,
         .header_timeout = o->header_timeout, .keepalive_timeout = o->keepalive_timeout,
         .log_format = fmt[o->log_format], .log_period = per[o->log_period],
         .log_size = o->log_size, .vdirs = v, .nvdirs = o->nvdirs,
@@ -500,6 +555,12 @@ static json_t *seed_ops(struct options *o)
         resolve_port(&o->https);
         net_addr_str((const struct sockaddr *)&o->https.ss, https, sizeof(https));
         f.https = https;
+    }
+    if (wants_gopher(o)) {
+        resolve_port(&o->gopher);
+        net_addr_str((const struct sockaddr *)&o->gopher.ss, gopher, sizeof(gopher));
+        f.gopher = gopher;
+        f.gopher_root = o->gopher_root;
     }
     for (size_t i = 0; i < o->nvdirs; i++) {
         v[i].prefix = o->vdirs[i].prefix;
@@ -645,9 +706,10 @@ static void print_listeners(void)
     size_t i;
 
     json_array_foreach(arr, i, li) {
+        const struct service *svc = service_find(json_string_value(json_object_get(li, "service")));
         printf("infosrv %s: %s listening on %s%s:%lld\n", INFOSRV_VERSION,
                json_string_value(json_object_get(li, "service")),
-               json_is_true(json_object_get(li, "tls")) ? "https://" : "",
+               json_is_true(json_object_get(li, "tls")) && svc ? svc->tls_scheme : "",
                json_string_value(json_object_get(li, "address")),
                (long long)json_integer_value(json_object_get(li, "port")));
     }
@@ -665,6 +727,7 @@ int main(int argc, char **argv)
 
     parse_args(&o, argc, argv);
     service_register(&www_service);
+    service_register(&gopher_service);
     tls_init();
     if (o.check)
         return check_config(&o);

@@ -141,10 +141,30 @@ static void seed_vdirs(struct seed *sd, const struct config_flags *f)
     free(order);
 }
 
-json_t *config_seed_ops(const struct config_flags *f)
+#define GOPHER_SITE "/gopher/sites/default"
+#define GOPHER_ROOT GOPHER_SITE "/root"
+
+static void seed_logs(struct seed *sd, const char *site, const struct config_flags *f)
 {
-    struct seed sd = {json_array(), json_object()};
-    json_t *site = seed_key(&sd, SEED_SITE);
+    seed_set(sd, site, "log_format", f->log_format ? json_string(f->log_format) : NULL);
+    seed_set(sd, site, "log_period", f->log_period ? json_string(f->log_period) : NULL);
+    if (f->log_size)
+        seed_set(sd, site, "log_size", json_integer((json_int_t)f->log_size));
+}
+
+static void seed_gopher(struct seed *sd, const struct config_flags *f)
+{
+    json_t *site = seed_key(sd, GOPHER_SITE);
+
+    json_object_set_new(site, "bindings", json_pack("[s]", f->gopher));
+    seed_logs(sd, GOPHER_SITE, f);
+    json_object_set_new(seed_key(sd, GOPHER_ROOT), "path",
+                        seed_path(f->gopher_root ? f->gopher_root : ""));
+}
+
+static void seed_www(struct seed *sd, const struct config_flags *f)
+{
+    json_t *site = seed_key(sd, SEED_SITE);
 
     if (f->http || f->https) {
         json_t *b = json_array();
@@ -158,16 +178,23 @@ json_t *config_seed_ops(const struct config_flags *f)
         json_object_set_new(site, "bindings", b);
     }
     if (f->header_timeout)
-        seed_set(&sd, SEED_SITE, "header_timeout", json_integer(f->header_timeout));
+        seed_set(sd, SEED_SITE, "header_timeout", json_integer(f->header_timeout));
     if (f->keepalive_timeout)
-        seed_set(&sd, SEED_SITE, "connection_timeout", json_integer(f->keepalive_timeout));
-    seed_set(&sd, SEED_SITE, "log_format", f->log_format ? json_string(f->log_format) : NULL);
-    seed_set(&sd, SEED_SITE, "log_period", f->log_period ? json_string(f->log_period) : NULL);
-    if (f->log_size)
-        seed_set(&sd, SEED_SITE, "log_size", json_integer((json_int_t)f->log_size));
-    json_object_set_new(seed_key(&sd, SEED_ROOT), "path", seed_path(f->root ? f->root : ""));
-    seed_set(&sd, SEED_ROOT, "directory_browsing", json_boolean(f->browse));
-    seed_vdirs(&sd, f);
+        seed_set(sd, SEED_SITE, "connection_timeout", json_integer(f->keepalive_timeout));
+    seed_logs(sd, SEED_SITE, f);
+    json_object_set_new(seed_key(sd, SEED_ROOT), "path", seed_path(f->root ? f->root : ""));
+    seed_set(sd, SEED_ROOT, "directory_browsing", json_boolean(f->browse));
+    seed_vdirs(sd, f);
+}
+
+json_t *config_seed_ops(const struct config_flags *f)
+{
+    struct seed sd = {json_array(), json_object()};
+
+    if (f->www)
+        seed_www(&sd, f);
+    if (f->gopher)
+        seed_gopher(&sd, f);
     json_decref(sd.sets);
     return sd.ops;
 }

@@ -1,7 +1,8 @@
 /*
  * seed: what the command line puts into an empty metabase on the first
  * start — the default WWW site with its bindings, home directory, virtual
- * directories, timeouts and logging. Main thread, at start-up.
+ * directories, timeouts and logging, and the default Gopher site. Main
+ * thread, at start-up.
  */
 #ifndef DAEMON_SEED_H
 #define DAEMON_SEED_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 struct config_flags { /* what main.c parsed from the command line */
+    bool www;         /* seed the default WWW site */
     const char *root; /* home directory of the default site */
     const char *http; /* "ADDR:PORT" of the default site's binding (port already resolved, or 0) */
     const char *https; /* "ADDR:PORT" of its TLS binding, or NULL */
@@ -28,6 +30,8 @@ struct config_flags { /* what main.c parsed from the command line */
         bool browse;
     } * vdirs;
     size_t nvdirs;
+    const char *gopher;      /* "ADDR:PORT" of the default Gopher site, or NULL for none */
+    const char *gopher_root; /* its home directory */
 };
 
 /**

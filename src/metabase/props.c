@@ -66,31 +66,34 @@ static const struct prop table[] = {
      .doc = "Worker threads, each with its own event loop (0 = one per CPU, at most 64)."},
     {.name = "server_comment", .type = PROP_STRING, .where = MACHINE, .services = MB_SVC_ALL,
      .doc = "Free-text description of this server, shown by consoles."},
-    {.name = "admin_name", .type = PROP_STRING, .where = MACHINE | SERVICE,
+    {.name = "admin_name", .type = PROP_STRING, .where = MACHINE | SERVICE | SITE,
      .services = MB_SVC_ALL, .inherit = true,
-     .doc = "Name of the person who administers the server or service."},
-    {.name = "admin_email", .type = PROP_STRING, .where = MACHINE | SERVICE,
+     .doc = "Name of the person who administers the server, service or site (Gopher+ "
+            "+ADMIN)."},
+    {.name = "admin_email", .type = PROP_STRING, .where = MACHINE | SERVICE | SITE,
      .services = MB_SVC_ALL, .inherit = true,
-     .doc = "E-mail address of the administrator, shown on error pages and in FTP messages."},
+     .doc = "E-mail address of the administrator, shown on error pages, in FTP messages and "
+            "in Gopher+ +ADMIN."},
     /* services and sites */
     {.name = "state", .type = PROP_ENUM, .def = "\"started\"", .values = state_values,
      .where = SERVICE | SITE, .services = MB_SVC_ALL,
      .doc = "Desired state of the service or site, kept across restarts."},
     {.name = "bindings", .type = PROP_ADDRLIST, .where = SITE, .services = MB_SVC_ALL,
-     .doc = "Addresses the site listens on, each \"ADDR:PORT\" or \"https://ADDR:PORT\" for TLS "
-            "(\"[::1]:80\" for IPv6). Several sites may share one, told apart by host_names."},
+     .doc = "Addresses the site listens on, each \"ADDR:PORT\", or for TLS \"https://ADDR:PORT\" "
+            "(www), \"ftps://\" (ftp), \"gophers://\" (gopher); \"[::1]:80\" for IPv6. Several "
+            "sites may share one, told apart by host_names."},
     {.name = "host_names", .type = PROP_STRLIST, .def = "[]", .where = SITE,
      .services = MB_SVC_ALL, .item_check = host_name_check,
      .doc = "Host names the site answers on its bindings (HTTP Host, TLS SNI); a site without "
             "any is the default of its bindings."},
     {.name = "tls_certificate_file", .type = PROP_PATH, .where = SITE, .services = MB_SVC_ALL,
-     .doc = "PEM certificate chain of the site's https:// bindings (without one, a "
+     .doc = "PEM certificate chain of the site's TLS bindings (without one, a "
             "self-signed certificate is generated into the state directory)."},
     {.name = "tls_key_file", .type = PROP_PATH, .where = SITE, .services = MB_SVC_ALL,
      .doc = "PEM private key of tls_certificate_file (unencrypted)."},
     {.name = "tls_protocols", .type = PROP_STRLIST, .def = "[\"tls1.2\", \"tls1.3\"]",
      .values = tls_protocol_values, .where = SITE, .services = MB_SVC_ALL,
-     .doc = "TLS versions the site's https:// bindings accept: \"tls1.2\", \"tls1.3\"."},
+     .doc = "TLS versions the site's TLS bindings accept: \"tls1.2\", \"tls1.3\"."},
     {.name = "require_tls", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
      .doc = "Plain HTTP requests get a 301 to the same URL on the site's https:// binding."},
@@ -100,7 +103,7 @@ static const struct prop table[] = {
     {.name = "connection_timeout", .type = PROP_INT, .def = "15", .min = 1, .max = 86400,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Seconds an idle connection is kept open (HTTP keep-alive, FTP control "
-            "connection)."},
+            "connection, a Gopher client's selector)."},
     {.name = "max_connections", .type = PROP_INT, .def = "0", .min = 0, .max = 1000000,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Most simultaneous connections to a site (0 = unlimited); set on the service "
@@ -117,6 +120,21 @@ static const struct prop table[] = {
     {.name = "log_size", .type = PROP_INT, .def = "10485760", .min = 1024, .max = TiB,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "File size in bytes at which log_period \"size\" starts a new access log file."},
+    {.name = "gopher_site", .type = PROP_STRING, .where = SERVICE | SITE,
+     .services = MB_SVC_GOPHER, .inherit = true,
+     .doc = "Name of the Gopher site, in Gopher+ +ADMIN (Site:) and caps.txt."},
+    {.name = "gopher_organization", .type = PROP_STRING, .where = SERVICE | SITE,
+     .services = MB_SVC_GOPHER, .inherit = true,
+     .doc = "Organization running the Gopher site, in Gopher+ +ADMIN (Org:)."},
+    {.name = "gopher_location", .type = PROP_STRING, .where = SERVICE | SITE,
+     .services = MB_SVC_GOPHER, .inherit = true,
+     .doc = "Where the Gopher site is (\"City, Country\"), in Gopher+ +ADMIN (Loc:)."},
+    {.name = "gopher_geography", .type = PROP_STRING, .where = SERVICE | SITE,
+     .services = MB_SVC_GOPHER, .inherit = true,
+     .doc = "Latitude and longitude of the site, in Gopher+ +ADMIN (Geog:)."},
+    {.name = "gopher_language", .type = PROP_STRING, .where = SERVICE | SITE,
+     .services = MB_SVC_GOPHER, .inherit = true,
+     .doc = "Language of the site's documents (\"En_US\"), in Gopher+ +ADMIN (Language:)."},
     {.name = "anonymous_user", .type = PROP_STRING, .where = ANYWHERE, .services = MB_SVC_ALL,
      .inherit = true, .doc = "Local account that anonymous requests and FTP logins run as."},
     {.name = "anonymous_password", .type = PROP_STRING, .where = ANYWHERE,

@@ -131,7 +131,7 @@ static int check_addr(const struct prop *p, const json_t *list, size_t i, const 
     mb_json_brief(item, got, sizeof(got));
     return mb_fail(err, MB_E_INVALID_VALUE, key, p->name,
                    "property \"%s\" on %s must be a list of \"ADDR:PORT\" or \"https://ADDR:PORT\" "
-                   "strings; %s: %s", p->name,
+                   "(ftps://, gophers://) strings; %s: %s", p->name,
                    key, got, why);
 }
 

@@ -128,6 +128,10 @@ static int site_bindings(struct cc *c, struct site *s, const char *key, const js
             return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
                            "site %s: binding \"%s\" is invalid: %s", key, addr ? addr : "?",
                            why ? why : "bad address");
+        if (b->tls && strncmp(addr, c->svc->tls_scheme, strlen(c->svc->tls_scheme)) != 0)
+            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
+                           "site %s: binding \"%s\": a TLS binding of the %s service is written "
+                           "%sADDR:PORT", key, addr, c->svc->name, c->svc->tls_scheme);
         s->nbindings++;
     }
     return 0;
@@ -180,7 +184,7 @@ static int site_generated_cert(struct cc *c, struct site *s, const char *key)
 
     if (c->env->tls_dir == NULL)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_certificate_file",
-                       "%s: an https:// binding needs tls_certificate_file and tls_key_file", key);
+                       "%s: a TLS binding needs tls_certificate_file and tls_key_file", key);
     snprintf(cert, sizeof(cert), "%s/%s-%s.crt", c->env->tls_dir, c->svc->name, s->name);
     snprintf(pkey, sizeof(pkey), "%s/%s-%s.key", c->env->tls_dir, c->svc->name, s->name);
     for (size_t i = 0; i < s->nhost_names && used < sizeof(san) - 300; i++)
@@ -214,7 +218,7 @@ static int site_protocols(struct cc *c, struct site *s, const char *key, const j
     }
     if (s->tls.protocols == 0)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_protocols",
-                       "%s: tls_protocols is empty: its https:// bindings would accept no client",
+                       "%s: tls_protocols is empty: its TLS bindings would accept no client",
                        key);
     return 0;
 }
@@ -533,7 +537,7 @@ static int check_shared(struct cc *c, const struct site *t, const struct site_bi
                        other);
     if (tb->tls != sb->tls)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
-                       "site %s binds %s with another scheme (http or https) than %s", key, text,
+                       "site %s binds %s with another scheme (plain or TLS) than %s", key, text,
                        other);
     if (t->nhost_names == 0 && s->nhost_names == 0)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",

@@ -41,6 +41,8 @@ struct service {
     uint64_t counters;
     /** What a client refused because its site is full is sent before the close. */
     const char *busy_reply;
+    /** How a TLS binding of the service is written: "https://", "ftps://", "gophers://". */
+    const char *tls_scheme;
     /** ALPN protocols offered on TLS bindings, in wire format ("\x08http/1.1"), or NULL. */
     const unsigned char *alpn;
     size_t alpn_len;

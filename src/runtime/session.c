@@ -105,6 +105,13 @@ void session_count_out(struct session *s, size_t n)
 }
 
 /* Copied per request, so plain copies rather than snprintf. */
+void session_stat(const struct session *s, enum stat_id id)
+{
+    stats_add(s->w->id, s->li->service_slot, id, 1);
+    if (s->site)
+        stats_add(s->w->id, s->site->stats_slot, id, 1);
+}
+
 void session_note_request(struct session *s, const char *word, size_t wlen, const char *rest,
                           size_t rlen)
 {

@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "runtime/stats.h"
+
 struct gen;
 struct listener;
 struct service;
@@ -58,6 +60,8 @@ void session_close(struct session *s);
 void session_count_in(struct session *s, size_t n);
 /** Count N bytes sent on S. */
 void session_count_out(struct session *s, size_t n);
+/** Add one to counter ID of S's service and of its site (when one is chosen). */
+void session_stat(const struct session *s, enum stat_id id);
 /** Record the request in progress as "WORD REST" (cut to fit), and count it. */
 void session_note_request(struct session *s, const char *word, size_t wlen, const char *rest,
                           size_t rlen);

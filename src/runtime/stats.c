@@ -29,7 +29,8 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *names[STAT_ALL] = {
     "bytes_sent",        "bytes_received",      "files_sent",   "total_connections",
     "connection_attempts", "get_requests",      "head_requests", "other_requests",
-    "total_requests",    "not_found_errors",    "current_connections", "max_connections",
+    "total_requests",    "not_found_errors",    "menus_sent",   "current_connections",
+    "max_connections",
 };
 
 void stats_init(unsigned n)

@@ -27,6 +27,7 @@ enum stat_id {
     STAT_OTHER_REQUESTS,
     STAT_TOTAL_REQUESTS,
     STAT_NOT_FOUND_ERRORS,
+    STAT_MENUS_SENT,       /* gopher: menus (directory listings) sent */
     STAT_COUNTERS, /* number of per-worker counters */
     STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
     STAT_MAX_CONNECTIONS,
@@ -34,6 +35,7 @@ enum stat_id {
 };
 
 #define STATS_ALL_COUNTERS ((1ull << STAT_ALL) - 1)
+#define STAT_BIT(id) (1ull << (id))
 
 #define STATS_MAX_SLOTS 256
 #define STATS_MAX_WORKERS 64

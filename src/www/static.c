@@ -15,7 +15,7 @@
 #include "runtime/accesslog.h"
 #include "www/cond.h"
 #include "www/dirlist.h"
-#include "www/mime.h"
+#include "runtime/mime.h"
 #include "runtime/fcache.h"
 #include "runtime/path.h"
 #include "www/range.h"
@@ -65,13 +65,6 @@ static int reply_error(struct reply *r, int status, const char *reason)
 
 /* ---- accounting: statistics and the access log ---- */
 
-static void count(const struct session *ss, const struct site *s, enum stat_id id)
-{
-    stats_add(ss->w->id, ss->li->service_slot, id, 1);
-    if (s)
-        stats_add(ss->w->id, s->stats_slot, id, 1);
-}
-
 static const char *log_method(const struct www_req *q)
 {
     const char *m = http1_method_name(q->method);
@@ -85,15 +78,15 @@ void www_account(const struct www_req *q, const struct site *site, int status, u
     const struct session *ss = q->s;
     struct alog_entry e = {0};
 
-    count(ss, site, STAT_TOTAL_REQUESTS);
+    session_stat(ss, STAT_TOTAL_REQUESTS);
     if (q->method != HTTP_M_GET && q->method != HTTP_M_HEAD)
-        count(ss, site, STAT_OTHER_REQUESTS);
+        session_stat(ss, STAT_OTHER_REQUESTS);
     else
-        count(ss, site, q->method == HTTP_M_GET ? STAT_GET_REQUESTS : STAT_HEAD_REQUESTS);
+        session_stat(ss, q->method == HTTP_M_GET ? STAT_GET_REQUESTS : STAT_HEAD_REQUESTS);
     if (status == 404)
-        count(ss, site, STAT_NOT_FOUND_ERRORS);
+        session_stat(ss, STAT_NOT_FOUND_ERRORS);
     if (file_sent)
-        count(ss, site, STAT_FILES_SENT);
+        session_stat(ss, STAT_FILES_SENT);
     if (site == NULL || site->alog == NULL)
         return;
     e.time = clock_wall();

@@ -9,7 +9,7 @@
 #include "runtime/stats.h"
 #include "www/conn.h"
 #include "www/dirlist.h"
-#include "www/mime.h"
+#include "runtime/mime.h"
 
 static const struct config_name browse_props[] = {
     {"browse_show_date", DIRLIST_DATE},     {"browse_show_time", DIRLIST_TIME},
@@ -83,10 +83,11 @@ const struct service www_service = {
     .close = www_close,
     .drain = www_drain,
     .free = www_free,
-    .counters = STATS_ALL_COUNTERS, /* the counters were the WWW service's first */
+    .counters = STATS_ALL_COUNTERS & ~STAT_BIT(STAT_MENUS_SENT),
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                   "Content-Length: 45\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
                   "The site has too many connections right now.\n",
+    .tls_scheme = "https://",
     .alpn = www_alpn,
     .alpn_len = sizeof(www_alpn) - 1,
     .compile_site = www_compile_site,

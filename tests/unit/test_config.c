@@ -15,7 +15,7 @@
 #include "runtime/gen.h"
 #include "runtime/stats.h"
 #include "www/dirlist.h"
-#include "www/mime.h"
+#include "runtime/mime.h"
 #include "www/www.h"
 #include "runtime/service.h"
 
@@ -95,7 +95,8 @@ TestSuite(config, .init = setup, .fini = teardown);
 /* The command line's defaults, as main.c passes them. */
 static struct config_flags base_flags(void)
 {
-    return (struct config_flags){.root = www,
+    return (struct config_flags){.www = true,
+                                 .root = www,
                                  .http = "127.0.0.1:0",
                                  .header_timeout = 10,
                                  .keepalive_timeout = 15,

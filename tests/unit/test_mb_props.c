@@ -236,7 +236,8 @@ Test(mb_props, address_lists)
     invalid("bindings", "\"127.0.0.1:80\"", "list");
     invalid("bindings", "[80]", "\"ADDR:PORT\"");
     valid("bindings", "[\"https://127.0.0.1:8443\", \"https://[::1]:443\", \"127.0.0.1:80\"]");
-    invalid("bindings", "[\"http://127.0.0.1:80\"]", "only scheme a binding may name is https://");
+    invalid("bindings", "[\"http://127.0.0.1:80\"]", "only schemes a binding may name are https://");
+    valid("bindings", "[\"gophers://127.0.0.1:7443\", \"ftps://[::1]:990\"]");
     invalid("bindings", "[\"https://127.0.0.1\"]", "expected ADDR:PORT");
 }
 

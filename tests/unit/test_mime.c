@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "www/mime.h"
+#include "runtime/mime.h"
 
 #define OCTET "application/octet-stream"
 

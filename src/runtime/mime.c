@@ -1,4 +1,4 @@
-#include "www/mime.h"
+#include "runtime/mime.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * file plus built-in defaults and per-site overrides. A map is immutable
  * once built and may be read from any thread; the builder owns and frees it.
  */
-#ifndef WWW_MIME_H
-#define WWW_MIME_H
+#ifndef RUNTIME_MIME_H
+#define RUNTIME_MIME_H
 
 #include <stddef.h>
 
