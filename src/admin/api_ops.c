@@ -38,8 +38,18 @@ static void discovery(struct api_response *rs)
 {
     json_t *caps = json_array();
 
+    const struct service *svc;
+    char name[48];
+
     for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++)
         json_array_append_new(caps, json_string(capabilities[i]));
+    /* WWW was there from the start; each later service is a capability of its own. */
+    for (size_t i = 0; (svc = service_at(i)) != NULL; i++) {
+        if (strcmp(svc->name, "www") == 0)
+            continue;
+        snprintf(name, sizeof(name), "services.%s", svc->name);
+        json_array_append_new(caps, json_string(name));
+    }
     api_reply_json(rs, 200, json_pack("{s:s,s:s,s:[s],s:o}", "product", "infosrv", "version",
                                       INFOSRV_VERSION, "api_versions", "v1", "capabilities",
                                       caps));

@@ -303,9 +303,42 @@ static int resolve(const struct cli_globals *g, struct inv *inv, bool *loaded,
 
 /* ---- running ---- */
 
+/* The service a command names, in --service, as the first argument of the
+ * service commands (start gopher), or as the first part of a key path
+ * (/gopher/sites/default); NAME is left empty when it names none. */
+static void named_service(const struct cli_run *r, char *name, size_t cap)
+{
+    const char *s = cli_opt(r->args, "service"), *first = r->args->npos ? r->args->pos[0] : "";
+    size_t n;
+
+    if (s == NULL && strcmp(r->cmd->cap ? r->cmd->cap : "", "services") == 0)
+        s = first;
+    else if (s == NULL && first[0] == '/')
+        s = first + 1;
+    n = s ? strcspn(s, "/") : 0;
+    snprintf(name, cap, "%.*s", (int)(n < cap ? n : cap - 1), s ? s : "");
+}
+
+/* Servers before 0.3.0 have the WWW service only: a command naming another
+ * is refused in one line instead of failing on an unknown key. */
+static int need_service(struct cli_run *r)
+{
+    char svc[32], cap[48], what[64];
+
+    named_service(r, svc, sizeof(svc));
+    if (svc[0] == '\0' || strcmp(svc, "www") == 0 ||
+        (strcmp(svc, "gopher") != 0 && strcmp(svc, "ftp") != 0))
+        return 0;
+    snprintf(cap, sizeof(cap), "services.%s", svc);
+    snprintf(what, sizeof(what), "the %s service", svc);
+    return cli_need(r, cap, what);
+}
+
 static int run_on(struct cli_run *r)
 {
     if (r->cmd->cap != NULL && cli_need(r, r->cmd->cap, NULL) < 0)
+        return -1;
+    if (r->cmd->cap != NULL && need_service(r) < 0)
         return -1;
     return r->cmd->fn(r);
 }

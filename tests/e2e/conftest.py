@@ -94,10 +94,19 @@ class Server:
                 self.kill()
                 pytest.fail(f"listeners.json did not appear within {timeout}s\nstderr:\n{self.stderr()}")
             time.sleep(0.02)
-        www = [entry for entry in self.listeners.get("listeners", []) if entry.get("service") == "www"]
-        assert www, f"no www listener in listeners.json: {self.listeners!r}"
-        self.listener = www[0]
+        found = self.listeners.get("listeners", [])
+        www = [entry for entry in found if entry.get("service") == "www"]
+        # A daemon of another service only (--gopher alone) has no www listener.
+        assert www or found, f"no listener in listeners.json: {self.listeners!r}"
+        self.listener = www[0] if www else found[0]
         return self
+
+    def listener_of(self, service, tls=False):
+        """The first listener of SERVICE (plain, or TLS when asked) in listeners.json."""
+        for entry in self.listeners.get("listeners", []):
+            if entry.get("service") == service and bool(entry.get("tls")) == tls:
+                return entry
+        raise AssertionError(f"no {service} listener (tls={tls}) in {self.listeners!r}")
 
     @property
     def port(self):

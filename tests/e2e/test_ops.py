@@ -77,7 +77,7 @@ def test_bad_values_exit_2(tmp_path, args):
     assert args[0] in line or (len(args) > 1 and args[1] in line), f"the line does not name {args}: {line!r}"
 
 
-@pytest.mark.parametrize("opt", ["--ftp", "--gopher"])
+@pytest.mark.parametrize("opt", ["--ftp"])
 def test_reserved_services_refused(tmp_path, opt):
     p, err = cli([opt, "127.0.0.1:0"], tmp_path)
     assert p.returncode == 2, err
@@ -136,9 +136,19 @@ def _port_free(port):
         s.close()
 
 
+def _gopher_menu(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
 def test_no_arguments_defaults(tmp_path):
-    if not _port_free(8080):
-        pytest.skip("127.0.0.1:8080 is in use")
+    for port in (8080, 7070, 8172):
+        if not _port_free(port):
+            pytest.skip(f"127.0.0.1:{port} is in use")
     srv = Server(str(tmp_path), str(tmp_path / "wwwroot"), base_args=[], state_dir=str(tmp_path / "var"))
     srv.start(cwd=str(tmp_path))
     try:
@@ -150,6 +160,35 @@ def test_no_arguments_defaults(tmp_path):
         assert r.status == 200
         assert r.body == index.read_bytes() and len(r.body) > 0
         assert (tmp_path / "var" / "logs" / "error.log").is_file()
+        # The Gopher service on its default address, with its welcome menu.
+        gopher = srv.listener_of("gopher")
+        assert gopher["address"] == "127.0.0.1" and gopher["port"] == 7070
+        assert (tmp_path / "gopherroot" / "gophermap").is_file()
+        menu = _gopher_menu(7070)
+        assert menu.startswith(b"iinfosrv is running\t") and menu.endswith(b".\r\n"), menu
+    finally:
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
+
+
+def test_gopher_flags_seed_only_gopher(tmp_path):
+    """--gopher alone seeds the Gopher site only; the WWW defaults stay out of the way."""
+    root = tmp_path / "g"
+    root.mkdir()
+    (root / "hello.txt").write_bytes(b"hi\n")
+    srv = Server(str(tmp_path), str(root), base_args=[
+        "--state-dir", str(tmp_path / "state"), "--gopher", "127.0.0.1:0", "--gopher-root",
+        str(root), "--admin", "none", "--workers", "1"])
+    srv.start(cwd=str(tmp_path))
+    try:
+        services = {entry["service"] for entry in srv.listeners["listeners"]}
+        assert services == {"gopher"}, srv.listeners
+        assert not (tmp_path / "wwwroot").exists()
+        menu = _gopher_menu(srv.listener_of("gopher")["port"])
+        assert menu == (b"0hello.txt\t/hello.txt\t127.0.0.1\t%d\r\n.\r\n"
+                        % srv.listener_of("gopher")["port"])
     finally:
         try:
             srv.stop()
