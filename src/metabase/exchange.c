@@ -67,9 +67,9 @@ static int doc_key(const char *path, const json_t *props, json_t *target, struct
     if (!json_is_object(props))
         return mb_fail(err, MB_E_INVALID_REQUEST, k.path, NULL,
                        "the properties of %s must be an object", k.path);
-    if (k.kind == MB_KIND_SITES && json_object_size(props) == 0)
+    if ((k.kind == MB_KIND_SITES || k.kind == MB_KIND_USERS) && json_object_size(props) == 0)
         return 0; /* always exists and holds nothing */
-    if (k.kind == MB_KIND_SITES)
+    if (k.kind == MB_KIND_SITES || k.kind == MB_KIND_USERS)
         return mb_fail(err, MB_E_NOT_ALLOWED_HERE, k.path, NULL, "%s holds no properties", k.path);
     if (!mb_key_implicit(&k) && json_object_get(target, k.path))
         return mb_fail(err, MB_E_INVALID_REQUEST, k.path, NULL, "%s is listed twice", k.path);

@@ -22,6 +22,10 @@ const char *mb_kind_name(enum mb_kind kind)
         return "vdir";
     case MB_KIND_SITES:
         return "sites";
+    case MB_KIND_USERS:
+        return "users";
+    case MB_KIND_USER:
+        return "user";
     }
     return "unknown";
 }
@@ -33,6 +37,21 @@ static bool site_name_ok(const char *s, size_t n)
         return false;
     for (size_t i = 1; i < n; i++)
         if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_-", s[i]))
+            return false;
+    return true;
+}
+
+/* FTP user names: what USER may carry, without anything a path or log could misread. */
+static bool user_name_ok(const char *s, size_t n)
+{
+    bool first_ok = n > 0 && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+                              (s[0] >= '0' && s[0] <= '9'));
+
+    if (!first_ok || n > MB_USER_MAX)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@", s[i]) ||
+            s[i] == '\0')
             return false;
     return true;
 }
@@ -73,8 +92,19 @@ static int segment(struct mb_key *k, size_t i, const char *s, size_t n, struct m
     }
     if (i == 1 && n == 5 && memcmp(s, "sites", 5) == 0)
         return k->kind = MB_KIND_SITES, 0;
+    if (i == 1 && n == 5 && memcmp(s, "users", 5) == 0 && k->service == MB_SVC_FTP)
+        return k->kind = MB_KIND_USERS, 0;
     if (i == 1)
-        return bad_key(err, k->path, "below a service only \"sites\" exists");
+        return bad_key(err, k->path, k->service == MB_SVC_FTP
+                                         ? "below /ftp only \"sites\" and \"users\" exist"
+                                         : "below a service only \"sites\" exists");
+    if (i == 2 && k->kind == MB_KIND_USERS && user_name_ok(s, n))
+        return k->kind = MB_KIND_USER, 0;
+    if (i == 2 && k->kind == MB_KIND_USERS)
+        return bad_key(err, k->path, "an FTP user name is 1-64 of a-z, A-Z, 0-9, '.', '_', '-' "
+                                     "and '@', starting with a letter or digit");
+    if (k->kind == MB_KIND_USER)
+        return bad_key(err, k->path, "an FTP user has no keys below it");
     if (i == 2 && site_name_ok(s, n))
         return k->kind = MB_KIND_SITE, 0;
     if (i == 2)
@@ -149,5 +179,6 @@ bool mb_key_parent(const struct mb_key *k, struct mb_key *parent)
 
 bool mb_key_implicit(const struct mb_key *k)
 {
-    return k->kind == MB_KIND_MACHINE || k->kind == MB_KIND_SERVICE || k->kind == MB_KIND_SITES;
+    return k->kind == MB_KIND_MACHINE || k->kind == MB_KIND_SERVICE || k->kind == MB_KIND_SITES ||
+           k->kind == MB_KIND_USERS;
 }

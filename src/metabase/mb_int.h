@@ -15,6 +15,7 @@
 #define MB_KEY_MAX 255       /* bytes in a key path: fits struct mb_error.key */
 #define MB_SITE_MAX 63       /* bytes in a site name */
 #define MB_ALIAS_MAX 128     /* bytes in a virtual directory name */
+#define MB_USER_MAX 64       /* bytes in an FTP user name */
 #define MB_MAX_OPS 4096      /* operations in one commit */
 #define MB_TEXT_MAX 1024     /* bytes in a comment, identity or address */
 #define MB_SCHEMA 1          /* PRAGMA user_version this build writes */

@@ -15,6 +15,8 @@ static const char *const log_period_values[] = {"hourly", "daily",  "weekly", "m
                                                 "size",   "none",   NULL};
 static const char *const state_values[] = {"started", "stopped", "paused", NULL};
 static const char *const tls_protocol_values[] = {"tls1.2", "tls1.3", NULL};
+static const char *const listing_values[] = {"unix", "msdos", NULL};
+static const char *const ftp_tls_values[] = {"off", "allow", "require", NULL};
 
 /* A DNS name as a client sends it in Host or SNI: letters, digits, '-' and
  * dots between labels of 1 to 63 bytes, compared without regard to case. */
@@ -44,6 +46,7 @@ static const char *host_name_check(const char *s)
 #define SITE MB_KIND_SITE
 #define VDIR MB_KIND_VDIR
 #define ANYWHERE (SERVICE | SITE | VDIR)
+#define USER MB_KIND_USER
 
 /* Keep the table ordered machine, service and site, then directory settings:
  * docs/properties.md lists it in this order. */
@@ -135,12 +138,60 @@ static const struct prop table[] = {
     {.name = "gopher_language", .type = PROP_STRING, .where = SERVICE | SITE,
      .services = MB_SVC_GOPHER, .inherit = true,
      .doc = "Language of the site's documents (\"En_US\"), in Gopher+ +ADMIN (Language:)."},
+    {.name = "allow_anonymous", .type = PROP_BOOL, .def = "true", .where = SERVICE | SITE,
+     .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Anonymous FTP logins (USER anonymous or ftp, any password) are accepted."},
+    {.name = "anonymous_only", .type = PROP_BOOL, .def = "false", .where = SERVICE | SITE,
+     .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Only anonymous FTP logins are accepted; named users get 530."},
+    {.name = "ftp_greeting", .type = PROP_STRLIST, .def = "[]", .where = SERVICE | SITE,
+     .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Lines of the 220 greeting sent on connect (empty: \"infosrv FTP service ready\")."},
+    {.name = "ftp_welcome", .type = PROP_STRLIST, .def = "[]", .where = SERVICE | SITE,
+     .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Lines sent with the 230 reply of a successful login."},
+    {.name = "ftp_exit_message", .type = PROP_STRLIST, .def = "[]", .where = SERVICE | SITE,
+     .services = MB_SVC_FTP, .inherit = true, .doc = "Lines of the 221 reply to QUIT."},
+    {.name = "ftp_max_clients_message", .type = PROP_STRLIST, .def = "[]",
+     .where = SERVICE | SITE, .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Lines of the 421 reply to a client refused because the site or its address has "
+            "too many connections."},
+    {.name = "listing_style", .type = PROP_ENUM, .def = "\"unix\"", .values = listing_values,
+     .where = SERVICE | SITE, .services = MB_SVC_FTP, .inherit = true,
+     .doc = "LIST output: \"unix\" (ls -l) or \"msdos\" (the original server's MS-DOS style)."},
+    {.name = "passive_port_min", .type = PROP_INT, .def = "0", .min = 0, .max = 65535,
+     .where = SERVICE | SITE, .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Lowest port of passive data connections (0 with passive_port_max 0: any free port)."},
+    {.name = "passive_port_max", .type = PROP_INT, .def = "0", .min = 0, .max = 65535,
+     .where = SERVICE | SITE, .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Highest port of passive data connections."},
+    {.name = "data_timeout", .type = PROP_INT, .def = "120", .min = 1, .max = 86400,
+     .where = SERVICE | SITE, .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Seconds a data connection may wait to open or stall before the transfer ends with "
+            "425 or 426."},
+    {.name = "max_connections_per_address", .type = PROP_INT, .def = "0", .min = 0,
+     .max = 1000000, .where = SERVICE | SITE, .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Most simultaneous FTP control connections from one client address (0 = unlimited)."},
+    {.name = "ftp_tls", .type = PROP_ENUM, .def = "\"allow\"", .values = ftp_tls_values,
+     .where = SERVICE | SITE, .services = MB_SVC_FTP, .inherit = true,
+     .doc = "Explicit FTPS (AUTH TLS): \"off\", \"allow\", or \"require\" (no login and no "
+            "data connection without TLS)."},
+    {.name = "password_hash", .type = PROP_STRING, .where = USER, .services = MB_SVC_FTP,
+     .secret = true,
+     .doc = "The FTP user's password as an argon2id hash (written by infoadm user add and "
+            "passwd; write-only)."},
+    {.name = "home_directory", .type = PROP_PATH, .def = "\"/\"", .where = USER,
+     .services = MB_SVC_FTP,
+     .doc = "The FTP user's home: a directory under each FTP site's root that the user sees as "
+            "/ and cannot leave (\"/\": the whole site)."},
+    {.name = "enabled", .type = PROP_BOOL, .def = "true", .where = USER, .services = MB_SVC_FTP,
+     .doc = "The FTP user may log in."},
     {.name = "anonymous_user", .type = PROP_STRING, .where = ANYWHERE, .services = MB_SVC_ALL,
      .inherit = true, .doc = "Local account that anonymous requests and FTP logins run as."},
     {.name = "anonymous_password", .type = PROP_STRING, .where = ANYWHERE,
      .services = MB_SVC_ALL, .inherit = true, .secret = true,
      .doc = "Password of anonymous_user (write-only)."},
-    {.name = "comment", .type = PROP_STRING, .where = ANYWHERE, .services = MB_SVC_ALL,
+    {.name = "comment", .type = PROP_STRING, .where = ANYWHERE | USER, .services = MB_SVC_ALL,
      .doc = "Free-text note about this key."},
     /* directories */
     {.name = "path", .type = PROP_PATH, .where = VDIR, .services = MB_SVC_ALL,
@@ -239,13 +290,14 @@ void props_where_text(unsigned where, char *out, size_t cap)
     } kinds[] = {{MACHINE, "the machine key"},
                  {SERVICE, "services"},
                  {SITE, "sites"},
-                 {VDIR, "virtual directories"}};
-    size_t used = 0, n = 0, total = 0;
+                 {VDIR, "virtual directories"},
+                 {MB_KIND_USER, "FTP users"}};
+    size_t used = 0, n = 0, total = 0, nkinds = sizeof(kinds) / sizeof(kinds[0]);
 
     out[0] = '\0';
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < nkinds; i++)
         total += (where & kinds[i].bit) != 0;
-    for (size_t i = 0; i < 4 && used < cap; i++) {
+    for (size_t i = 0; i < nkinds && used < cap; i++) {
         if ((where & kinds[i].bit) == 0)
             continue;
         const char *sep = n == 0 ? "" : n + 1 == total ? " and " : ", ";
@@ -271,10 +323,10 @@ int props_check_where(const struct prop *p, enum mb_kind kind, unsigned service,
 
     if (props_valid_on(p, kind, service))
         return 0;
-    if (kind == MB_KIND_SITES)
+    if (kind == MB_KIND_SITES || kind == MB_KIND_USERS)
         return mb_fail(err, MB_E_NOT_ALLOWED_HERE, key, p->name,
-                       "property \"%s\" cannot be set on %s: it only holds the sites", p->name,
-                       key);
+                       "property \"%s\" cannot be set on %s: it only holds the %s", p->name,
+                       key, kind == MB_KIND_SITES ? "sites" : "FTP users");
     if ((p->where & (unsigned)kind) == 0) {
         props_where_text(p->where, where, sizeof(where));
         return mb_fail(err, MB_E_NOT_ALLOWED_HERE, key, p->name,

@@ -22,6 +22,8 @@ enum mb_kind {
     MB_KIND_SITE = 1 << 2,    /* /SVC/sites/NAME */
     MB_KIND_VDIR = 1 << 3,    /* /SVC/sites/NAME/root[/ALIAS...] */
     MB_KIND_SITES = 1 << 4,   /* /SVC/sites: an implicit container without properties */
+    MB_KIND_USERS = 1 << 5,   /* /ftp/users: an implicit container without properties */
+    MB_KIND_USER = 1 << 6,    /* /ftp/users/NAME: a named FTP user */
 };
 
 /** Services, as bits. */

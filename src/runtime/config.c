@@ -231,7 +231,7 @@ static int site_tls(struct cc *c, struct site *s, const char *key, const json_t 
     enum tls_pair_fault fault;
     char why[600];
 
-    if (!site_has_tls(s))
+    if (!site_has_tls(s) && !s->tls_wanted)
         return 0;
     if ((cert == NULL) != (pkey == NULL))
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, cert ? "tls_key_file" : "tls_certificate_file",
@@ -483,13 +483,17 @@ static int compile_service(struct cc *c, struct gen *g)
 
     snprintf(sites_key, sizeof(sites_key), "/%s/sites", c->svc->name);
     if (mb_keys(c->mb, sites_key, &names, &n) == -1)
-        return 0; /* a service without sites serves nothing */
+        names = NULL, n = 0; /* a service without sites serves nothing */
     g->sites = xrealloc(g->sites, (g->nsites + n + 1) * sizeof(*g->sites));
     memset(g->sites + g->nsites, 0, (n + 1) * sizeof(*g->sites));
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = compile_site(c, &g->sites[g->nsites++], sites_key, names[i]);
     mb_keys_free(names, n);
-    return rc == 0 ? fold_service_state(c, g->sites + first, g->nsites - first) : -1;
+    if (rc == 0)
+        rc = fold_service_state(c, g->sites + first, g->nsites - first);
+    if (rc == 0 && c->svc->compile_service)
+        rc = c->svc->compile_service(c->mb, &g->svc_data[service_index(c->svc)], c->err);
+    return rc;
 }
 
 static int compile_services(struct cc *c, struct gen *g)

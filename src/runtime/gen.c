@@ -45,6 +45,14 @@ static void site_free(struct site *s)
     free(s->name);
 }
 
+void *gen_service_data(const struct gen *g, const struct service *svc)
+{
+    int i = service_index(svc);
+
+    return g && i >= 0 && i < (int)(sizeof(g->svc_data) / sizeof(g->svc_data[0])) ? g->svc_data[i]
+                                                                                   : NULL;
+}
+
 void gen_ref(struct gen *g)
 {
     atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
@@ -57,6 +65,9 @@ void gen_unref(struct gen *g)
     for (size_t i = 0; i < g->nsites; i++)
         site_free(&g->sites[i]);
     free(g->sites);
+    for (size_t i = 0; i < sizeof(g->svc_data) / sizeof(g->svc_data[0]); i++)
+        if (g->svc_data[i] && service_at(i) && service_at(i)->free_service)
+            service_at(i)->free_service(g->svc_data[i]);
     for (size_t i = 0; i < g->nbindings; i++)
         free(g->bindings[i].sites);
     free(g->bindings);

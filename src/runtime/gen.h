@@ -76,6 +76,7 @@ struct site {
     uint32_t max_connections;     /* simultaneous connections; 0 = unlimited */
     enum site_state state;
     bool require_tls;
+    bool tls_wanted;              /* the service upgrades plain connections (FTP's AUTH TLS) */
     struct site_tls tls;
     struct alog *alog;            /* not owned: lives across generations */
     void *svc_data;               /* the service's own settings (svc->compile_site) */
@@ -101,6 +102,7 @@ struct gen {
     unsigned nworkers;
     uint64_t cache_bytes;         /* open-file cache budget across workers */
     uint32_t cache_valid_ms;      /* how long a cached file's metadata is trusted */
+    void *svc_data[4];            /* per service (by service_index): what compile_service made */
 };
 
 /** Take a reference. */
@@ -123,6 +125,8 @@ int gen_site_add_vdir(struct site *s, const char *prefix, const char *path, unsi
 void gen_site_finish(struct site *s);
 /** The vdir serving decoded PATH (longest prefix at a segment boundary), or NULL. */
 const struct vdir *gen_find_vdir(const struct site *s, const char *path, size_t len);
+/** What SVC's compile_service made for G, or NULL. */
+void *gen_service_data(const struct gen *g, const struct service *svc);
 /** Build g->bindings from the sites (after every site is compiled). */
 void gen_build_bindings(struct gen *g);
 /** The binding listening on A in G, or NULL. */

@@ -28,3 +28,11 @@ const struct service *service_at(size_t i)
 {
     return i < nservices ? services[i] : NULL;
 }
+
+int service_index(const struct service *svc)
+{
+    for (size_t i = 0; i < nservices; i++)
+        if (services[i] == svc)
+            return (int)i;
+    return -1;
+}

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 struct listener;
+struct mb;
 struct mb_error;
 struct session;
 struct site;
@@ -56,6 +57,13 @@ struct service {
     void (*compile_vdir)(struct vdir *v, const json_t *eff);
     /** Free what compile_site stored in s->svc_data. */
     void (*free_site)(struct site *s);
+    /**
+     * Compile what the service keeps for the whole generation beside its
+     * sites (FTP: its users) into *OUT, read with gen_service_data (may be NULL).
+     */
+    int (*compile_service)(struct mb *mb, void **out, struct mb_error *err);
+    /** Free what compile_service made. */
+    void (*free_service)(void *data);
 };
 
 /** Register SVC (main thread, before the first compile); the table must outlive the process. */
@@ -64,5 +72,7 @@ void service_register(const struct service *svc);
 const struct service *service_find(const char *name);
 /** The I-th registered service, or NULL past the end. */
 const struct service *service_at(size_t i);
+/** The registration index of SVC (0 for the first), or -1. */
+int service_index(const struct service *svc);
 
 #endif

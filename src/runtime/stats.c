@@ -16,7 +16,7 @@ struct slot {
     char *site;            /* NULL for the service itself */
     struct block *workers; /* nworkers blocks */
     uint64_t base[STAT_COUNTERS]; /* values at the last clear */
-    _Atomic uint64_t current, max;
+    _Atomic uint64_t current[GAUGES], max[GAUGES];
     time_t cleared_at;
     pthread_mutex_t lock;  /* serialises clear against read of base */
 };
@@ -29,8 +29,9 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *names[STAT_ALL] = {
     "bytes_sent",        "bytes_received",      "files_sent",   "total_connections",
     "connection_attempts", "get_requests",      "head_requests", "other_requests",
-    "total_requests",    "not_found_errors",    "menus_sent",   "current_connections",
-    "max_connections",
+    "total_requests",    "not_found_errors",    "menus_sent",   "files_received",
+    "logon_attempts",    "current_connections", "max_connections", "current_anonymous_users",
+    "max_anonymous_users", "current_nonanonymous_users", "max_nonanonymous_users",
 };
 
 void stats_init(unsigned n)
@@ -88,27 +89,39 @@ void stats_add(unsigned w, int slot, enum stat_id id, uint64_t n)
                           memory_order_relaxed);
 }
 
-void stats_conn_open(int slot)
+void stats_gauge_inc(int slot, enum stat_gauge g)
 {
     uint64_t cur, max;
 
     if (slot < 0)
         return;
-    cur = atomic_fetch_add(&slots[slot].current, 1) + 1;
-    max = atomic_load(&slots[slot].max);
-    while (cur > max && !atomic_compare_exchange_weak(&slots[slot].max, &max, cur))
+    cur = atomic_fetch_add(&slots[slot].current[g], 1) + 1;
+    max = atomic_load(&slots[slot].max[g]);
+    while (cur > max && !atomic_compare_exchange_weak(&slots[slot].max[g], &max, cur))
         ;
+}
+
+void stats_gauge_dec(int slot, enum stat_gauge g)
+{
+    if (slot >= 0)
+        atomic_fetch_sub(&slots[slot].current[g], 1);
+}
+
+void stats_conn_open(int slot)
+{
+    stats_gauge_inc(slot, GAUGE_CONNECTIONS);
 }
 
 uint64_t stats_current(int slot)
 {
-    return slot < 0 ? 0 : atomic_load_explicit(&slots[slot].current, memory_order_relaxed);
+    return slot < 0 ? 0
+                    : atomic_load_explicit(&slots[slot].current[GAUGE_CONNECTIONS],
+                                           memory_order_relaxed);
 }
 
 void stats_conn_close(int slot)
 {
-    if (slot >= 0)
-        atomic_fetch_sub(&slots[slot].current, 1);
+    stats_gauge_dec(slot, GAUGE_CONNECTIONS);
 }
 
 static void sum_counters(const struct slot *s, uint64_t out[STAT_COUNTERS])
@@ -128,8 +141,10 @@ void stats_read(int slot, uint64_t out[STAT_ALL])
     for (int i = 0; i < STAT_COUNTERS; i++)
         out[i] -= s->base[i];
     pthread_mutex_unlock(&s->lock);
-    out[STAT_CURRENT_CONNECTIONS] = atomic_load(&s->current);
-    out[STAT_MAX_CONNECTIONS] = atomic_load(&s->max);
+    for (int g = 0; g < GAUGES; g++) {
+        out[STAT_CURRENT_CONNECTIONS + 2 * g] = atomic_load(&s->current[g]);
+        out[STAT_MAX_CONNECTIONS + 2 * g] = atomic_load(&s->max[g]);
+    }
 }
 
 void stats_clear(int slot)
@@ -142,7 +157,8 @@ void stats_clear(int slot)
     memcpy(s->base, now, sizeof(now));
     s->cleared_at = time(NULL);
     pthread_mutex_unlock(&s->lock);
-    atomic_store(&s->max, atomic_load(&s->current));
+    for (int g = 0; g < GAUGES; g++)
+        atomic_store(&s->max[g], atomic_load(&s->current[g]));
 }
 
 time_t stats_cleared_at(int slot)

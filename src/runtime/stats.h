@@ -28,11 +28,20 @@ enum stat_id {
     STAT_TOTAL_REQUESTS,
     STAT_NOT_FOUND_ERRORS,
     STAT_MENUS_SENT,       /* gopher: menus (directory listings) sent */
+    STAT_FILES_RECEIVED,   /* ftp: uploads completed */
+    STAT_LOGON_ATTEMPTS,   /* ftp: PASS commands */
     STAT_COUNTERS, /* number of per-worker counters */
     STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
     STAT_MAX_CONNECTIONS,
+    STAT_CURRENT_ANONYMOUS, /* ftp: anonymous users logged in */
+    STAT_MAX_ANONYMOUS,
+    STAT_CURRENT_NONANONYMOUS, /* ftp: named users logged in */
+    STAT_MAX_NONANONYMOUS,
     STAT_ALL,
 };
+
+/* Gauges: a current value and its maximum since the last clear. */
+enum stat_gauge { GAUGE_CONNECTIONS, GAUGE_ANONYMOUS, GAUGE_NONANONYMOUS, GAUGES };
 
 #define STATS_ALL_COUNTERS ((1ull << STAT_ALL) - 1)
 #define STAT_BIT(id) (1ull << (id))
@@ -52,6 +61,10 @@ void stats_conn_open(int slot);
 uint64_t stats_current(int slot);
 /** A connection of SLOT closed. */
 void stats_conn_close(int slot);
+/** Gauge G of SLOT goes up by one (and its maximum with it). */
+void stats_gauge_inc(int slot, enum stat_gauge g);
+/** Gauge G of SLOT goes down by one. */
+void stats_gauge_dec(int slot, enum stat_gauge g);
 /** Read SLOT's counters since the last clear into out[STAT_ALL]. */
 void stats_read(int slot, uint64_t out[STAT_ALL]);
 /** Clear SLOT (counters restart from zero; current connections stay). */

@@ -496,7 +496,17 @@ static const struct xport_ops tls_ops = {
 int xport_tls_init(struct xport *x, int fd, const struct binding *b, struct session *sess,
                    char *rbuf, size_t rbuf_cap)
 {
-    const struct site *s = b ? b->default_site : NULL;
+    return xport_tls_start(x, fd, b ? b->default_site : NULL, sess, rbuf, rbuf_cap);
+}
+
+bool xport_tls_resumed(const struct xport *x)
+{
+    return x->ssl != NULL && SSL_session_reused(x->ssl) == 1;
+}
+
+int xport_tls_start(struct xport *x, int fd, const struct site *s, struct session *sess,
+                    char *rbuf, size_t rbuf_cap)
+{
     BIO *in = NULL, *out = NULL;
     SSL *ssl;
 

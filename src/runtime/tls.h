@@ -13,6 +13,7 @@
 #ifndef RUNTIME_TLS_H
 #define RUNTIME_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "runtime/xport.h"
@@ -20,6 +21,7 @@
 struct binding;
 struct service;
 struct session;
+struct site;
 struct ssl_ctx_st;
 
 #define TLS_PROTO_12 (1u << 0)
@@ -42,6 +44,15 @@ struct ssl_ctx_st *tls_ctx_new(const char *cert_file, const char *key_file, unsi
  */
 int xport_tls_init(struct xport *x, int fd, const struct binding *b, struct session *sess,
                    char *rbuf, size_t rbuf_cap);
+/**
+ * A TLS transport with site S's context over socket FD: a plain connection
+ * upgraded in place (FTP's AUTH TLS) or an FTP data connection. -1 when S
+ * has no context or OpenSSL cannot make the connection object.
+ */
+int xport_tls_start(struct xport *x, int fd, const struct site *s, struct session *sess,
+                    char *rbuf, size_t rbuf_cap);
+/** True when the handshake of X resumed an earlier session (FTPS data connections must). */
+bool xport_tls_resumed(const struct xport *x);
 /**
  * The host name in a TLS server_name extension body P[0..LEN): 0 with
  * *NAME and *NLEN pointing into P, or -1 when malformed or without a host name.

@@ -83,7 +83,13 @@ const struct service www_service = {
     .close = www_close,
     .drain = www_drain,
     .free = www_free,
-    .counters = STATS_ALL_COUNTERS & ~STAT_BIT(STAT_MENUS_SENT),
+    /* the counters were the WWW service's first */
+    .counters = STAT_BIT(STAT_BYTES_SENT) | STAT_BIT(STAT_BYTES_RECEIVED) |
+                STAT_BIT(STAT_FILES_SENT) | STAT_BIT(STAT_TOTAL_CONNECTIONS) |
+                STAT_BIT(STAT_CONNECTION_ATTEMPTS) | STAT_BIT(STAT_GET_REQUESTS) |
+                STAT_BIT(STAT_HEAD_REQUESTS) | STAT_BIT(STAT_OTHER_REQUESTS) |
+                STAT_BIT(STAT_TOTAL_REQUESTS) | STAT_BIT(STAT_NOT_FOUND_ERRORS) |
+                STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS),
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                   "Content-Length: 45\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
                   "The site has too many connections right now.\n",
