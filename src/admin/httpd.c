@@ -19,7 +19,7 @@
 
 #include "admin/accounts.h"
 #include "admin/api.h"
-#include "admin/ratelimit.h"
+#include "runtime/ratelimit.h"
 #include "runtime/tlscert.h"
 #include "core/alloc.h"
 #include "core/buf.h"

@@ -88,11 +88,12 @@ const struct cli_cmd cli_cmds[] = {
      "Delete a site with its virtual directories."},
     {{"site", "list"}, cli_cmd_site_list, "config", CMD_TABLE, 0, 0, "service=", "[--service S]",
      "List the sites of a service with state, bindings and home directory."},
-    {{"vdir", "add"}, cli_cmd_vdir_add, "config", 0, 3, 3, "browse,no-read,service=,comment=",
-     "SITE /ALIAS DIR [--browse] [--no-read] [--service S] [--comment C]",
+    {{"vdir", "add"}, cli_cmd_vdir_add, "config", 0, 3, 3, "browse,no-read,write,service=,comment=",
+     "SITE /ALIAS DIR [--browse] [--no-read] [--write] [--service S] [--comment C]",
      "Create a virtual directory: URL path /ALIAS of SITE served from DIR. Nested aliases "
      "(/a/b) need their parent (/a). --browse turns directory listings on, --no-read "
-     "forbids reading files."},
+     "forbids reading files, --write allows uploads, deletes and renames (FTP, and WWW "
+     "methods that write)."},
     {{"vdir", "remove"}, cli_cmd_vdir_remove, "config", 0, 2, 2, "recursive,service=,comment=",
      "SITE /ALIAS [--recursive] [--service S] [--comment C]",
      "Delete a virtual directory (--recursive: with those nested under it)."},

@@ -290,6 +290,8 @@ static json_t *vdir_props(struct cli_run *r, const char *dir)
         json_object_set_new(set, "directory_browsing", json_true());
     if (cli_flag(r->args, "no-read"))
         json_object_set_new(set, "access_read", json_false());
+    if (cli_flag(r->args, "write"))
+        json_object_set_new(set, "access_write", json_true());
     return set;
 }
 

@@ -35,6 +35,7 @@
 #include "version.h"
 #include "runtime/accesslog.h"
 #include "runtime/mime.h"
+#include "ftp/ftp.h"
 #include "gopher/gopher.h"
 #include "www/www.h"
 
@@ -63,6 +64,10 @@ struct options {
     bool gopher_given;
     const char *gopher_root;
     bool gopher_root_given;
+    struct net_addr ftp;
+    bool ftp_given;
+    const char *ftp_root;
+    bool ftp_root_given;
     struct net_addr admin;
     bool no_admin_tcp;
     bool site_flags;         /* a flag that seeds the default site was given */
@@ -81,8 +86,8 @@ struct options {
 static const char usage_text[] =
     "usage: infosrv [options]\n"
     "\n"
-    "Serves static sites over HTTP/1.1 and HTTPS (the WWW service) and Gopher menus and\n"
-    "files (the Gopher service, RFC 1436 with Gopher+).\n"
+    "Serves static sites over HTTP/1.1 and HTTPS (the WWW service), files over FTP and FTPS\n"
+    "(the FTP service) and Gopher menus and files (the Gopher service, RFC 1436 with Gopher+).\n"
     "\n"
     "  --state-dir DIR          state directory (default ./var; created if missing)\n"
     "  --root DIR               home directory of the default site (default ./wwwroot,\n"
@@ -92,6 +97,10 @@ static const char usage_text[] =
     "  --https ADDR:PORT        also serve the default site over TLS there (a self-signed\n"
     "                           certificate is generated into STATE_DIR/tls until the site's\n"
     "                           tls_certificate_file and tls_key_file are set)\n"
+    "  --ftp ADDR:PORT          FTP listener of the default FTP site (default 127.0.0.1:2121;\n"
+    "                           port 0 picks a free port; anonymous, read-only)\n"
+    "  --ftp-root DIR           home directory of the default FTP site (default ./ftproot,\n"
+    "                           created when missing)\n"
     "  --gopher ADDR:PORT       Gopher listener of the default Gopher site (default\n"
     "                           127.0.0.1:7070; port 0 picks a free port)\n"
     "  --gopher-root DIR        home directory of the default Gopher site (default\n"
@@ -112,11 +121,10 @@ static const char usage_text[] =
     "  --help                   print this help and exit\n"
     "\n"
     "The first start seeds STATE_DIR/metabase.db from --root, --http, --https, --vdir, --browse,\n"
-    "--gopher, --gopher-root, the timeouts and the log options; later starts read the\n"
-    "metabase (change it with infoadm) and ignore those flags. Without any of --http,\n"
-    "--https and --gopher, both default sites are seeded; with some, only the services\n"
-    "they name (--gopher-root also names the Gopher service).\n"
-    "Reserved for a later release: --ftp.\n"
+    "--ftp, --ftp-root, --gopher, --gopher-root, the timeouts and the log options; later\n"
+    "starts read the metabase (change it with infoadm) and ignore those flags. Without any\n"
+    "of --http, --https, --ftp, --ftp-root, --gopher and --gopher-root, every default site\n"
+    "is seeded; with some, only the services they name.\n"
     "Signals: TERM/INT stop gracefully, HUP reloads and flushes the file cache,\n"
     "USR1 reopens log files, USR2 writes STATE_DIR/stats.json and sessions.json.\n";
 
@@ -250,6 +258,8 @@ static void parse_args(struct options *o, int argc, char **argv)
     set_http(o, "127.0.0.1:8080");
     set_addr("--gopher", "127.0.0.1:7070", &o->gopher);
     o->gopher_root = "gopherroot";
+    set_addr("--ftp", "127.0.0.1:2121", &o->ftp);
+    o->ftp_root = "ftproot";
     o->site_flags = false;
     set_addr("--admin", "127.0.0.1:8172", &o->admin);
     for (int i = 1; i < argc; i++) {
@@ -270,6 +280,14 @@ static void parse_args(struct options *o, int argc, char **argv)
             o->site_flags = true;
             o->http_given = true;
             set_http(o, need_arg(argc, argv, &i));
+        } else if (strcmp(a, "--ftp") == 0) {
+            o->site_flags = true;
+            o->ftp_given = true;
+            set_addr(a, need_arg(argc, argv, &i), &o->ftp);
+        } else if (strcmp(a, "--ftp-root") == 0) {
+            o->site_flags = true;
+            o->ftp_root_given = true;
+            o->ftp_root = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--gopher") == 0) {
             o->site_flags = true;
             o->gopher_given = true;
@@ -319,8 +337,6 @@ static void parse_args(struct options *o, int argc, char **argv)
             o->no_admin_tcp = strcmp(v, "none") == 0;
             if (!o->no_admin_tcp)
                 set_addr(a, v, &o->admin);
-        } else if (strcmp(a, "--ftp") == 0) {
-            usage_error("%s: this service is not part of this release yet", a);
         } else {
             usage_error("unknown option \"%s\"", a);
         }
@@ -330,14 +346,25 @@ static void parse_args(struct options *o, int argc, char **argv)
 /* ---- which default sites the command line asks for ---- */
 
 /* No listener flag: every default site; otherwise the services named. */
+static bool names_none(const struct options *o)
+{
+    return !o->http_given && !o->https_given && !o->gopher_given && !o->gopher_root_given &&
+           !o->ftp_given && !o->ftp_root_given;
+}
+
 static bool wants_gopher(const struct options *o)
 {
-    return o->gopher_given || o->gopher_root_given || (!o->http_given && !o->https_given);
+    return o->gopher_given || o->gopher_root_given || names_none(o);
+}
+
+static bool wants_ftp(const struct options *o)
+{
+    return o->ftp_given || o->ftp_root_given || names_none(o);
 }
 
 static bool wants_www(const struct options *o)
 {
-    return o->http_given || o->https_given || !(o->gopher_given || o->gopher_root_given);
+    return o->http_given || o->https_given || names_none(o);
 }
 
 /* ---- state directory and the default home directory ---- */
@@ -356,6 +383,10 @@ static const char welcome_map[] =
     "describes the menu (see docs/gopher.md).\n"
     "\n"
     "*\n";
+
+static const char ftp_readme[] =
+    "This is the default home directory of infosrv's FTP service.\n"
+    "Anonymous users may read it; give a directory access_write to accept uploads.\n";
 
 /* DIR with FILE holding TEXT, made when DIR is missing (the defaults only). */
 static void ensure_default_dir(const char *dir, const char *file, const char *text, size_t len)
@@ -380,6 +411,8 @@ static void ensure_default_root(const struct options *o)
         ensure_default_dir(o->root, "index.html", welcome_page, sizeof(welcome_page) - 1);
     if (!o->gopher_root_given && wants_gopher(o))
         ensure_default_dir(o->gopher_root, "gophermap", welcome_map, sizeof(welcome_map) - 1);
+    if (!o->ftp_root_given && wants_ftp(o))
+        ensure_default_dir(o->ftp_root, "README.txt", ftp_readme, sizeof(ftp_readme) - 1);
 }
 
 static void prepare_state_dir(const struct options *o)
@@ -541,7 +574,7 @@ static json_t *seed_ops(struct options *o)
     static const char *sym[] = {"inside", "never", "any"};
     static const char *fmt[] = {"w3c", "ncsa"};
     static const char *per[] = {"none", "hourly", "daily", "weekly", "monthly", "size"};
-    char http[80], https[80], gopher[80];
+    char http[80], https[80], gopher[80], ftp[80];
     struct config_flags f = {
         .www = wants_www(o), .root = o->root, .http = http, .browse = o->browse,
         .header_timeout = o->header_timeout, .keepalive_timeout = o->keepalive_timeout,
@@ -555,6 +588,12 @@ static json_t *seed_ops(struct options *o)
         resolve_port(&o->https);
         net_addr_str((const struct sockaddr *)&o->https.ss, https, sizeof(https));
         f.https = https;
+    }
+    if (wants_ftp(o)) {
+        resolve_port(&o->ftp);
+        net_addr_str((const struct sockaddr *)&o->ftp.ss, ftp, sizeof(ftp));
+        f.ftp = ftp;
+        f.ftp_root = o->ftp_root;
     }
     if (wants_gopher(o)) {
         resolve_port(&o->gopher);
@@ -727,6 +766,7 @@ int main(int argc, char **argv)
 
     parse_args(&o, argc, argv);
     service_register(&www_service);
+    service_register(&ftp_service);
     service_register(&gopher_service);
     tls_init();
     if (o.check)

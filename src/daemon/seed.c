@@ -162,6 +162,18 @@ static void seed_gopher(struct seed *sd, const struct config_flags *f)
                         seed_path(f->gopher_root ? f->gopher_root : ""));
 }
 
+#define FTP_SITE "/ftp/sites/default"
+#define FTP_ROOT FTP_SITE "/root"
+
+static void seed_ftp(struct seed *sd, const struct config_flags *f)
+{
+    json_t *site = seed_key(sd, FTP_SITE);
+
+    json_object_set_new(site, "bindings", json_pack("[s]", f->ftp));
+    seed_logs(sd, FTP_SITE, f);
+    json_object_set_new(seed_key(sd, FTP_ROOT), "path", seed_path(f->ftp_root ? f->ftp_root : ""));
+}
+
 static void seed_www(struct seed *sd, const struct config_flags *f)
 {
     json_t *site = seed_key(sd, SEED_SITE);
@@ -195,6 +207,8 @@ json_t *config_seed_ops(const struct config_flags *f)
         seed_www(&sd, f);
     if (f->gopher)
         seed_gopher(&sd, f);
+    if (f->ftp)
+        seed_ftp(&sd, f);
     json_decref(sd.sets);
     return sd.ops;
 }

@@ -32,6 +32,8 @@ struct config_flags { /* what main.c parsed from the command line */
     size_t nvdirs;
     const char *gopher;      /* "ADDR:PORT" of the default Gopher site, or NULL for none */
     const char *gopher_root; /* its home directory */
+    const char *ftp;         /* "ADDR:PORT" of the default FTP site, or NULL for none */
+    const char *ftp_root;    /* its home directory */
 };
 
 /**

@@ -203,8 +203,8 @@ int ftp_parse_port(const char *arg, size_t len, unsigned char addr[4], unsigned 
 
 static bool cmd_is_addr_char(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-           c == '.' || c == ':';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' ||
+           c == ':';
 }
 
 /* The EPRT address field at S[0..LEN), up to its closing delimiter D:

@@ -18,11 +18,15 @@
 static const char list_months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/* gmtime_r, or the epoch for a time it cannot represent. */
+#define LIST_TIME_MIN (-62167219200LL) /* 0000-01-01 00:00:00 */
+#define LIST_TIME_MAX 253402300799LL   /* 9999-12-31 23:59:59 */
+
+/* gmtime_r; a time whose year does not fit an int is shown as the nearest of
+ * the years 0 and 9999. */
 static void list_gmtime(time_t t, struct tm *tm)
 {
     if (gmtime_r(&t, tm) == NULL) {
-        t = 0;
+        t = (time_t)(t < 0 ? LIST_TIME_MIN : LIST_TIME_MAX);
         gmtime_r(&t, tm);
     }
 }
@@ -90,9 +94,8 @@ static void list_unix(struct buf *out, const char *name, size_t namelen, const s
 
     list_mode(st->st_mode, mode);
     list_gmtime(st->st_mtime, &tm);
-    buf_printf(out, "%s %3lu ftp      ftp      %12lld %s %2d ", mode,
-               (unsigned long)st->st_nlink, (long long)st->st_size, list_months[tm.tm_mon],
-               tm.tm_mday);
+    buf_printf(out, "%s %3lu ftp      ftp      %12lld %s %2d ", mode, (unsigned long)st->st_nlink,
+               (long long)st->st_size, list_months[tm.tm_mon], tm.tm_mday);
     if (list_is_recent(st->st_mtime, now))
         buf_printf(out, "%02d:%02d ", tm.tm_hour, tm.tm_min);
     else

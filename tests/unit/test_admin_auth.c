@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "admin/accounts.h"
-#include "admin/ratelimit.h"
+#include "runtime/ratelimit.h"
 #include "runtime/tlscert.h"
 #include "metabase/mb.h"
 

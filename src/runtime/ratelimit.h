@@ -4,8 +4,8 @@
  * Memory is fixed at rl_new (MAX_ENTRIES addresses; the least recently failing
  * one is forgotten when full). Safe from any thread: calls take an internal mutex.
  */
-#ifndef ADMIN_RATELIMIT_H
-#define ADMIN_RATELIMIT_H
+#ifndef RUNTIME_RATELIMIT_H
+#define RUNTIME_RATELIMIT_H
 
 #include <stdbool.h>
 #include <stddef.h>

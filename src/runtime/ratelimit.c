@@ -3,7 +3,7 @@
  * a client choosing addresses cannot build long chains) and kept on a list in
  * order of last failure, whose tail is evicted when the pool is full.
  */
-#include "admin/ratelimit.h"
+#include "runtime/ratelimit.h"
 
 #include <pthread.h>
 #include <stdint.h>
