@@ -472,7 +472,7 @@ static void cmd_user(struct ftp_conn *c, const char *arg)
         return ftp_reply(c, 530, "TLS is required on this site: send AUTH TLS first.");
     if (arg == NULL || *arg == '\0' || strlen(arg) >= sizeof(c->user))
         return ftp_reply(c, 501, "USER needs a name of at most %zu bytes.", sizeof(c->user) - 1);
-    snprintf(c->user, sizeof(c->user), "%s", arg);
+    memcpy(c->user, arg, strlen(arg) + 1); /* fits: checked above */
     c->user_ok = true;
     if (is_anonymous_name(arg) && !fs->allow_anonymous)
         return c->user_ok = false, ftp_reply(c, 530, "Anonymous logins are not allowed here.");

@@ -369,9 +369,16 @@ static void conn_read(struct gopher_conn *c)
 /* Whatever a client sends after its request is read and dropped until it closes. */
 static void conn_linger_read(struct gopher_conn *c)
 {
-    char *data;
+    char *data, drop[4096];
     ssize_t n;
 
+    if (c->raw_linger) { /* the TLS port's plain answer: below the transport */
+        while ((n = recv(c->io.fd, drop, sizeof(drop), MSG_DONTWAIT)) > 0)
+            ;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            gopher_conn_close(c);
+        return;
+    }
     while ((n = xport_read(&c->x, &data)) > 0)
         ;
     if (n != XP_AGAIN)
@@ -394,6 +401,12 @@ static bool conn_plain_on_tls(struct gopher_conn *c)
         return false;
     if (send(c->io.fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         log_debug("gopher: the plain answer on a TLS port: %d", errno);
+    /* Closed with the request unread, the socket would reset and lose the answer. */
+    shutdown(c->io.fd, SHUT_WR);
+    c->state = GC_LINGER;
+    c->raw_linger = true;
+    conn_arm_timer(c, LINGER_MS);
+    conn_linger_read(c);
     return true;
 }
 
@@ -401,10 +414,8 @@ static void conn_handshake(struct gopher_conn *c)
 {
     int rc;
 
-    if (conn_plain_on_tls(c)) {
-        gopher_conn_close(c);
+    if (conn_plain_on_tls(c))
         return;
-    }
     rc = xport_handshake(&c->x);
     if (rc == XP_AGAIN) {
         if (c->x.want_write)

@@ -37,6 +37,7 @@ struct gopher_conn {
     bool text;              /* the file goes out dot-stuffed */
     bool line_start;
     bool watch_out, tls_peeked, linger;
+    bool raw_linger;        /* lingering below the transport (a plain request on a TLS port) */
     uint64_t started_ms;
     uint64_t bytes_in;
     int status;             /* for the access log: 200, 400, 403, 404, 500 */

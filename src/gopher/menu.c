@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,16 +150,51 @@ static bool listed(const char *name, char *const *hidden, size_t nhidden)
     return gopher_name_ok(name, strlen(name));
 }
 
-static bool entry_fill(const struct gopher_dir *d, int capfd, const char *name, struct entry *e)
+/* What NAME is as the site's symlink policy lets it be seen: 'd', 'f', or 0
+ * to leave it out (a device, a dangling link, a link the policy refuses).
+ * Plain files and directories cost no system call unless ST is wanted. */
+static char entry_kind(const struct gopher_dir *d, const char *name, unsigned char dtype,
+                       struct stat *st)
 {
-    struct stat st;
-    size_t len = strlen(name);
+    int fd;
+    bool ok;
 
-    if (fstatat(d->fd, name, &st, 0) == -1 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
-        return false; /* gone, a dangling link, or a device: nothing to serve */
+    if (dtype == DT_REG || dtype == DT_DIR) {
+        if (d->need_stat && fstatat(d->fd, name, st, AT_SYMLINK_NOFOLLOW) == -1)
+            return 0;
+        return dtype == DT_DIR ? 'd' : 'f';
+    }
+    if (dtype != DT_LNK && dtype != DT_UNKNOWN)
+        return 0;
+    /* A link is judged from the virtual directory's root, as a request for it would be. */
+    char rel[4096];
+    int n = snprintf(rel, sizeof(rel), "%.*s%s%s", (int)d->rel_len, d->rel, d->rel_len ? "/" : "",
+                     name);
+    if (n < 0 || (size_t)n >= sizeof(rel))
+        return 0;
+    fd = path_open_beneath(d->root_fd, rel, d->symlinks, O_PATH);
+    if (fd < 0)
+        return 0;
+    ok = fstat(fd, st) == 0;
+    close(fd);
+    if (!ok || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)))
+        return 0;
+    return S_ISDIR(st->st_mode) ? 'd' : 'f';
+}
+
+static bool entry_fill(const struct gopher_dir *d, int capfd, const struct dirent *de,
+                       struct entry *e)
+{
+    struct stat st = {0};
+    const char *name = de->d_name;
+    size_t len = strlen(name);
+    char kind = entry_kind(d, name, de->d_type, &st);
+
+    if (kind == 0)
+        return false;
     memset(e, 0, sizeof(*e));
     e->name = xstrdup(name);
-    e->item.type = gopher_item_type(name, len, S_ISDIR(st.st_mode), d->mime);
+    e->item.type = gopher_item_type(name, len, kind == 'd', d->mime);
     e->item.display = xstrdup(name);
     e->item.selector = child_selector(d, name, len);
     e->item.size = (uint64_t)st.st_size;
@@ -201,7 +237,7 @@ static int listing_read(const struct gopher_dir *d, char *const *hidden, size_t 
             continue;
         if (n == cap)
             es = xrealloc(es, (cap = cap ? cap * 2 : 64) * sizeof(*es));
-        n += entry_fill(d, capfd, de->d_name, &es[n]);
+        n += entry_fill(d, capfd, de, &es[n]);
     }
     closedir(dir);
     if (capfd >= 0)

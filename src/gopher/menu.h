@@ -41,11 +41,15 @@ struct gopher_menu {
 /* Where a directory is, for building its menu. */
 struct gopher_dir {
     int fd;                     /* the directory (readable) */
+    int root_fd;                /* its virtual directory's root, for the symlink policy */
+    const char *rel;            /* the directory below that root ("" for the root itself) */
+    size_t rel_len;
     const char *sel;            /* its selector path without the trailing '/': "" for the root */
     size_t sel_len;
     enum path_symlinks symlinks;
     const struct mime_map *mime;
     const char *label;          /* for error-log lines: "site default: /docs" ("" for the root) */
+    bool need_stat;             /* sizes and dates are wanted (Gopher+ attributes) */
 };
 
 /**

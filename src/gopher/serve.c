@@ -203,8 +203,10 @@ static void serve_menu(struct gopher_conn *c, const struct gopher_req *q, const 
         sel_len--;
     gopher_put_selector(&sel, t->path, sel_len);
     snprintf(label, sizeof(label), "site %s: %.*s", c->s.site->name, (int)sel_len, t->path);
-    struct gopher_dir d = {.fd = fe->fd, .sel = sel.data ? sel.data : "", .sel_len = sel.len,
-                           .symlinks = t->v->symlinks, .mime = gs->mime, .label = label};
+    struct gopher_dir d = {.fd = fe->fd, .root_fd = t->v->dirfd, .rel = t->rel, .rel_len = t->rlen,
+                           .sel = sel.data ? sel.data : "", .sel_len = sel.len,
+                           .symlinks = t->v->symlinks, .mime = gs->mime, .label = label,
+                           .need_stat = q->kind == GOPHER_REQ_DIR_ATTR};
     if (gopher_menu_build(&m, &d) == -1) {
         buf_free(&sel);
         gopher_serve_error(c, q, 403, "This directory cannot be read.");
