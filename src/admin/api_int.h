@@ -45,6 +45,8 @@ void api_route_diff(const struct api_request *rq, struct api_response *rs);
 void api_route_rollback(const struct api_request *rq, struct api_response *rs);
 void api_route_import(const struct api_request *rq, struct api_response *rs);
 void api_route_backups(const struct api_request *rq, struct api_response *rs);
+/** FTP users (api_ftp.c). */
+void api_route_ftp_users(const struct api_request *rq, struct api_response *rs);
 /** The metabase handle given to api_init. */
 struct mb *api_metabase(void);
 

@@ -50,6 +50,8 @@ static void discovery(struct api_response *rs)
         snprintf(name, sizeof(name), "services.%s", svc->name);
         json_array_append_new(caps, json_string(name));
     }
+    if (service_find("ftp"))
+        json_array_append_new(caps, json_string("ftp.users"));
     api_reply_json(rs, 200, json_pack("{s:s,s:s,s:[s],s:o}", "product", "infosrv", "version",
                                       INFOSRV_VERSION, "api_versions", "v1", "capabilities",
                                       caps));
@@ -439,6 +441,8 @@ static void route_v1(const struct api_request *rq, struct api_response *rs)
         api_reply_json(rs, 200, json_pack("{s:b}", "flushed", 1));
     } else if (starts(p, "/api/v1/accounts"))
         accounts_route(rq, rs);
+    else if (starts(p, "/api/v1/ftp/users") && service_find("ftp"))
+        api_route_ftp_users(rq, rs);
     else if (strcmp(p, "/api/v1/audit") == 0 && is(rq, "GET"))
         audit_route(rq, rs);
     else
