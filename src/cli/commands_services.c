@@ -153,10 +153,11 @@ static void session_row(struct out_table *t, const json_t *s)
     json_t *sv = json_string(since);
     static const char *const f[] = {"id",   "service",    "site",           "client",
                                     "tls",  "user",       NULL,             "bytes_sent",
-                                    "bytes_received",     "requests",       "request"};
-    const json_t *row[11];
+                                    "bytes_received",     "requests",       "file",
+                                    "request"};
+    const json_t *row[12];
 
-    for (size_t i = 0; i < 11; i++)
+    for (size_t i = 0; i < 12; i++)
         row[i] = f[i] != NULL ? json_object_get(s, f[i]) : sv;
     out_table_add_json(t, row);
     json_decref(sv);
@@ -177,8 +178,10 @@ int cli_cmd_sessions(struct cli_run *r)
     rc = cli_fetch_view(r, &url, &resp);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
-    t = out_table_new(11, (const char *[]){"ID", "SERVICE", "SITE", "CLIENT", "TLS", "USER",
-                                           "SINCE", "SENT", "RECEIVED", "REQUESTS", "REQUEST"});
+    /* FILE: what an FTP session is transferring (services without one show "-"). */
+    t = out_table_new(12, (const char *[]){"ID", "SERVICE", "SITE", "CLIENT", "TLS", "USER",
+                                           "SINCE", "SENT", "RECEIVED", "REQUESTS", "FILE",
+                                           "REQUEST"});
     for (size_t c = 7; c < 10; c++)
         out_table_right(t, c);
     json_array_foreach (json_object_get(resp, "sessions"), i, s)

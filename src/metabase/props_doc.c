@@ -22,6 +22,9 @@ static const char intro[] =
     "| `/SERVICE/sites/NAME/root` | virtual directory: the site's home directory |\n"
     "| `/SERVICE/sites/NAME/root/ALIAS[/ALIAS...]` | virtual directory at URL path "
     "`/ALIAS[/ALIAS...]` |\n"
+    "| `/ftp/users` | container of FTP users (always exists, holds no properties) |\n"
+    "| `/ftp/users/NAME` | user: a named FTP user (`NAME`: 1-64 of `A-Za-z0-9._@-`, starting "
+    "with a letter or digit) |\n"
     "\n"
     "A property may only be set on the kinds of key listed under *where*, and on\n"
     "service, site and directory keys only for the services named there. An\n"
@@ -77,11 +80,12 @@ static void services(FILE *f, unsigned mask)
 
 static void where(FILE *f, const struct prop *p)
 {
-    static const char *const words[] = {"machine", "service", "site", "vdir"};
+    /* by bit of enum mb_kind; bit 4 (the sites container) never holds properties */
+    static const char *const words[] = {"machine", "service", "site", "vdir", NULL, NULL, "user"};
     bool first = true;
 
-    for (unsigned i = 0; i < 4; i++) {
-        if (p->where & (1u << i)) {
+    for (unsigned i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (words[i] && (p->where & (1u << i))) {
             fprintf(f, "%s%s", first ? "" : ", ", words[i]);
             first = false;
         }
