@@ -253,6 +253,8 @@ void ftp_ctrl_accept(struct worker *w, struct listener *li, int fd, const struct
     unsigned per_addr;
 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* The Telnet Synch before ABOR is urgent data: read inline, its IAC bytes are removed. */
+    setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
     session_open(&c->s, &ftp_service, w, li, peer);
     c->io.fd = fd;
     c->io.cb = ctrl_on_io;

@@ -77,11 +77,11 @@ def test_bad_values_exit_2(tmp_path, args):
     assert args[0] in line or (len(args) > 1 and args[1] in line), f"the line does not name {args}: {line!r}"
 
 
-@pytest.mark.parametrize("opt", ["--ftp"])
-def test_reserved_services_refused(tmp_path, opt):
-    p, err = cli([opt, "127.0.0.1:0"], tmp_path)
+@pytest.mark.parametrize("opt", ["--ftp", "--gopher"])
+def test_service_flags_check_their_address(tmp_path, opt):
+    p, err = cli([opt, "127.0.0.1"], tmp_path)
     assert p.returncode == 2, err
-    assert opt.lstrip("-") in one_line(err)
+    assert opt in one_line(err) and "127.0.0.1" in one_line(err)
     assert b"listening" not in p.stdout
 
 
@@ -146,7 +146,7 @@ def _gopher_menu(port):
 
 
 def test_no_arguments_defaults(tmp_path):
-    for port in (8080, 7070, 8172):
+    for port in (8080, 2121, 7070, 8172):
         if not _port_free(port):
             pytest.skip(f"127.0.0.1:{port} is in use")
     srv = Server(str(tmp_path), str(tmp_path / "wwwroot"), base_args=[], state_dir=str(tmp_path / "var"))
@@ -166,6 +166,12 @@ def test_no_arguments_defaults(tmp_path):
         assert (tmp_path / "gopherroot" / "gophermap").is_file()
         menu = _gopher_menu(7070)
         assert menu.startswith(b"iinfosrv is running\t") and menu.endswith(b".\r\n"), menu
+        # And the FTP service, anonymous and read-only, on its own.
+        ftp = srv.listener_of("ftp")
+        assert ftp["address"] == "127.0.0.1" and ftp["port"] == 2121
+        assert (tmp_path / "ftproot" / "README.txt").is_file()
+        with socket.create_connection(("127.0.0.1", 2121), timeout=5) as s:
+            assert s.recv(4096).startswith(b"220 ")
     finally:
         try:
             srv.stop()
@@ -185,7 +191,7 @@ def test_gopher_flags_seed_only_gopher(tmp_path):
     try:
         services = {entry["service"] for entry in srv.listeners["listeners"]}
         assert services == {"gopher"}, srv.listeners
-        assert not (tmp_path / "wwwroot").exists()
+        assert not (tmp_path / "wwwroot").exists() and not (tmp_path / "ftproot").exists()
         menu = _gopher_menu(srv.listener_of("gopher")["port"])
         assert menu == (b"0hello.txt\t/hello.txt\t127.0.0.1\t%d\r\n.\r\n"
                         % srv.listener_of("gopher")["port"])
