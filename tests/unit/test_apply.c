@@ -106,7 +106,7 @@ static json_t *bindings_op(unsigned p1, unsigned p2)
 static void seed_site(unsigned port)
 {
     char http[32];
-    struct config_flags f = {.root = dir, .http = http};
+    struct config_flags f = {.www = true, .root = dir, .http = http};
     struct mb_error err;
     json_t *ops;
 

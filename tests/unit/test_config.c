@@ -16,6 +16,8 @@
 #include "runtime/stats.h"
 #include "www/dirlist.h"
 #include "runtime/mime.h"
+#include "ftp/ftp.h"
+#include "gopher/gopher.h"
 #include "www/www.h"
 #include "runtime/service.h"
 
@@ -38,7 +40,9 @@ static struct alog *fake_alog_for(void *arg, const char *service, const char *si
                                   const struct alog_config *cfg, const char **err)
 {
     cr_assert_eq(arg, &rec);
-    cr_assert_str_eq(service, "www");
+    cr_assert(strcmp(service, "www") == 0 || strcmp(service, "ftp") == 0 ||
+                  strcmp(service, "gopher") == 0,
+              "%s", service);
     if (rec.refuse) {
         *err = "disk on fire";
         return NULL;
@@ -78,6 +82,8 @@ static void setup(void)
     cr_assert_eq(mb_open(&mb, db, &err), 0, "%s", err.message);
     stats_init(2);
     service_register(&www_service);
+    service_register(&ftp_service);
+    service_register(&gopher_service);
     memset(&rec, 0, sizeof(rec));
 }
 
@@ -623,6 +629,55 @@ Test(config, a_binding_is_plain_or_tls_for_every_site_on_it)
             " {\"op\": \"create\", \"key\": \"/www/sites/other/root\", \"set\": {\"path\": \"%s\"}}]",
             dir, dir, docs);
     compile_fails("/www/sites/other", "scheme");
+}
+
+Test(config, a_tls_binding_is_written_with_its_services_scheme)
+{
+    struct config_flags f = base_flags();
+
+    seed(&f);
+    commitf("[{\"op\": \"create\", \"key\": \"/gopher/sites/g\","
+            "  \"set\": {\"bindings\": [\"https://127.0.0.1:7443\"]}},"
+            " {\"op\": \"create\", \"key\": \"/gopher/sites/g/root\", \"set\": {\"path\": \"%s\"}}]",
+            docs);
+    compile_fails("/gopher/sites/g", "gophers://");
+}
+
+Test(config, ftp_sites_and_users_reach_the_generation)
+{
+    struct config_flags f = base_flags();
+    const struct ftp_user *u;
+    const struct ftp_site *fs;
+    struct gen *g;
+
+    f.ftp = "127.0.0.1:2121";
+    f.ftp_root = docs;
+    seed(&f);
+    commitf("[{\"op\": \"set\", \"key\": \"/ftp/sites/default\","
+            "  \"set\": {\"listing_style\": \"msdos\", \"ftp_tls\": \"off\","
+            "  \"ftp_greeting\": [\"one\", \"two\"], \"passive_port_min\": 40000,"
+            "  \"passive_port_max\": 40009}},"
+            " {\"op\": \"create\", \"key\": \"/ftp/users/alice\","
+            "  \"set\": {\"password_hash\": \"$argon2id$x\", \"home_directory\": \"/home/alice/\"}}]");
+    g = compile_ok();
+    cr_assert_eq(g->nsites, 2);
+    fs = ftp_site_of(&g->sites[1]); /* services compile in registration order: www first */
+    cr_assert_str_eq(g->sites[1].svc->name, "ftp");
+    cr_assert_eq(fs->listing, FTP_LIST_MSDOS);
+    cr_assert_eq(fs->tls, FTP_TLS_OFF);
+    cr_assert_not(g->sites[1].tls_wanted, "ftp_tls off asks for no TLS context");
+    cr_assert_str_eq(fs->greeting[1], "two");
+    cr_assert_null(fs->greeting[2]);
+    cr_assert_eq(fs->pasv_min, 40000);
+    u = ftp_user_find(g, "alice");
+    cr_assert_not_null(u);
+    cr_assert_str_eq(u->home, "/home/alice", "the trailing slash is dropped");
+    cr_assert(u->enabled);
+    cr_assert_null(ftp_user_find(g, "bob"));
+    gen_unref(g);
+    commitf("[{\"op\": \"set\", \"key\": \"/ftp/sites/default\","
+            "  \"set\": {\"passive_port_max\": 39000}}]");
+    compile_fails("/ftp/sites/default", "passive_port_max");
 }
 
 Test(config, require_tls_needs_an_https_binding)

@@ -373,6 +373,29 @@ Test(mb_validate, invalid_key)
     refused("[{\"op\": \"set\", \"key\": \"relative\", \"set\": {}}]", "invalid_key");
 }
 
+Test(mb_validate, ftp_users_are_keys_of_their_own)
+{
+    struct mb_error e;
+
+    e = refused("[{\"op\": \"create\", \"key\": \"/www/users/alice\"}]", "invalid_key");
+    cr_assert_not_null(strstr(e.message, "only \"sites\""), "%s", e.message);
+    refused("[{\"op\": \"create\", \"key\": \"/ftp/users/-alice\"}]", "invalid_key");
+    refused("[{\"op\": \"create\", \"key\": \"/ftp/users/al ice\"}]", "invalid_key");
+    e = refused("[{\"op\": \"create\", \"key\": \"/ftp/users/alice/x\"}]", "invalid_key");
+    cr_assert_not_null(strstr(e.message, "no keys below"), "%s", e.message);
+    e = refused("[{\"op\": \"create\", \"key\": \"/ftp/users/alice\","
+                "  \"set\": {\"allow_anonymous\": true}}]",
+                "not_allowed_here");
+    cr_assert_str_eq(e.property, "allow_anonymous");
+    e = refused("[{\"op\": \"set\", \"key\": \"/ftp/sites/f\","
+                "  \"set\": {\"password_hash\": \"x\"}}]",
+                "not_allowed_here");
+    cr_assert_not_null(strstr(e.message, "FTP users"), "%s", e.message);
+    e = refused("[{\"op\": \"set\", \"key\": \"/ftp/users\", \"set\": {\"comment\": \"x\"}}]",
+                "not_allowed_here");
+    cr_assert_not_null(strstr(e.message, "only holds the FTP users"), "%s", e.message);
+}
+
 Test(mb_validate, malformed_requests)
 {
     static const char *const bad[] = {
