@@ -1,7 +1,7 @@
 /*
  * list: the lines of FTP directory listings — LIST in the UNIX style
  * ("-rw-r--r--   1 owner group  1234 Dec  1 12:00 name") or the MS-DOS
- * style of the original server ("12-01-26  12:00PM       1234 name"), NLST
+ * style of the original server ("12-01-26  12:00PM                 1234 name", the size ending at column 37), NLST
  * names, and the RFC 3659 facts of MLSD/MLST ("type=file;size=1234;
  * modify=20261201120000;perm=rfw; name"). Pure over a struct stat and
  * the caller's clock; any thread.

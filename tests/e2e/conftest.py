@@ -97,8 +97,9 @@ class Server:
         found = self.listeners.get("listeners", [])
         www = [entry for entry in found if entry.get("service") == "www"]
         # A daemon of another service only (--gopher alone) has no www listener.
-        assert www or found, f"no listener in listeners.json: {self.listeners!r}"
-        self.listener = www[0] if www else found[0]
+        served = [entry for entry in found if entry.get("service") != "admin"]
+        assert www or served, f"no www listener in listeners.json: {self.listeners!r}"
+        self.listener = www[0] if www else served[0]
         return self
 
     def listener_of(self, service, tls=False):
