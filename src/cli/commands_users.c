@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/output.h"
 #include "core/buf.h"
 
@@ -95,7 +96,7 @@ int cli_cmd_user_passwd(struct cli_run *r)
     sodium_memzero(pw, sizeof(pw));
     cli_add_comment(r, body);
     user_url(&url, r->args->pos[0], "/password");
-    rc = cli_send(r, "PUT", url.data, body, NULL, &resp);
+    rc = cli_send(r, "PUT", cli_buf_str(&url), body, NULL, &resp);
     buf_free(&url);
     if (rc < 0)
         return -1;
@@ -111,7 +112,7 @@ int cli_cmd_user_remove(struct cli_run *r)
     int rc;
 
     user_url(&url, r->args->pos[0], "");
-    rc = cli_send(r, "DELETE", url.data, NULL, NULL, &resp);
+    rc = cli_send(r, "DELETE", cli_buf_str(&url), NULL, NULL, &resp);
     buf_free(&url);
     if (rc < 0)
         return -1;

@@ -29,6 +29,7 @@
 #include "ftp/fs.h"
 #include "ftp/list.h"
 #include "runtime/accesslog.h"
+#include "runtime/path.h"
 #include "runtime/ratelimit.h"
 #include "runtime/tls.h"
 #include "runtime/worker.h"
@@ -330,6 +331,7 @@ void ftp_ctrl_free(struct ftp_conn *c)
         c->orphan = true;
         return;
     }
+    ftp_data_release(c);
     free(c->cwd);
     free(c->home);
     free(c->rnfr);
@@ -792,8 +794,7 @@ static void start(struct ftp_conn *c, struct ftp_xfer_req *r, const char *vpath)
 
     memcpy(c->file, vpath, n); /* the session table shows the start of a long path */
     c->file[n] = '\0';
-    c->hold = true;
-    c->rest = 0;
+    c->rest = 0; /* commands are read on: ABOR, STAT and NOOP are answered during the transfer */
     ftp_data_start(c, r);
 }
 
@@ -809,8 +810,9 @@ static void cmd_retr(struct ftp_conn *c, const char *arg)
         return;
     if (c->rest > st.st_size) {
         close(fd);
+        ftp_reply(c, 554, "REST %lld is past the end of %s.", (long long)c->rest, vpath);
         c->rest = 0;
-        return ftp_reply(c, 554, "REST %lld is past the end of %s.", (long long)c->rest, vpath);
+        return;
     }
     r.fd = fd;
     r.off = c->rest;
@@ -853,11 +855,11 @@ static void cmd_stor(struct ftp_conn *c, const char *arg, enum ftp_verb v)
     const char *name;
     int dfd;
 
-    if (v == FTP_STOU) {
-        temp_name(unique, sizeof(unique));
-        memcpy(unique, "ftp", 3); /* a visible name: "ftp-infosrv-..." */
-        unique[3] = '-';
-        memmove(unique + 4, unique + 12, strlen(unique + 12) + 1);
+    if (v == FTP_STOU) { /* a new visible name, given back in the 150 reply */
+        unsigned char rnd[6];
+        randombytes_buf(rnd, sizeof(rnd));
+        snprintf(unique, sizeof(unique), "ftp-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+                 rnd[3], rnd[4], rnd[5]);
         arg = unique;
     }
     if (!data_allowed(c) || (dfd = open_parent(c, arg, vpath, &t, &name)) < 0)
@@ -902,16 +904,40 @@ static void list_entry(struct buf *b, enum list_kind k, enum ftp_list_style styl
 
 static int name_cmp(const void *a, const void *b)
 {
-    return strcmp((*(struct dirent *const *)a)->d_name, (*(struct dirent *const *)b)->d_name);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The listing of directory DFD into B, entries sorted by name, dotfiles left out. */
-static int list_dir(int dfd, struct buf *b, enum list_kind k, enum ftp_list_style style,
-                    unsigned perms)
+/* Metadata of entry NAME of the directory at REL beneath T's virtual
+ * directory, as the site's symlink policy lets it be seen: a link it refuses
+ * (one leading outside) is left out of listings as it is refused when asked
+ * for. Plain files and directories are stat'ed without following anything. */
+static bool entry_stat(const struct ftp_target *t, int dfd, const char *name, unsigned char dtype,
+                       struct stat *st)
+{
+    char rel[FTP_PATH_MAX + 256];
+    int fd, n;
+    bool ok;
+
+    if (dtype == DT_REG || dtype == DT_DIR)
+        return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == 0;
+    n = snprintf(rel, sizeof(rel), "%.*s%s%s", (int)t->rlen, t->rel, t->rlen ? "/" : "", name);
+    if (n < 0 || (size_t)n >= sizeof(rel))
+        return false;
+    fd = path_open_beneath(t->v->dirfd, rel, t->v->symlinks, O_PATH);
+    if (fd < 0)
+        return false;
+    ok = fstat(fd, st) == 0 && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode));
+    close(fd);
+    return ok;
+}
+
+/* The entries of directory DFD (T) that a listing shows, sorted by name:
+ * no dotfiles, no names that would break a listing line. */
+static char **dir_names(int dfd, const struct ftp_target *t, size_t *count)
 {
     int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    struct dirent **names = NULL;
+    char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
     struct stat st;
@@ -919,22 +945,38 @@ static int list_dir(int dfd, struct buf *b, enum list_kind k, enum ftp_list_styl
     if (d == NULL) {
         if (fd >= 0)
             close(fd);
-        return -1;
+        return NULL;
     }
-    rewinddir(d);
+    rewinddir(d); /* the duplicate shares the offset */
     while ((de = readdir(d)) != NULL && n < 100000) {
-        if (de->d_name[0] == '.' || strchr(de->d_name, '\n') || strchr(de->d_name, '\r'))
+        if (de->d_name[0] == '.' || strpbrk(de->d_name, "\r\n") != NULL ||
+            !entry_stat(t, dfd, de->d_name, de->d_type, &st))
             continue;
-        if (n == cap)
+        if (n + 1 >= cap)
             names = xrealloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*names));
-        names[n] = xmalloc(sizeof(struct dirent));
-        memcpy(names[n++], de, sizeof(struct dirent));
+        names[n++] = xstrdup(de->d_name);
     }
     closedir(d);
+    if (names == NULL)
+        names = xcalloc(1, sizeof(*names));
     qsort(names, n, sizeof(*names), name_cmp);
+    *count = n;
+    return names;
+}
+
+/* The listing of directory DFD (T) into B. */
+static int list_dir(int dfd, const struct ftp_target *t, struct buf *b, enum list_kind k,
+                    enum ftp_list_style style)
+{
+    size_t n = 0;
+    char **names = dir_names(dfd, t, &n);
+    struct stat st;
+
+    if (names == NULL)
+        return -1;
     for (size_t i = 0; i < n; i++) {
-        if (fstatat(dfd, names[i]->d_name, &st, 0) == 0)
-            list_entry(b, k, style, names[i]->d_name, &st, perms);
+        if (k == LIST_NAMES || entry_stat(t, dfd, names[i], DT_UNKNOWN, &st))
+            list_entry(b, k, style, names[i], &st, perms_of(t));
         free(names[i]);
     }
     free(names);
@@ -976,10 +1018,14 @@ static void cmd_list(struct ftp_conn *c, const char *arg, enum list_kind k)
         return ftp_reply(c, 501, "%s is not a directory (MLSD lists directories).", vpath);
     }
     r.buf = worker_buf_get(c->s.w);
-    if (!S_ISDIR(st.st_mode))
+    if (!S_ISDIR(st.st_mode)) {
         list_entry(r.buf, k, fs->listing, ftp_basename(vpath), &st, perms_of(&t));
-    else if (list_dir(fd, r.buf, k, fs->listing, perms_of(&t)) == -1)
+    } else if (list_dir(fd, &t, r.buf, k, fs->listing) == -1) {
         reply_errno(c, 550, vpath, errno);
+        worker_buf_put(c->s.w, r.buf);
+        close(fd);
+        return;
+    }
     close(fd);
     r.ascii = false;
     start(c, &r, vpath);

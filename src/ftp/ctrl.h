@@ -50,7 +50,8 @@ struct ftp_conn {
     char *cwd;                 /* the client's current directory, "/" at first */
     char *rnfr;                /* RNFR's path until RNTO */
     off_t rest;
-    struct ftp_data *data;     /* PASV/PORT set up, or a transfer running */
+    struct ftp_data *data;     /* PASV/PORT set up, or a transfer running; else NULL */
+    struct ftp_data *data_mem; /* its memory, kept until the connection is freed */
     int login_slot;            /* the site's stats slot the login counts in */
     char file[128];            /* the file being transferred, for the session table */
 };

@@ -25,6 +25,7 @@
 #include "runtime/worker.h"
 
 #define CHUNK 32768 /* file bytes converted per step of a TYPE A transfer */
+#define TURN_BYTES (1024 * 1024) /* bytes moved per event before the worker's other clients */
 
 enum dstate {
     D_PASSIVE,    /* listening, nothing accepted yet */
@@ -50,6 +51,7 @@ struct ftp_data {
     struct buf *out;      /* SEND_BUF, or a converted TYPE A piece */
     size_t out_sent;
     uint64_t bytes;
+    size_t turn;          /* bytes moved since the loop last had the worker */
 };
 
 static void data_on_io(struct loop *l, struct loop_io *io, uint32_t events);
@@ -98,8 +100,13 @@ static void data_free(struct ftp_data *d, bool keep_upload)
         close(d->fd);
     req_release(d, keep_upload);
     worker_buf_put(d->c->s.w, d->out);
-    d->c->data = NULL;
-    free(d);
+    d->c->data = NULL; /* the memory stays with the connection: events of this batch may name it */
+}
+
+void ftp_data_release(struct ftp_conn *c)
+{
+    free(c->data_mem);
+    c->data_mem = NULL;
 }
 
 void ftp_data_close(struct ftp_conn *c)
@@ -206,7 +213,10 @@ static struct ftp_data *data_new(struct ftp_conn *c)
     struct ftp_data *d;
 
     ftp_data_close(c); /* a new PASV or PORT replaces the previous one */
-    d = xcalloc(1, sizeof(*d));
+    if (c->data_mem == NULL)
+        c->data_mem = xmalloc(sizeof(*d));
+    d = c->data_mem;
+    memset(d, 0, sizeof(*d));
     d->c = c;
     d->lfd = d->fd = -1;
     d->lio.cb = data_on_listen;
@@ -230,6 +240,9 @@ static int passive_socket(struct ftp_conn *c, struct sockaddr_storage *local, so
     fd = socket(local->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    /* A port of the range in TIME_WAIT from the last transfer may serve the next one
+     * (SO_REUSEADDR; never SO_REUSEPORT, which would let two sessions share it). */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
     for (unsigned i = 0; i < span; i++) {
         net_set_port((struct net_addr *)(void *)local, lo ? (int)(lo + (first + i) % span) : 0);
         if (bind(fd, (struct sockaddr *)local, *len) == 0 && listen(fd, 1) == 0)
@@ -379,9 +392,10 @@ void ftp_data_start(struct ftp_conn *c, struct ftp_xfer_req *r)
         d->end = st.st_size;
         ftp_reply(c, 150, "Opening %s mode data connection for %s (%lld bytes).", xfer_word(r),
                   c->file, (long long)st.st_size);
+    } else if (r->kind == XFER_RECV_FILE && strcmp(r->what, "STOU") == 0) {
+        ftp_reply(c, 150, "FILE: %s", r->final); /* RFC 1123 4.1.2.9 */
     } else if (r->kind == XFER_RECV_FILE) {
-        ftp_reply(c, 150, "Ok to send data%s%s.", r->tmp[0] ? "" : " at offset ",
-                  r->tmp[0] ? "" : "given");
+        ftp_reply(c, 150, "Ok to send data.");
     } else {
         ftp_reply(c, 150, "Here comes the directory listing.");
     }
@@ -480,7 +494,17 @@ static bool ascii_piece(struct ftp_data *d)
     return true;
 }
 
-/* Write what d->out holds; 1 done, 0 blocked, -1 error. */
+/* A fast client never makes a socket wait, so a transfer gives the loop back
+ * after TURN_BYTES: re-arming the descriptor queues a new event at once
+ * while it is still ready (edge-triggered epoll reports the new edge). */
+static int data_yield(struct ftp_data *d, bool out)
+{
+    d->watch_out = out;
+    d->turn = 0;
+    return loop_mod(d->c->s.w->loop, &d->io, LOOP_IN | (out ? LOOP_OUT : 0)) == -1 ? -1 : 2;
+}
+
+/* Write what d->out holds; 1 done, 0 blocked, 2 yielded, -1 error. */
 static int send_out(struct ftp_data *d, struct buf *b, size_t *sent)
 {
     while (*sent < b->len) {
@@ -492,6 +516,8 @@ static int send_out(struct ftp_data *d, struct buf *b, size_t *sent)
         *sent += (size_t)n;
         d->bytes += (uint64_t)n;
         session_count_out(&d->c->s, (size_t)n);
+        if ((d->turn += (size_t)n) >= TURN_BYTES && *sent < b->len)
+            return data_yield(d, true);
     }
     return 1;
 }
@@ -510,6 +536,8 @@ static int send_step(struct ftp_data *d)
                 return rc;
             if (!ascii_piece(d))
                 return 1;
+            if (d->turn >= TURN_BYTES)
+                return data_yield(d, true);
         }
     }
     while (r->off < d->end) {
@@ -520,6 +548,8 @@ static int send_step(struct ftp_data *d)
             return n == 0 ? 1 : -1; /* shrank under us: what there was is sent */
         d->bytes += (uint64_t)n;
         session_count_out(&d->c->s, (size_t)n);
+        if ((d->turn += (size_t)n) >= TURN_BYTES && r->off < d->end)
+            return data_yield(d, true);
     }
     return 1;
 }
@@ -540,6 +570,8 @@ static void send_pump(struct ftp_data *d)
     }
     if (rc == -1)
         return data_end(d, 426, "The data connection broke; transfer aborted.");
+    if (rc == 2)
+        return data_arm(d);
     if (rc == 0) {
         data_watch_out(d, true);
         return data_arm(d);
@@ -601,6 +633,11 @@ static void recv_pump(struct ftp_data *d)
                 return recv_failed(d, errno);
         }
         /* No stop at a short read: a FIN queued behind the data would raise no new edge. */
+        if ((d->turn += (size_t)n) >= TURN_BYTES) {
+            if (data_yield(d, d->watch_out) == -1)
+                return data_end(d, 426, "The data connection cannot be watched.");
+            return data_arm(d);
+        }
     }
 }
 
@@ -635,7 +672,8 @@ static void data_on_listen(struct loop *l, struct loop_io *io, uint32_t events)
 
     (void)l;
     (void)events;
-    data_accept(d);
+    if (d->c->data == d && d->lfd >= 0) /* else an event of a closed one, in this batch */
+        data_accept(d);
 }
 
 static void data_on_io(struct loop *l, struct loop_io *io, uint32_t events)
@@ -643,6 +681,8 @@ static void data_on_io(struct loop *l, struct loop_io *io, uint32_t events)
     struct ftp_data *d = container_of(io, struct ftp_data, io);
 
     (void)l;
+    if (d->c->data != d || d->fd < 0)
+        return; /* closed earlier in this batch of events */
     switch (d->state) {
     case D_CONNECTING:
         if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))

@@ -49,5 +49,7 @@ uint64_t ftp_data_bytes(const struct ftp_conn *c);
 void ftp_data_abort(struct ftp_conn *c);
 /** Close and forget the data connection (a partial upload's temporary file is removed). */
 void ftp_data_close(struct ftp_conn *c);
+/** Free the memory a closed data connection kept (with the control connection). */
+void ftp_data_release(struct ftp_conn *c);
 
 #endif

@@ -453,10 +453,19 @@ static ssize_t tls_sendfile(struct xport *x, int fd, off_t *off, size_t n)
     got = pread(fd, x->rbuf, want, *off);
     if (got <= 0)
         return got == 0 ? 0 : XP_ERROR;
-    rc = tls_write(x, x->rbuf, (size_t)got, false);
-    if (rc > 0)
-        *off += rc;
-    return rc;
+    /* SSL_write takes one record at a time (partial writes): encrypt all
+     * that was read while the record buffer has room, rather than reading
+     * the rest of the piece again on the next call. */
+    size_t done = 0;
+    do {
+        rc = tls_write(x, x->rbuf + done, (size_t)got - done, false);
+        if (rc > 0)
+            done += (size_t)rc;
+    } while (rc > 0 && done < (size_t)got);
+    if (done == 0)
+        return rc;
+    *off += (off_t)done;
+    return (ssize_t)done;
 }
 
 static void tls_release(struct xport *x)
