@@ -600,6 +600,18 @@ static void recv_failed(struct ftp_data *d, int err)
     data_endf(d, 553, "The upload cannot be written: %s.", strerror(err));
 }
 
+/* In stream mode the end of the data connection is the end of the file, so
+ * a client killed mid-upload looks like one that finished. It also closes
+ * its control connection, which says it never waited for the 226: then the
+ * upload is treated as interrupted, and its temporary name is removed. */
+static bool client_gone(const struct ftp_data *d)
+{
+    char c;
+    ssize_t n = recv(d->c->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static void recv_pump(struct ftp_data *d)
 {
     char *data, conv[CHUNK * 2];
@@ -615,6 +627,9 @@ static void recv_pump(struct ftp_data *d)
         if (n < 0)
             return data_end(d, 426, "The data connection broke; transfer aborted.");
         if (n == 0) {
+            if (client_gone(d))
+                return data_end(d, 426, "The client closed the control connection during the "
+                                        "upload; upload removed.");
             if (d->cr_pending && write_all(d->req.fd, "\r", 1) == -1)
                 return recv_failed(d, errno);
             return data_end(d, 226, "Transfer complete.");
