@@ -264,11 +264,7 @@ void ftp_ctrl_accept(struct worker *w, struct listener *li, int fd, const struct
     c->home = xstrdup("");
     per_addr = addr_inc(c->s.peer_ip);
     c->state = c->s.tls ? FC_HANDSHAKE : FC_CMD;
-    if (!c->s.tls) {
-        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
-    } else if (xport_tls_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
-        log_warnx("ftp: cannot start TLS on a new connection from %s", c->s.peer_ip);
-        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
+    if (xport_accept_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
         ftp_ctrl_close(c);
         return;
     }
@@ -619,19 +615,32 @@ static void cmd_cwd(struct ftp_conn *c, const char *arg)
     ftp_reply(c, 250, "Directory changed to %s.", vpath);
 }
 
-static int open_file(struct ftp_conn *c, const char *arg, char *vpath, struct ftp_target *t,
-                     struct stat *st)
+/* ARG opened for reading (a file or a directory) with its metadata; -1 after the reply. */
+static int open_entry(struct ftp_conn *c, const char *arg, char *vpath, struct ftp_target *t,
+                      struct stat *st)
 {
     int fd;
 
     if (target_of(c, arg, vpath, FTP_PATH_MAX, t) == -1 || !may(c, t, VDIR_READ, vpath))
         return -1;
     fd = ftp_open(t, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) {
+    if (fd < 0 || fstat(fd, st) == -1) {
         reply_errno(c, 550, vpath, errno);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
-    if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
+    return fd;
+}
+
+static int open_file(struct ftp_conn *c, const char *arg, char *vpath, struct ftp_target *t,
+                     struct stat *st)
+{
+    int fd = open_entry(c, arg, vpath, t, st);
+
+    if (fd < 0)
+        return -1;
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
         ftp_reply(c, 550, "%s: not a plain file.", vpath);
         return -1;
@@ -1003,16 +1012,8 @@ static void cmd_list(struct ftp_conn *c, const char *arg, enum list_kind k)
     struct stat st;
     int fd;
 
-    if (!data_allowed(c) || target_of(c, list_path(arg), vpath, sizeof(vpath), &t) == -1 ||
-        !may(c, &t, VDIR_READ, vpath))
+    if (!data_allowed(c) || (fd = open_entry(c, list_path(arg), vpath, &t, &st)) < 0)
         return;
-    fd = ftp_open(&t, O_RDONLY | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st) == -1) {
-        reply_errno(c, 550, vpath, errno);
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
     if (k == LIST_MLSD && !S_ISDIR(st.st_mode)) {
         close(fd);
         return ftp_reply(c, 501, "%s is not a directory (MLSD lists directories).", vpath);
@@ -1038,16 +1039,8 @@ static void cmd_mlst(struct ftp_conn *c, const char *arg)
     struct stat st;
     int fd;
 
-    if (target_of(c, arg && *arg ? arg : ".", vpath, sizeof(vpath), &t) == -1 ||
-        !may(c, &t, VDIR_READ, vpath))
+    if ((fd = open_entry(c, arg && *arg ? arg : ".", vpath, &t, &st)) < 0)
         return;
-    fd = ftp_open(&t, O_RDONLY | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st) == -1) {
-        reply_errno(c, 550, vpath, errno);
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
     close(fd);
     buf_printf(out_buf(c), "250-Listing %s\r\n ", vpath);
     ftp_mlsx_line(out_buf(c), vpath, strlen(vpath), &st, perms_of(&t), false, false);

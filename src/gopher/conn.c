@@ -77,11 +77,7 @@ void gopher_conn_accept(struct worker *w, struct listener *li, int fd, const str
     c->started_ms = clock_ms();
     c->method = "-";
     c->state = c->s.tls ? GC_HANDSHAKE : GC_READ;
-    if (!c->s.tls) {
-        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
-    } else if (xport_tls_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
-        log_warnx("gopher: cannot start TLS on a new connection from %s", c->s.peer_ip);
-        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
+    if (xport_accept_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
         gopher_conn_close(c);
         return;
     }

@@ -508,6 +508,18 @@ int xport_tls_init(struct xport *x, int fd, const struct binding *b, struct sess
     return xport_tls_start(x, fd, b ? b->default_site : NULL, sess, rbuf, rbuf_cap);
 }
 
+int xport_accept_init(struct xport *x, int fd, const struct binding *b, struct session *sess,
+                      char *rbuf, size_t rbuf_cap)
+{
+    if (b != NULL && b->tls && xport_tls_init(x, fd, b, sess, rbuf, rbuf_cap) == 0)
+        return 0;
+    xport_plain_init(x, fd, rbuf, rbuf_cap);
+    if (b == NULL || !b->tls)
+        return 0;
+    log_warnx("%s: cannot start TLS on a new connection from %s", b->svc->name, sess->peer_ip);
+    return -1;
+}
+
 bool xport_tls_resumed(const struct xport *x)
 {
     return x->ssl != NULL && SSL_session_reused(x->ssl) == 1;

@@ -51,6 +51,13 @@ int xport_tls_init(struct xport *x, int fd, const struct binding *b, struct sess
  */
 int xport_tls_start(struct xport *x, int fd, const struct site *s, struct session *sess,
                     char *rbuf, size_t rbuf_cap);
+/**
+ * The transport of connection FD accepted on binding B for session SESS: TLS
+ * when B is, else plain. When TLS cannot start, the failure is logged, X is
+ * left plain (so that it can be closed) and -1 is returned.
+ */
+int xport_accept_init(struct xport *x, int fd, const struct binding *b, struct session *sess,
+                      char *rbuf, size_t rbuf_cap);
 /** True when the handshake of X resumed an earlier session (FTPS data connections must). */
 bool xport_tls_resumed(const struct xport *x);
 /**

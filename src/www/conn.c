@@ -342,16 +342,10 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
     c->io.cb = conn_on_io;
     c->s.tls = li->bind->tls;
     c->limit_slot = c->s.site_slot;
-    if (!c->s.tls) {
-        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
-        c->state = CS_HEAD;
-    } else if (xport_tls_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
-        log_warnx("www: cannot start TLS on a new connection from %s", c->s.peer_ip);
-        xport_plain_init(&c->x, fd, w->rbuf, WORKER_RBUF);
+    c->state = c->s.tls ? CS_HANDSHAKE : CS_HEAD;
+    if (xport_accept_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
         www_conn_close(c);
         return;
-    } else {
-        c->state = CS_HANDSHAKE;
     }
     if (loop_add(w->loop, &c->io, LOOP_IN) == -1) {
         log_warn("www: epoll add of a new connection");
