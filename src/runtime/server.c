@@ -201,9 +201,15 @@ static void worker_reap(struct worker *w)
 {
     struct session *s;
 
+    struct listener *li;
+
     while ((s = w->dead) != NULL) {
         w->dead = s->next;
         s->svc->free(s);
+    }
+    while ((li = w->dead_listeners) != NULL) {
+        w->dead_listeners = li->next_dead;
+        free(li);
     }
 }
 
@@ -230,6 +236,7 @@ static void *worker_main(void *arg)
     worker_reap(w);
     while (w->nlisteners > 0)
         listener_close(w, w->listeners[w->nlisteners - 1]);
+    worker_reap(w);
     for (size_t i = 0; w->gen && i < w->gen->nsites; i++)
         if (w->gen->sites[i].alog)
             alog_flush(w->gen->sites[i].alog, w->id);

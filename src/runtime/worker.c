@@ -39,5 +39,8 @@ void worker_listener_unref(struct worker *w, struct listener *li)
             break;
         }
     }
-    free(li);
+    /* Freed once the loop is idle: an accept event of this listener may still
+     * wait in the batch being handled (a close posted by another thread). */
+    li->next_dead = w->dead_listeners;
+    w->dead_listeners = li;
 }

@@ -37,6 +37,7 @@ struct listener {
     const struct binding *bind;    /* this address in the worker's generation, or NULL */
     int refs;                      /* sessions accepted here that are still open */
     bool closed;                   /* no longer listening; freed when refs drops to 0 */
+    struct listener *next_dead;    /* the worker's listeners waiting to be freed */
 };
 
 struct worker {
@@ -50,6 +51,7 @@ struct worker {
     struct session *sessions;      /* live sessions, most recent first */
     size_t nsessions;
     struct session *dead;          /* closed, freed when the loop goes idle */
+    struct listener *dead_listeners; /* likewise */
     char *rbuf;
     struct buf *pool[WORKER_POOL_MAX];
     size_t npool;
