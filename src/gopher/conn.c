@@ -388,12 +388,15 @@ static bool conn_plain_on_tls(struct gopher_conn *c)
                                 "error.host\t1\r\n.\r\n";
     unsigned char first;
 
+    ssize_t n;
+
     if (c->tls_peeked)
         return false;
-    if (recv(c->io.fd, &first, 1, MSG_PEEK) != 1)
-        return false;
+    n = recv(c->io.fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return false; /* nothing yet: look again when something arrives */
     c->tls_peeked = true;
-    if (first == 0x16) /* a TLS handshake record */
+    if (n == 0 || first == 0x16) /* the end, or a TLS handshake record */
         return false;
     if (send(c->io.fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         log_debug("gopher: the plain answer on a TLS port: %d", errno);
@@ -411,6 +414,8 @@ static void conn_handshake(struct gopher_conn *c)
     int rc;
 
     if (conn_plain_on_tls(c))
+        return;
+    if (!c->tls_peeked) /* the first byte decides: a handshake now could eat a plain request */
         return;
     rc = xport_handshake(&c->x);
     if (rc == XP_AGAIN) {

@@ -730,16 +730,47 @@ static bool conn_plain_on_tls(struct www_conn *c)
                                 "Content-Length: 49\r\nConnection: close\r\n\r\n" PLAIN_ON_TLS_BODY;
     char first;
 
+    ssize_t n;
+
     if (c->tls_peeked)
         return false;
-    if (recv(c->io.fd, &first, 1, MSG_PEEK) != 1)
+    n = recv(c->io.fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
         return false; /* nothing yet: look again when something arrives */
     c->tls_peeked = true;
-    if (first < 'A' || first > 'Z')
+    if (n == 0 || first < 'A' || first > 'Z') /* the handshake sees the end or a ClientHello */
         return false;
     if (send(c->io.fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         log_debug("www: the plain answer on a TLS port: %d", errno);
     return true;
+}
+
+/* Drop what the client still sends until it closes (bounded by the timer):
+ * closing with its request unread would reset the connection and could
+ * lose the plain answer just sent. */
+static void conn_linger_read(struct www_conn *c)
+{
+    char drop[4096];
+    ssize_t n;
+
+    while ((n = recv(c->io.fd, drop, sizeof(drop), MSG_DONTWAIT)) > 0)
+        ;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        www_conn_close(c);
+}
+
+static void conn_linger_timeout(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    www_conn_close(container_of(t, struct www_conn, timer));
+}
+
+static void conn_linger(struct www_conn *c)
+{
+    shutdown(c->io.fd, SHUT_WR);
+    c->lingering = true;
+    loop_timer_set(c->s.w->loop, &c->timer, 2000, conn_linger_timeout);
+    conn_linger_read(c);
 }
 
 /* The TLS handshake: on completion the timer becomes the header timeout
@@ -749,7 +780,11 @@ static void conn_handshake(struct www_conn *c)
     int rc;
 
     if (conn_plain_on_tls(c)) {
-        www_conn_close(c);
+        conn_linger(c);
+        return;
+    }
+    if (!c->tls_peeked) { /* the first byte decides: a handshake now could eat a plain request */
+        conn_arm_timer(c);
         return;
     }
     rc = xport_handshake(&c->x);
@@ -787,6 +822,10 @@ static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events)
         return;
     if (events & EPOLLERR) {
         www_conn_close(c);
+        return;
+    }
+    if (c->lingering) {
+        conn_linger_read(c);
         return;
     }
     if (c->state == CS_HANDSHAKE) {

@@ -61,6 +61,7 @@ struct www_conn {
     bool head_timer;      /* the timer is the header timeout */
     bool watch_out;       /* EPOLLOUT is registered */
     bool tls_peeked;      /* the first byte on a TLS port was looked at */
+    bool lingering;       /* the plain answer on a TLS port is out: the request is drained */
     uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
     int minor;            /* HTTP/1.x minor version of the request being answered */
     int limit_slot;       /* stats slot whose max_connections this connection was checked against */
