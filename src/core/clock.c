@@ -11,6 +11,11 @@ static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
 static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+const char *clock_month_name(int mon)
+{
+    return months[(unsigned)mon % 12];
+}
+
 void clock_update(void)
 {
     struct timespec ts;

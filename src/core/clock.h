@@ -13,6 +13,8 @@
 
 #define HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 
+/** English abbreviation of month MON (0-11: "Jan"), whatever the locale. */
+const char *clock_month_name(int mon);
 /** Refresh this thread's cached clock. */
 void clock_update(void);
 /** Cached monotonic milliseconds. */

@@ -93,6 +93,16 @@ int loop_mod(struct loop *l, struct loop_io *io, uint32_t events)
     return epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
 }
 
+int loop_watch_out(struct loop *l, struct loop_io *io, bool *watching, bool on)
+{
+    if (*watching == on)
+        return 0;
+    if (loop_mod(l, io, LOOP_IN | (on ? LOOP_OUT : 0)) == -1)
+        return -1;
+    *watching = on;
+    return 0;
+}
+
 void loop_del(struct loop *l, struct loop_io *io)
 {
     if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL) == -1 && errno != EBADF && errno != ENOENT)

@@ -47,6 +47,12 @@ void loop_free(struct loop *l);
 int loop_add(struct loop *l, struct loop_io *io, uint32_t events);
 /** Change the events watched for io->fd. Returns 0 or -1. */
 int loop_mod(struct loop *l, struct loop_io *io, uint32_t events);
+/**
+ * Watch io->fd for writing as well as reading (ON) or for reading only;
+ * *WATCHING remembers which, so that the mask is changed only when it must
+ * be (every ACK would otherwise wake the loop). Returns 0 or -1.
+ */
+int loop_watch_out(struct loop *l, struct loop_io *io, bool *watching, bool on);
 /** Stop watching io->fd (call before closing it if it stays open). */
 void loop_del(struct loop *l, struct loop_io *io);
 /** Arm (or re-arm) T to fire after DELAY_MS, calling CB. */

@@ -141,6 +141,16 @@ void net_addr_str(const struct sockaddr *sa, char *out, size_t cap)
         snprintf(out, cap, "%s:%u", host, net_port(sa));
 }
 
+int net_discard(int fd)
+{
+    char drop[4096];
+    ssize_t n;
+
+    while ((n = recv(fd, drop, sizeof(drop), MSG_DONTWAIT)) > 0)
+        ;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+}
+
 bool net_addr_eq(const struct net_addr *a, const struct net_addr *b)
 {
     return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;

@@ -27,6 +27,8 @@ int net_parse_addr(const char *s, struct net_addr *out, const char **why);
 int net_parse_binding(const char *s, struct net_addr *out, bool *tls, const char **why);
 /** Length of the TLS scheme S starts with ("https://" gives 8), 0 when none. */
 size_t net_binding_scheme_len(const char *s);
+/** Read and drop what FD holds now; 0 while it stays open, -1 at its end or on an error. */
+int net_discard(int fd);
 /** A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT; -1 with errno. */
 int net_listen(const struct net_addr *a, int backlog);
 /** The port a socket is bound to, or -1. */

@@ -130,13 +130,10 @@ static void reply_lines(struct ftp_conn *c, int code, char *const *lines, const 
 
 static int ctrl_watch_out(struct ftp_conn *c, bool on)
 {
-    if (c->watch_out == on)
-        return 0;
-    if (loop_mod(c->s.w->loop, &c->io, LOOP_IN | (on ? LOOP_OUT : 0)) == -1) {
+    if (loop_watch_out(c->s.w->loop, &c->io, &c->watch_out, on) == -1) {
         log_warn("ftp: epoll mod");
         return -1;
     }
-    c->watch_out = on;
     return 0;
 }
 
@@ -911,9 +908,14 @@ static void list_entry(struct buf *b, enum list_kind k, enum ftp_list_style styl
         ftp_list_line(b, style, name, strlen(name), st, clock_wall());
 }
 
-static int name_cmp(const void *a, const void *b)
+struct list_entry {
+    char *name;
+    struct stat st;
+};
+
+static int entry_cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct list_entry *)a)->name, ((const struct list_entry *)b)->name);
 }
 
 /* Metadata of entry NAME of the directory at REL beneath T's virtual
@@ -940,13 +942,14 @@ static bool entry_stat(const struct ftp_target *t, int dfd, const char *name, un
     return ok;
 }
 
-/* The entries of directory DFD (T) that a listing shows, sorted by name:
- * no dotfiles, no names that would break a listing line. */
-static char **dir_names(int dfd, const struct ftp_target *t, size_t *count)
+/* The entries of directory DFD (T) that a listing shows, with their
+ * metadata, sorted by name: no dotfiles, no names that would break a
+ * listing line, nothing the symlink policy refuses. */
+static struct list_entry *dir_entries(int dfd, const struct ftp_target *t, size_t *count)
 {
     int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    char **names = NULL;
+    struct list_entry *es = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
     struct stat st;
@@ -962,15 +965,16 @@ static char **dir_names(int dfd, const struct ftp_target *t, size_t *count)
             !entry_stat(t, dfd, de->d_name, de->d_type, &st))
             continue;
         if (n + 1 >= cap)
-            names = xrealloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*names));
-        names[n++] = xstrdup(de->d_name);
+            es = xrealloc(es, (cap = cap ? cap * 2 : 64) * sizeof(*es));
+        es[n].name = xstrdup(de->d_name);
+        es[n++].st = st;
     }
     closedir(d);
-    if (names == NULL)
-        names = xcalloc(1, sizeof(*names));
-    qsort(names, n, sizeof(*names), name_cmp);
+    if (es == NULL)
+        es = xcalloc(1, sizeof(*es));
+    qsort(es, n, sizeof(*es), entry_cmp);
     *count = n;
-    return names;
+    return es;
 }
 
 /* The listing of directory DFD (T) into B. */
@@ -978,17 +982,15 @@ static int list_dir(int dfd, const struct ftp_target *t, struct buf *b, enum lis
                     enum ftp_list_style style)
 {
     size_t n = 0;
-    char **names = dir_names(dfd, t, &n);
-    struct stat st;
+    struct list_entry *es = dir_entries(dfd, t, &n);
 
-    if (names == NULL)
+    if (es == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (k == LIST_NAMES || entry_stat(t, dfd, names[i], DT_UNKNOWN, &st))
-            list_entry(b, k, style, names[i], &st, perms_of(t));
-        free(names[i]);
+        list_entry(b, k, style, es[i].name, &es[i].st, perms_of(t));
+        free(es[i].name);
     }
-    free(names);
+    free(es);
     return 0;
 }
 

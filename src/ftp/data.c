@@ -435,10 +435,7 @@ static void data_begin(struct ftp_data *d)
 
 static int data_watch_out(struct ftp_data *d, bool on)
 {
-    if (d->watch_out == on)
-        return 0;
-    d->watch_out = on;
-    return loop_mod(d->c->s.w->loop, &d->io, LOOP_IN | (on ? LOOP_OUT : 0));
+    return loop_watch_out(d->c->s.w->loop, &d->io, &d->watch_out, on);
 }
 
 /* LF to CRLF for TYPE A downloads (a CR already before the LF is kept as it is). */

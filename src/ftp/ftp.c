@@ -54,16 +54,6 @@ static void lines_free(char **l)
     free(l);
 }
 
-static unsigned enum_value(const json_t *eff, const char *name, const struct config_name *t)
-{
-    const char *s = config_str(eff, name);
-
-    for (; t->name; t++)
-        if (strcmp(t->name, s) == 0)
-            return t->value;
-    return 0;
-}
-
 static int ftp_compile_site(struct site *s, const json_t *eff, const json_t *root,
                             const char *key, struct mb_error *err)
 {
@@ -77,12 +67,12 @@ static int ftp_compile_site(struct site *s, const json_t *eff, const json_t *roo
     fs->welcome = lines_of(eff, "ftp_welcome");
     fs->exit_msg = lines_of(eff, "ftp_exit_message");
     fs->busy_msg = lines_of(eff, "ftp_max_clients_message");
-    fs->listing = (enum ftp_list_style)enum_value(eff, "listing_style", listing_names);
+    fs->listing = (enum ftp_list_style)config_value(eff, "listing_style", listing_names);
     fs->pasv_min = (unsigned)config_int(eff, "passive_port_min");
     fs->pasv_max = (unsigned)config_int(eff, "passive_port_max");
     fs->data_timeout_ms = (uint32_t)config_int(eff, "data_timeout") * 1000;
     fs->max_per_address = (uint32_t)config_int(eff, "max_connections_per_address");
-    fs->tls = (enum ftp_tls_mode)enum_value(eff, "ftp_tls", tls_names);
+    fs->tls = (enum ftp_tls_mode)config_value(eff, "ftp_tls", tls_names);
     s->tls_wanted = fs->tls != FTP_TLS_OFF;
     if (fs->pasv_min > fs->pasv_max || (fs->pasv_min == 0) != (fs->pasv_max == 0))
         return mb_fail(err, MB_E_APPLY_FAILED, key, "passive_port_min",

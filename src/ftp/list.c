@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 
 /*
  * Every time is shown in UTC, and month names come from a table rather than
@@ -14,9 +15,6 @@
 
 #define LIST_RECENT_PAST (183 * 86400) /* "six months", as ls */
 #define LIST_RECENT_FUTURE 3600        /* clock skew still shown with the time */
-
-static const char list_months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 #define LIST_TIME_MIN (-62167219200LL) /* 0000-01-01 00:00:00 */
 #define LIST_TIME_MAX 253402300799LL   /* 9999-12-31 23:59:59 */
@@ -95,7 +93,7 @@ static void list_unix(struct buf *out, const char *name, size_t namelen, const s
     list_mode(st->st_mode, mode);
     list_gmtime(st->st_mtime, &tm);
     buf_printf(out, "%s %3lu ftp      ftp      %12lld %s %2d ", mode, (unsigned long)st->st_nlink,
-               (long long)st->st_size, list_months[tm.tm_mon], tm.tm_mday);
+               (long long)st->st_size, clock_month_name(tm.tm_mon), tm.tm_mday);
     if (list_is_recent(st->st_mtime, now))
         buf_printf(out, "%02d:%02d ", tm.tm_hour, tm.tm_min);
     else

@@ -145,14 +145,11 @@ static void conn_account(struct gopher_conn *c)
 
 static int conn_watch_out(struct gopher_conn *c)
 {
-    if (c->watch_out)
-        return 0;
-    if (loop_mod(c->s.w->loop, &c->io, LOOP_IN | LOOP_OUT) == -1) {
+    if (loop_watch_out(c->s.w->loop, &c->io, &c->watch_out, true) == -1) {
         log_warn("gopher: epoll mod");
         gopher_conn_close(c);
         return -1;
     }
-    c->watch_out = true;
     return 0;
 }
 
@@ -365,13 +362,11 @@ static void conn_read(struct gopher_conn *c)
 /* Whatever a client sends after its request is read and dropped until it closes. */
 static void conn_linger_read(struct gopher_conn *c)
 {
-    char *data, drop[4096];
+    char *data;
     ssize_t n;
 
     if (c->raw_linger) { /* the TLS port's plain answer: below the transport */
-        while ((n = recv(c->io.fd, drop, sizeof(drop), MSG_DONTWAIT)) > 0)
-            ;
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        if (net_discard(c->io.fd) == -1)
             gopher_conn_close(c);
         return;
     }

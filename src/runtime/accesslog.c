@@ -30,9 +30,6 @@ static const char alog_w3c_fields[] =
     "date time s-sitename s-ip s-port cs-method cs-uri-stem cs-uri-query c-ip cs-username "
     "cs(User-Agent) cs(Referer) cs-host sc-status sc-bytes cs-bytes time-taken";
 static const char alog_hex[] = "0123456789ABCDEF";
-static const char *const alog_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
 /* Owned by one worker thread; aligned so two workers never share a cache line. */
 struct alog_worker {
     struct buf buf;
@@ -238,7 +235,7 @@ static void alog_stamp(const struct alog *l, struct alog_worker *wk, time_t t)
                      tm.tm_sec);
     else
         n = snprintf(wk->stamp, sizeof(wk->stamp), "%02d/%s/%04d:%02d:%02d:%02d +0000", tm.tm_mday,
-                     alog_months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                     clock_month_name(tm.tm_mon), tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
                      tm.tm_sec);
     wk->stamp_len = (n > 0 && (size_t)n < sizeof(wk->stamp)) ? (size_t)n : sizeof(wk->stamp) - 1;
     wk->stamp_time = t;

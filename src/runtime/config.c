@@ -89,6 +89,13 @@ static int value_of(const char *s, const struct config_name *t, unsigned *out)
     return -1;
 }
 
+unsigned config_value(const json_t *eff, const char *name, const struct config_name *t)
+{
+    unsigned v = 0;
+
+    return value_of(config_str(eff, name), t, &v) == 0 ? v : 0;
+}
+
 static int enum_of(struct cc *c, const json_t *eff, const char *key, const char *name,
                    const struct config_name *t, unsigned *out)
 {

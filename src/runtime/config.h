@@ -40,6 +40,8 @@ struct config_name {
 int64_t config_int(const json_t *eff, const char *name);
 /** The string NAME of EFF ("" when absent). */
 const char *config_str(const json_t *eff, const char *name);
+/** The value T gives property NAME of EFF (checked by the property table), or 0. */
+unsigned config_value(const json_t *eff, const char *name, const struct config_name *t);
 /** The OR of the flags of table T (ended by a NULL name) whose property is true in EFF. */
 unsigned config_flags_of(const json_t *eff, const struct config_name *t);
 

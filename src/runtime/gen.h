@@ -18,6 +18,7 @@
 
 #include "core/net.h"
 #include "runtime/path.h"
+#include "runtime/service.h"
 
 struct alog;
 struct service;
@@ -102,7 +103,7 @@ struct gen {
     unsigned nworkers;
     uint64_t cache_bytes;         /* open-file cache budget across workers */
     uint32_t cache_valid_ms;      /* how long a cached file's metadata is trusted */
-    void *svc_data[4];            /* per service (by service_index): what compile_service made */
+    void *svc_data[SERVICES_MAX]; /* per service (by service_index): what compile_service made */
 };
 
 /** Take a reference. */

@@ -422,14 +422,11 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
  * wake the loop for nothing. */
 static int conn_watch_out(struct www_conn *c)
 {
-    if (c->watch_out)
-        return 0;
-    if (loop_mod(c->s.w->loop, &c->io, LOOP_IN | LOOP_OUT) == -1) {
+    if (loop_watch_out(c->s.w->loop, &c->io, &c->watch_out, true) == -1) {
         log_warn("www: epoll mod");
         www_conn_close(c);
         return -1;
     }
-    c->watch_out = true;
     return 0;
 }
 
@@ -750,12 +747,7 @@ static bool conn_plain_on_tls(struct www_conn *c)
  * lose the plain answer just sent. */
 static void conn_linger_read(struct www_conn *c)
 {
-    char drop[4096];
-    ssize_t n;
-
-    while ((n = recv(c->io.fd, drop, sizeof(drop), MSG_DONTWAIT)) > 0)
-        ;
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+    if (net_discard(c->io.fd) == -1)
         www_conn_close(c);
 }
 

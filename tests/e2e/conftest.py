@@ -414,6 +414,18 @@ def run_infoadm(args, env=None, timeout=40, cwd=None):
     return p
 
 
+def adm(srv, *args):
+    """infoadm ARGS against SRV over its admin socket."""
+    return run_infoadm(["-s", f"unix:{srv.admin_socket}"] + list(args))
+
+
+def adm_ok(srv, *args):
+    """As adm, and it must succeed."""
+    p = adm(srv, *args)
+    assert p.returncode == 0, f"infoadm {args!r} exit {p.returncode}\nstdout: {p.out}\nstderr: {p.err}"
+    return p
+
+
 @pytest.fixture(scope="session")
 def infoadm_bin():
     p = infoadm_path()

@@ -32,7 +32,7 @@ import uuid
 
 import pytest
 
-from conftest import (AdminServer, assert_no_sanitizer_report, infoadm_path, run_infoadm,
+from conftest import (AdminServer, adm, adm_ok, assert_no_sanitizer_report, infoadm_path,
                       sanitizer_env)
 from rawhttp import wait_for
 
@@ -541,16 +541,6 @@ def fport(srv, tls=False):
              if e.get("service") == "ftp" and bool(e.get("tls")) == tls]
     assert len(ports) == 1, f"ftp listeners (tls={tls}) in listeners.json: {srv.listeners!r}"
     return ports[0]
-
-
-def adm(srv, *args):
-    return run_infoadm(["-s", f"unix:{srv.admin_socket}"] + list(args))
-
-
-def adm_ok(srv, *args):
-    p = adm(srv, *args)
-    assert p.returncode == 0, f"infoadm {args!r} exit {p.returncode}\nstdout: {p.out}\nstderr: {p.err}"
-    return p
 
 
 def adm_input(srv, text, *args):

@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from conftest import AdminServer, run_infoadm
+from conftest import AdminServer, adm, adm_ok
 from rawhttp import wait_for
 
 # -- the tree ------------------------------------------------------------------
@@ -350,16 +350,6 @@ def gport(srv, tls=False):
              if e.get("service") == "gopher" and bool(e.get("tls")) == tls]
     assert len(ports) == 1, f"gopher listeners (tls={tls}) in listeners.json: {srv.listeners!r}"
     return ports[0]
-
-
-def adm(srv, *args):
-    return run_infoadm(["-s", f"unix:{srv.admin_socket}"] + list(args))
-
-
-def adm_ok(srv, *args):
-    p = adm(srv, *args)
-    assert p.returncode == 0, f"infoadm {args!r} exit {p.returncode}\nstdout: {p.out}\nstderr: {p.err}"
-    return p
 
 
 def gopher_stats(srv):

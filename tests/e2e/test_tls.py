@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 import tree
-from conftest import AdminServer, admin_request, health_check, run_infoadm
+from conftest import AdminServer, adm, adm_ok, admin_request, health_check
 from rawhttp import RawConn, build_request, wait_for
 
 SITE_BODIES = {
@@ -128,16 +128,6 @@ def s_client(port, *args):
     p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}"] + list(args),
                        capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
     p.out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
-    return p
-
-
-def adm(srv, *args):
-    return run_infoadm(["-s", f"unix:{srv.admin_socket}"] + list(args))
-
-
-def adm_ok(srv, *args):
-    p = adm(srv, *args)
-    assert p.returncode == 0, f"infoadm {args!r} exit {p.returncode}\nstdout: {p.out}\nstderr: {p.err}"
     return p
 
 
