@@ -17,7 +17,7 @@ CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=addres
                -fno-sanitize-recover=undefined -DINFOSRV_TEST_BUILD
 LDLIBS   := -pthread -lsqlite3 -ljansson -lssl -lcrypto -lsodium -lcurl
 
-LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/gopher/*.c src/ftp/*.c src/runtime/*.c src/daemon/*.c src/metabase/*.c src/admin/*.c \
+LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/gopher/*.c src/ftp/*.c src/runtime/*.c src/acme/*.c src/daemon/*.c src/metabase/*.c src/admin/*.c \
               src/cli/*.c)
 LIB_SRC  := $(filter-out src/daemon/main.c src/cli/main.c src/metabase/gen_props_doc.c,$(LIB_SRC))
 MAIN_SRC := src/daemon/main.c

@@ -47,6 +47,8 @@ void api_route_import(const struct api_request *rq, struct api_response *rs);
 void api_route_backups(const struct api_request *rq, struct api_response *rs);
 /** FTP users (api_ftp.c). */
 void api_route_ftp_users(const struct api_request *rq, struct api_response *rs);
+/** Certificates of TLS sites (api_certs.c). */
+void api_route_certificates(const struct api_request *rq, struct api_response *rs);
 /** The metabase handle given to api_init. */
 struct mb *api_metabase(void);
 

@@ -18,7 +18,7 @@ static const char *capabilities[] = {
     "config",         "config.history", "config.diff", "config.rollback",     "config.export",
     "config.import",  "backups",        "services",    "services.pause",      "stats",
     "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
-    "audit",          "metrics",
+    "audit",          "metrics",        "certificates",
 };
 
 static bool is(const struct api_request *rq, const char *method)
@@ -443,6 +443,8 @@ static void route_v1(const struct api_request *rq, struct api_response *rs)
         accounts_route(rq, rs);
     else if (starts(p, "/api/v1/ftp/users") && service_find("ftp"))
         api_route_ftp_users(rq, rs);
+    else if (starts(p, "/api/v1/certificates"))
+        api_route_certificates(rq, rs);
     else if (strcmp(p, "/api/v1/audit") == 0 && is(rq, "GET"))
         audit_route(rq, rs);
     else

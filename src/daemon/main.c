@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "acme/acme.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
@@ -693,6 +696,33 @@ static int apply_now(struct mb *mb, struct mb_error *err)
     return rc;
 }
 
+/* The ACME thread installs a certificate with the API lock held. */
+static struct mb *live_mb;
+
+static int apply_locked(void)
+{
+    struct mb_error err = {0};
+
+    if (apply_current(live_mb, &err) == 0)
+        return 0;
+    log_warnx("infosrv: cannot apply the configuration: %s", err.message);
+    return -1;
+}
+
+static void start_acme(const char *tls_dir, struct mb *mb)
+{
+    static char dir[PATH_MAX];
+    struct acme_env env = {.tls_dir = dir, .lock = admin_lock, .unlock = admin_unlock,
+                           .apply = apply_locked};
+
+    snprintf(dir, sizeof(dir), "%s", tls_dir);
+    live_mb = mb;
+    if (acme_start(&env) == -1) {
+        fprintf(stderr, "infosrv: cannot start the ACME thread\n");
+        exit(1);
+    }
+}
+
 static void signal_loop(const struct options *o, struct mb *mb, const sigset_t *set)
 {
     struct timespec tick = {.tv_sec = 1};
@@ -790,7 +820,9 @@ int main(int argc, char **argv)
     stats_init(o.workers);
     alog_state_dir = o.state_dir;
     snprintf(tls_dir, sizeof(tls_dir), "%s/tls", o.state_dir);
-    env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for, .tls_dir = tls_dir};
+    env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for, .tls_dir = tls_dir,
+                              .published = acme_notify};
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: the ACME client uses libcurl */
     apply_init(&env);
     server_start(o.workers);
     if (apply_now(mb, &err) == -1) {
@@ -802,11 +834,13 @@ int main(int argc, char **argv)
         return 1;
     }
     start_admin(&o, mb);
+    start_acme(tls_dir, mb);
     print_listeners();
     fflush(stdout);
     write_listeners(&o);
     log_info("infosrv %s: started with %u workers", INFOSRV_VERSION, o.workers);
     signal_loop(&o, mb, &set);
+    acme_stop();
     admin_stop();
     server_stop(GRACE_MS);
     gen_shutdown();

@@ -17,6 +17,8 @@ static const char *const state_values[] = {"started", "stopped", "paused", NULL}
 static const char *const tls_protocol_values[] = {"tls1.2", "tls1.3", NULL};
 static const char *const listing_values[] = {"unix", "msdos", NULL};
 static const char *const ftp_tls_values[] = {"off", "allow", "require", NULL};
+static const char *const off_on_values[] = {"off", "on", NULL};
+static const char *const acme_challenge_values[] = {"http-01", "tls-alpn-01", NULL};
 
 /* A DNS name as a client sends it in Host or SNI: letters, digits, '-' and
  * dots between labels of 1 to 63 bytes, compared without regard to case. */
@@ -97,6 +99,26 @@ static const struct prop table[] = {
     {.name = "tls_protocols", .type = PROP_STRLIST, .def = "[\"tls1.2\", \"tls1.3\"]",
      .values = tls_protocol_values, .where = SITE, .services = MB_SVC_ALL,
      .doc = "TLS versions the site's TLS bindings accept: \"tls1.2\", \"tls1.3\"."},
+    {.name = "tls_acme", .type = PROP_ENUM, .def = "\"off\"", .values = off_on_values,
+     .where = SITE, .services = MB_SVC_ALL,
+     .doc = "\"on\": certificates for the site's host_names come from the ACME CA of "
+            "acme_directory, renewed before they expire (tls_certificate_file still wins)."},
+    {.name = "acme_directory", .type = PROP_STRING, .where = MACHINE | SERVICE | SITE,
+     .services = MB_SVC_ALL, .inherit = true,
+     .doc = "https:// URL of the ACME CA's directory used by sites with tls_acme on."},
+    {.name = "acme_email", .type = PROP_STRING, .where = MACHINE | SERVICE | SITE,
+     .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Contact address given to the ACME CA for the account (optional)."},
+    {.name = "acme_ca_certificate", .type = PROP_PATH, .where = MACHINE | SERVICE | SITE,
+     .services = MB_SVC_ALL, .inherit = true,
+     .doc = "PEM file of the CA certificates trusted for acme_directory's HTTPS (default: "
+            "the system's)."},
+    {.name = "acme_challenges", .type = PROP_STRLIST, .def = "[\"http-01\", \"tls-alpn-01\"]",
+     .values = acme_challenge_values, .where = MACHINE | SERVICE | SITE,
+     .services = MB_SVC_ALL, .inherit = true,
+     .doc = "ACME challenge types the site may answer, in order of preference: \"http-01\" "
+            "(on a WWW binding the CA reaches on port 80), \"tls-alpn-01\" (on a TLS "
+            "binding, port 443)."},
     {.name = "require_tls", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
      .doc = "Plain HTTP requests get a 301 to the same URL on the site's https:// binding."},

@@ -79,6 +79,8 @@ int apply_commit(struct mb *mb, void *arg, enum mb_apply_phase phase, struct mb_
     case MB_APPLY_PUBLISH:
         if (prepared)
             server_publish(prepared);
+        if (prepared && apply_env.published)
+            apply_env.published();
         prepared = NULL;
         return 0;
     case MB_APPLY_ABORT:

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -230,14 +231,93 @@ static int site_protocols(struct cc *c, struct site *s, const char *key, const j
     return 0;
 }
 
+static const struct config_name challenge_names[] = {{"http-01", ACME_HTTP_01},
+                                                    {"tls-alpn-01", ACME_TLS_ALPN_01},
+                                                    {NULL, 0}};
+
+static char *config_strdup_or_null(const json_t *eff, const char *name)
+{
+    const char *v = json_string_value(json_object_get(eff, name));
+
+    return v && *v ? xstrdup(v) : NULL;
+}
+
+/* The CA's certificate when it is there, still valid and matches its key. */
+static bool acme_cert_usable(const struct site_acme *a)
+{
+    struct tls_cert_info info;
+    enum tls_pair_fault fault;
+
+    return access(a->cert_file, F_OK) == 0 &&
+           tls_check_pair(a->cert_file, a->key_file, &fault, NULL, 0) == 0 &&
+           tls_cert_info(a->cert_file, &info, NULL, 0) == 0 && info.not_after > time(NULL);
+}
+
+static int acme_settings(struct cc *c, struct site_acme *a, const char *key, const json_t *eff)
+{
+    const json_t *list = json_object_get(eff, "acme_challenges"), *v;
+    unsigned t;
+    size_t i;
+
+    json_array_foreach (list, i, v)
+        if (value_of(json_string_value(v), challenge_names, &t) == 0 &&
+            a->nchallenges < sizeof(a->challenges) && memchr(a->challenges, (int)t,
+                                                              a->nchallenges) == NULL)
+            a->challenges[a->nchallenges++] = (unsigned char)t;
+    if (a->nchallenges == 0)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "acme_challenges",
+                       "%s: acme_challenges is empty: the CA could not validate the site", key);
+    if (a->directory == NULL || strncmp(a->directory, "https://", 8) != 0)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "acme_directory",
+                       "%s: tls_acme is on but acme_directory %s%s%s", key,
+                       a->directory ? "\"" : "is not set", a->directory ? a->directory : "",
+                       a->directory ? "\" is not an https:// URL" : "");
+    return 0;
+}
+
+/* tls_acme on: the CA's certificate once it is there, a self-signed placeholder until then. */
+static int site_acme(struct cc *c, struct site *s, const char *key, const json_t *eff)
+{
+    struct site_acme *a = xcalloc(1, sizeof(*a));
+    char path[PATH_MAX];
+
+    s->tls.acme = a;
+    a->directory = config_strdup_or_null(eff, "acme_directory");
+    a->email = config_strdup_or_null(eff, "acme_email");
+    a->ca_file = config_strdup_or_null(eff, "acme_ca_certificate");
+    if (acme_settings(c, a, key, eff) == -1)
+        return -1;
+    if (s->nhost_names == 0)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "host_names",
+                       "%s: tls_acme is on but host_names is empty: the CA certifies names", key);
+    if (c->env->tls_dir == NULL)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_acme",
+                       "%s: tls_acme needs a state directory to keep certificates in", key);
+    snprintf(path, sizeof(path), "%s/acme/%s-%s.crt", c->env->tls_dir, c->svc->name, s->name);
+    a->cert_file = xstrdup(path);
+    snprintf(path, sizeof(path), "%s/acme/%s-%s.key", c->env->tls_dir, c->svc->name, s->name);
+    a->key_file = xstrdup(path);
+    if (!acme_cert_usable(a))
+        return site_generated_cert(c, s, key);
+    a->issued = true;
+    s->tls.cert_file = xstrdup(a->cert_file);
+    s->tls.key_file = xstrdup(a->key_file);
+    return 0;
+}
+
 static int site_tls(struct cc *c, struct site *s, const char *key, const json_t *eff)
 {
+    bool acme = strcmp(config_str(eff, "tls_acme"), "on") == 0;
     const char *cert = json_string_value(json_object_get(eff, "tls_certificate_file"));
     const char *pkey = json_string_value(json_object_get(eff, "tls_key_file"));
     static const char *const fault_prop[] = {"tls_certificate_file", "tls_key_file", "tls_key_file"};
     enum tls_pair_fault fault;
     char why[600];
 
+    if (acme && !site_has_tls(s) && !s->tls_wanted)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_acme",
+                       "%s: tls_acme is on but the site has no %s binding to serve a "
+                       "certificate on", key, s->svc->tls_scheme);
     if (!site_has_tls(s) && !s->tls_wanted)
         return 0;
     if ((cert == NULL) != (pkey == NULL))
@@ -246,7 +326,10 @@ static int site_tls(struct cc *c, struct site *s, const char *key, const json_t 
                        cert ? "tls_key_file" : "tls_certificate_file");
     if (site_protocols(c, s, key, eff) == -1)
         return -1;
-    if (cert == NULL) {
+    if (cert == NULL && acme) {
+        if (site_acme(c, s, key, eff) == -1)
+            return -1;
+    } else if (cert == NULL) {
         if (site_generated_cert(c, s, key) == -1)
             return -1;
     } else if (tls_check_pair(cert, pkey, &fault, why, sizeof(why)) == -1) {

@@ -27,6 +27,7 @@ struct config_env {
                              const struct alog_config *cfg, const char **err);
     void *alog_arg;
     const char *tls_dir; /* where certificates of TLS sites without one are generated; NULL: refuse */
+    void (*published)(void); /* told after each generation is published (may be NULL) */
 };
 
 /* A name and what it stands for: an enum property's value, or the bit a

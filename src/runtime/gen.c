@@ -40,6 +40,14 @@ static void site_free(struct site *s)
     free(s->tls.cert_file);
     free(s->tls.key_file);
     SSL_CTX_free(s->tls.ctx);
+    if (s->tls.acme) {
+        free(s->tls.acme->directory);
+        free(s->tls.acme->email);
+        free(s->tls.acme->ca_file);
+        free(s->tls.acme->cert_file);
+        free(s->tls.acme->key_file);
+        free(s->tls.acme);
+    }
     if (s->svc && s->svc->free_site && s->svc_data)
         s->svc->free_site(s);
     free(s->name);

@@ -51,11 +51,25 @@ struct vdir {
     unsigned browse_flags; /* the service's listing options (WWW: enum dirlist_flags) */
 };
 
+/* ACME challenge types (acme_challenges). */
+enum acme_challenge { ACME_HTTP_01 = 1, ACME_TLS_ALPN_01 = 2 };
+
+/* A site's ACME settings: tls_acme on, no certificate file of its own. */
+struct site_acme {
+    char *directory;            /* acme_directory */
+    char *email, *ca_file;      /* acme_email, acme_ca_certificate; NULL when unset */
+    char *cert_file, *key_file; /* where the CA's certificate for the site is kept */
+    unsigned char challenges[2]; /* enum acme_challenge, most preferred first */
+    size_t nchallenges;
+    bool issued;                /* the site is served the CA's certificate, not the placeholder */
+};
+
 /* A site's TLS settings; ctx is built when any of its bindings is https. */
 struct site_tls {
-    char *cert_file, *key_file; /* as configured, or the generated pair */
+    char *cert_file, *key_file; /* as configured, the CA's, or the generated pair */
     unsigned protocols;         /* TLS_PROTO_* bits */
     struct ssl_ctx_st *ctx;     /* owned by the generation */
+    struct site_acme *acme;     /* NULL unless the certificate comes from an ACME CA */
 };
 
 struct site_binding {

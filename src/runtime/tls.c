@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "runtime/challenge.h"
 #include "runtime/gen.h"
 #include "runtime/service.h"
 #include "runtime/session.h"
@@ -160,6 +161,30 @@ static void apply_protocols(SSL *ssl, unsigned protocols)
     SSL_set_max_proto_version(ssl, (protocols & TLS_PROTO_13) ? TLS1_3_VERSION : TLS1_2_VERSION);
 }
 
+/* A CA validating TLS-ALPN-01 (RFC 8737) gets the challenge certificate of
+ * the name it asks for; the connection ends once the handshake is done. */
+static int acme_hello(SSL *ssl, const char *name, size_t nlen, int *alert)
+{
+    SSL_CTX *ctx = name ? challenge_tls_get(name, nlen) : NULL;
+
+    if (ctx == NULL) {
+        *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    SSL_set_SSL_CTX(ssl, ctx);
+    SSL_CTX_free(ctx); /* the connection holds its own reference */
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+static bool acme_handshake(SSL *ssl)
+{
+    const unsigned char *p;
+    unsigned n;
+
+    SSL_get0_alpn_selected(ssl, &p, &n);
+    return n == 10 && memcmp(p, "acme-tls/1", 10) == 0;
+}
+
 static int on_client_hello(SSL *ssl, int *alert, void *arg)
 {
     struct xport *x = SSL_get_app_data(ssl);
@@ -177,6 +202,10 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
         *alert = SSL_AD_DECODE_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
     }
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+                                  &len) == 1 &&
+        challenge_alpn_offered(ext, len))
+        return acme_hello(ssl, name, nlen, alert);
     site = binding_site_for_host(x->sess->li->bind, name, nlen);
     if (site == NULL || site->tls.ctx == NULL) {
         *alert = SSL_AD_UNRECOGNIZED_NAME;
@@ -382,6 +411,10 @@ static int tls_handshake(struct xport *x)
     rc = SSL_do_handshake(x->ssl);
     if (rc == 1) {
         x->ready = true;
+        if (acme_handshake(x->ssl)) {
+            tls_flush(x);
+            return XP_ERROR; /* a validation, not a client: nothing follows */
+        }
         return tls_flush(x) == XP_ERROR ? XP_ERROR : 0;
     }
     rc = (int)tls_result(x, rc);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -325,4 +326,135 @@ fail:
     X509_free(x);
     ERR_clear_error();
     return rc;
+}
+
+/* ---- what a certificate says ---- */
+
+static time_t tls_asn1_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    if (ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return timegm(&tm);
+}
+
+static void tls_dns_names(X509 *x, char *out, size_t cap)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        const unsigned char *p;
+        int n;
+        if (g->type != GEN_DNS)
+            continue;
+        p = ASN1_STRING_get0_data(g->d.dNSName);
+        n = ASN1_STRING_length(g->d.dNSName);
+        if (n <= 0 || memchr(p, ',', (size_t)n) || used + (size_t)n + 2 > cap)
+            continue;
+        used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? "," : "", n,
+                                 (const char *)p);
+    }
+    GENERAL_NAMES_free(gens);
+}
+
+int tls_cert_info(const char *path, struct tls_cert_info *out, char *err, size_t errlen)
+{
+    X509 *x = tls_read_cert(path);
+
+    memset(out, 0, sizeof(*out));
+    if (x == NULL)
+        return tls_fail(err, errlen, "%s holds no PEM certificate", path);
+    out->not_before = tls_asn1_time(X509_get0_notBefore(x));
+    out->not_after = tls_asn1_time(X509_get0_notAfter(x));
+    X509_NAME_oneline(X509_get_subject_name(x), out->subject, sizeof(out->subject));
+    X509_NAME_oneline(X509_get_issuer_name(x), out->issuer, sizeof(out->issuer));
+    out->self_signed = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+    tls_dns_names(x, out->names, sizeof(out->names));
+    X509_free(x);
+    return 0;
+}
+
+bool tls_names_cover(const char *names, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = names; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return true;
+        p += len + (end != NULL);
+    }
+    return false;
+}
+
+/* ---- TLS-ALPN-01 ---- */
+
+#define TLS_ACME_ALPN "acme-tls/1"
+#define TLS_OID_ACME_IDENTIFIER "1.3.6.1.5.5.7.1.31"
+
+/* The critical id-pe-acmeIdentifier extension: an OCTET STRING holding the digest. */
+static int tls_add_acme_identifier(X509 *x, const unsigned char digest[32])
+{
+    unsigned char der[34] = {0x04, 0x20};
+    ASN1_OBJECT *obj = OBJ_txt2obj(TLS_OID_ACME_IDENTIFIER, 1);
+    ASN1_OCTET_STRING *val = ASN1_OCTET_STRING_new();
+    X509_EXTENSION *ex = NULL;
+    int rc = -1;
+
+    memcpy(der + 2, digest, 32);
+    if (obj && val && ASN1_OCTET_STRING_set(val, der, sizeof(der)) == 1 &&
+        (ex = X509_EXTENSION_create_by_OBJ(NULL, obj, 1, val)) != NULL &&
+        X509_add_ext(x, ex, -1) == 1)
+        rc = 0;
+    X509_EXTENSION_free(ex);
+    ASN1_OCTET_STRING_free(val);
+    ASN1_OBJECT_free(obj);
+    return rc;
+}
+
+static int tls_alpn_only_acme(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                              const unsigned char *in, unsigned inlen, void *arg)
+{
+    static const unsigned char proto[] = "\x0a" TLS_ACME_ALPN;
+    unsigned char *sel;
+
+    (void)ssl, (void)arg;
+    if (SSL_select_next_proto(&sel, outlen, proto, sizeof(proto) - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+SSL_CTX *tls_alpn_challenge_ctx(const char *name, const unsigned char digest[32], char *err,
+                                size_t errlen)
+{
+    char san[300];
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = NULL;
+    SSL_CTX *ctx = NULL;
+
+    snprintf(san, sizeof(san), "DNS:%s", name);
+    if (key == NULL || (x = X509_new()) == NULL || X509_set_version(x, 2) != 1 ||
+        tls_set_serial(x) == -1 || tls_set_name_and_validity(x, name) == -1 ||
+        X509_set_pubkey(x, key) != 1 || tls_set_extensions(x, san) == -1 ||
+        tls_add_acme_identifier(x, digest) == -1 || X509_sign(x, key, EVP_sha256()) <= 0) {
+        tls_fail(err, errlen, "tls: cannot build the TLS-ALPN-01 certificate for %s", name);
+    } else if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+               SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+               SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+        tls_fail(err, errlen, "tls: cannot make the TLS-ALPN-01 context for %s", name);
+        SSL_CTX_free(ctx);
+        ctx = NULL;
+    } else {
+        SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_only_acme, NULL);
+    }
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return ctx;
 }

@@ -9,7 +9,9 @@
 #ifndef RUNTIME_TLSCERT_H
 #define RUNTIME_TLSCERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -49,3 +51,24 @@ SSL_CTX *tls_server_ctx(const char *cert_path, const char *key_path, char *err, 
 int tls_cert_fingerprint(const char *cert_path, char *out, size_t cap);
 
 #endif
+
+/* What a certificate says about itself (tls_cert_info). */
+struct tls_cert_info {
+    time_t not_before, not_after;
+    char subject[256], issuer[256]; /* one-line distinguished names */
+    char names[1024];               /* its DNS subjectAltNames, comma-separated */
+    bool self_signed;               /* issuer and subject are the same */
+};
+
+/** Read the first certificate of PEM file PATH into OUT: 0, or -1 (ERR filled). */
+int tls_cert_info(const char *path, struct tls_cert_info *out, char *err, size_t errlen);
+/** True when NAMES (comma-separated, as tls_cert_info gives) holds NAME, any case. */
+bool tls_names_cover(const char *names, const char *name);
+/**
+ * A context answering a TLS-ALPN-01 validation (RFC 8737) of NAME: a
+ * self-signed certificate for NAME with the critical acmeIdentifier extension
+ * holding DIGEST (SHA-256 of the key authorization), and ALPN acme-tls/1 only.
+ * NULL with ERR filled.
+ */
+SSL_CTX *tls_alpn_challenge_ctx(const char *name, const unsigned char digest[32], char *err,
+                                size_t errlen);

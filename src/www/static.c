@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "runtime/challenge.h"
 #include "runtime/gen.h"
 #include "runtime/stats.h"
 #include "runtime/session.h"
@@ -484,13 +485,40 @@ static int reply_path(struct reply *r)
     return st;
 }
 
+/* An ACME CA fetching an HTTP-01 key authorization: answered before any
+ * site setting (a paused site, require_tls) can send it elsewhere. */
+static bool acme_challenge(struct reply *r)
+{
+    static const char prefix[] = CHALLENGE_HTTP_PREFIX;
+    const struct http_str *p = &r->req->path;
+    char answer[CHALLENGE_ANSWER_MAX + 1];
+    int n;
+
+    if ((r->req->method != HTTP_M_GET && r->req->method != HTTP_M_HEAD) ||
+        p->n <= sizeof(prefix) - 1 || memcmp(p->p, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    n = challenge_http_get(p->p + sizeof(prefix) - 1, p->n - (sizeof(prefix) - 1), answer,
+                           sizeof(answer));
+    if (n < 0)
+        return false;
+    r->res->ops->status(r->res, 200);
+    HEAD_LIT(r, "Content-Type: application/octet-stream\r\nCache-Control: no-store\r\n");
+    www_res_header_u64(r->res, "Content-Length: ", 16, (uint64_t)n);
+    r->res->ops->end_head(r->res);
+    if (!r->head_only)
+        body_bytes(r, answer, (size_t)n);
+    return true;
+}
+
 int www_static_handle(const struct www_req *req, struct www_res *res)
 {
     const struct session *s = req->s;
     struct reply r = {.req = req, .res = res, .site = s->site, .head_only = res->head_only};
     int st;
 
-    if (r.site == NULL)
+    if (acme_challenge(&r))
+        st = 200;
+    else if (r.site == NULL)
         st = reply_error(&r, 404, "No site is bound to this address.");
     else if (r.site->state != SITE_STARTED && !s->pause_exempt)
         st = reply_error(&r, 503, "This site is paused: it takes no new connections.");
