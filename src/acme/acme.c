@@ -37,6 +37,7 @@ struct entry {
     bool seen;                   /* still in the generation being synced */
     bool have_cert;              /* cert_file holds the CA's certificate */
     struct tls_cert_info info;   /* of cert_file */
+    char issued_by[1024];        /* the directory cert_file came from ("" when unknown) */
     bool ordering, force;
     time_t next_at;              /* no attempt before this (backoff, Retry-After) */
     unsigned failures, orders;
@@ -121,12 +122,31 @@ static void entry_take(struct entry *e, const struct site *s)
     e->next_at = 0;
 }
 
+/* Beside the certificate, the directory it came from: a site moved to another CA
+ * (staging to production) is ordered again, even across a restart. */
+static void issued_by_path(const struct entry *e, char *out, size_t cap)
+{
+    size_t n = strlen(e->cert_file);
+
+    snprintf(out, cap, "%.*s.directory", (int)(n > 4 ? n - 4 : n), e->cert_file);
+}
+
 static void entry_read_cert(struct entry *e)
 {
     enum tls_pair_fault fault;
+    char path[PATH_MAX];
+    FILE *f;
 
     e->have_cert = tls_check_pair(e->cert_file, e->key_file, &fault, NULL, 0) == 0 &&
                    tls_cert_info(e->cert_file, &e->info, NULL, 0) == 0;
+    e->issued_by[0] = '\0';
+    issued_by_path(e, path, sizeof(path));
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fgets(e->issued_by, sizeof(e->issued_by), f) == NULL)
+            e->issued_by[0] = '\0';
+        e->issued_by[strcspn(e->issued_by, "\n")] = '\0';
+        fclose(f);
+    }
 }
 
 static struct entry *entry_find(const char *key)
@@ -196,7 +216,9 @@ static time_t due_at(const struct entry *e)
         return LONG_MAX;
     if (e->force)
         return 0;
-    need = e->have_cert && covers_names(e) ? renew_at(e) : 0;
+    need = e->have_cert && covers_names(e) && strcmp(e->issued_by, e->directory) == 0
+               ? renew_at(e)
+               : 0;
     return need > e->next_at ? need : e->next_at;
 }
 
@@ -206,7 +228,9 @@ static enum entry_status entry_status(const struct entry *e)
         return ST_ORDERING;
     if (e->failures)
         return ST_FAILING;
-    return e->have_cert && covers_names(e) ? ST_VALID : ST_PENDING;
+    return e->have_cert && covers_names(e) && strcmp(e->issued_by, e->directory) == 0
+               ? ST_VALID
+               : ST_PENDING;
 }
 
 /* ---- one order ---- */
@@ -224,11 +248,15 @@ static void account_key_path(const char *directory, char *out, size_t cap)
 /* Write the new pair and make it live: under the API lock, so no compile sees half of it. */
 static int install(const struct entry *e, const struct acme_result *r, char *err, size_t errlen)
 {
+    char by[PATH_MAX], line[1100];
     int rc = -1;
 
+    issued_by_path(e, by, sizeof(by));
+    snprintf(line, sizeof(line), "%s\n", e->directory);
     M.env.lock();
     if (fs_write_atomic(e->key_file, r->key_pem, strlen(r->key_pem), 0600) == -1 ||
-        fs_write_atomic(e->cert_file, r->chain_pem, strlen(r->chain_pem), 0644) == -1)
+        fs_write_atomic(e->cert_file, r->chain_pem, strlen(r->chain_pem), 0644) == -1 ||
+        fs_write_atomic(by, line, strlen(line), 0644) == -1)
         snprintf(err, errlen, "cannot write %.300s: %s", e->cert_file, strerror(errno));
     else if (M.env.apply() == -1)
         snprintf(err, errlen, "the new certificate is stored but the configuration did not apply");

@@ -114,6 +114,15 @@ const struct cli_cmd cli_cmds[] = {
     {{"user", "list"}, cli_cmd_user_list, "ftp.users", CMD_TABLE, 0, 0, "", "",
      "List the named FTP users with their home directory and whether they may log in (never "
      "a password)."},
+    {{"cert", "list"}, cli_cmd_cert_list, "certificates", CMD_TABLE, 0, 0, "", "",
+     "List the certificate of every TLS site: where it comes from (acme, placeholder while "
+     "the CA has not answered, file, self-signed), its expiry, its ACME status and names; a "
+     "warning line follows for each site whose certificate is in trouble."},
+    {{"cert", "renew"}, cli_cmd_cert_renew, "certificates", 0, 1, 1, "service=,wait",
+     "SITE [--service S] [--wait]",
+     "Order a new certificate for a tls_acme site now (SITE is a name under --service, "
+     "default www, or a key like /ftp/sites/files). --wait waits for the CA's answer and "
+     "fails with its reason."},
     {{"account", "add"}, cli_cmd_account_add, "accounts", 0, 1, 1, "role=", "NAME --role ROLE",
      "Create an admin account (role admin, operator or reader) and print its token, which "
      "is shown only this once."},

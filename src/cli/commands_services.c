@@ -48,7 +48,7 @@ static struct out_table *summary_table(const json_t *stats)
 
 int cli_cmd_status(struct cli_run *r)
 {
-    json_t *svcs, *stats = NULL;
+    json_t *svcs, *stats = NULL, *certs = NULL;
     struct out_table *t;
     const json_t *svc;
     size_t i;
@@ -73,6 +73,9 @@ int cli_cmd_status(struct cli_run *r)
     cli_emit_table(r, t);
     if (stats != NULL)
         cli_emit_table(r, summary_table(stats));
+    if (cli_has_cap(r->conn, "certificates") && cli_fetch(r, "/api/v1/certificates", &certs) >= 0)
+        cli_cert_warnings(r, certs);
+    json_decref(certs);
     json_decref(svcs);
     json_decref(stats);
     return 0;
