@@ -17,6 +17,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "runtime/gen.h"
+#include "runtime/stats.h"
 #include "runtime/tlscert.h"
 
 #define ACME_SITES_MAX 256
@@ -29,6 +30,7 @@ enum entry_status { ST_PENDING, ST_ORDERING, ST_VALID, ST_FAILING };
 /* One site with tls_acme on: what it wants (from the generation) and where it stands. */
 struct entry {
     char key[320];               /* "/www/sites/shop" */
+    int slot, service_slot;      /* statistics of the site and its service */
     char **names;                /* host names wanted */
     size_t nnames;
     char *directory, *email, *ca_file, *cert_file, *key_file;
@@ -176,7 +178,9 @@ static void sync_sites(void)
                 continue;
             e = M.e[M.n++] = xcalloc(1, sizeof(*e));
             memcpy(e->key, key, sizeof(key));
+            e->service_slot = stats_slot(s->svc->name, NULL);
         }
+        e->slot = s->stats_slot;
         entry_take(e, s);
         if (!e->ordering)
             entry_read_cert(e);
@@ -285,6 +289,8 @@ static void order_done(struct entry *e, uint64_t ms)
     e->orders++;
     e->last_issued_at = time(NULL);
     e->last_order_ms = (long)ms;
+    stats_add_shared(e->slot, STAT_CERTS_ISSUED, 1);
+    stats_add_shared(e->service_slot, STAT_CERTS_ISSUED, 1);
     fmt_time(e->info.not_after, until, sizeof(until));
     fmt_time(renew_at(e), renew, sizeof(renew));
     log_info("acme: %s: certificate for %s issued in %llu ms, valid until %s, renewal at %s",
@@ -308,6 +314,8 @@ static void order_failed(struct entry *e, const char *why, long retry_after)
         wait = retry_after;
     e->failures++;
     e->next_at = now + wait;
+    stats_add_shared(e->slot, STAT_CERT_FAILURES, 1);
+    stats_add_shared(e->service_slot, STAT_CERT_FAILURES, 1);
     e->last_error_at = now;
     snprintf(e->last_error, sizeof(e->last_error), "%s", why);
     if (e->have_cert)

@@ -30,7 +30,7 @@ static const char *names[STAT_ALL] = {
     "bytes_sent",        "bytes_received",      "files_sent",   "total_connections",
     "connection_attempts", "get_requests",      "head_requests", "other_requests",
     "total_requests",    "not_found_errors",    "menus_sent",   "files_received",
-    "logon_attempts",    "current_connections", "max_connections", "current_anonymous_users",
+    "logon_attempts",    "certificates_issued", "certificate_failures", "current_connections", "max_connections", "current_anonymous_users",
     "max_anonymous_users", "current_nonanonymous_users", "max_nonanonymous_users",
 };
 
@@ -87,6 +87,12 @@ void stats_add(unsigned w, int slot, enum stat_id id, uint64_t n)
     c = &slots[slot].workers[w].c[id];
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
                           memory_order_relaxed);
+}
+
+void stats_add_shared(int slot, enum stat_id id, uint64_t n)
+{
+    if (slot >= 0)
+        atomic_fetch_add(&slots[slot].workers[0].c[id], n);
 }
 
 void stats_gauge_inc(int slot, enum stat_gauge g)

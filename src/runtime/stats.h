@@ -30,6 +30,8 @@ enum stat_id {
     STAT_MENUS_SENT,       /* gopher: menus (directory listings) sent */
     STAT_FILES_RECEIVED,   /* ftp: uploads completed */
     STAT_LOGON_ATTEMPTS,   /* ftp: PASS commands */
+    STAT_CERTS_ISSUED,     /* TLS sites: certificates the ACME CA issued */
+    STAT_CERT_FAILURES,    /* TLS sites: ACME orders and renewals that failed */
     STAT_COUNTERS, /* number of per-worker counters */
     STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
     STAT_MAX_CONNECTIONS,
@@ -45,6 +47,8 @@ enum stat_gauge { GAUGE_CONNECTIONS, GAUGE_ANONYMOUS, GAUGE_NONANONYMOUS, GAUGES
 
 #define STATS_ALL_COUNTERS ((1ull << STAT_ALL) - 1)
 #define STAT_BIT(id) (1ull << (id))
+/* The ACME counters every service with TLS sites keeps. */
+#define STATS_CERT_COUNTERS (STAT_BIT(STAT_CERTS_ISSUED) | STAT_BIT(STAT_CERT_FAILURES))
 
 #define STATS_MAX_SLOTS 256
 #define STATS_MAX_WORKERS 64
@@ -55,6 +59,11 @@ void stats_init(unsigned nworkers);
 int stats_slot(const char *service, const char *site);
 /** Add N to counter ID of SLOT for worker W (worker thread W only). */
 void stats_add(unsigned w, int slot, enum stat_id id, uint64_t n);
+/**
+ * Add N to counter ID of SLOT from a thread that is not a worker (the ACME
+ * thread). Only for counters no worker writes: it shares worker 0's block.
+ */
+void stats_add_shared(int slot, enum stat_id id, uint64_t n);
 /** A connection opened on SLOT: bumps current and max. */
 void stats_conn_open(int slot);
 /** Connections open on SLOT right now. */
