@@ -774,3 +774,140 @@ Test(config, compiles_inside_a_commit_and_refuses_a_broken_tree)
     cr_assert_eq(mb_revision(mb), rev, "rolled back");
     json_decref(ops);
 }
+
+/* ---- ACME ---- */
+
+static char tls_dir[300];
+
+/* The default site on https://127.0.0.1:8443 as well, with SET merged in. */
+static void seed_acme(const char *set)
+{
+    struct config_flags f = base_flags();
+
+    snprintf(tls_dir, sizeof(tls_dir), "%s/tls", dir);
+    f.http = "127.0.0.1:8081";
+    seed(&f);
+    commitf("[{\"op\": \"set\", \"key\": \"/www/sites/default\", \"set\": {\"bindings\":"
+            " [\"127.0.0.1:8081\", \"https://127.0.0.1:8443\"], %s}}]",
+            set);
+}
+
+static struct gen *acme_compile(struct mb_error *err)
+{
+    struct config_env e = env;
+
+    e.tls_dir = tls_dir;
+    return config_compile(mb, &e, err);
+}
+
+static void acme_fails(const char *words)
+{
+    struct mb_error err;
+    struct gen *g = acme_compile(&err);
+
+    cr_assert_null(g, "compiled although broken (%s)", words);
+    cr_assert_str_eq(err.code, MB_E_APPLY_FAILED);
+    cr_assert_str_eq(err.key, "/www/sites/default", "%s", err.message);
+    cr_assert_not_null(strstr(err.message, words), "message \"%s\" lacks \"%s\"", err.message,
+                       words);
+}
+
+#define ACME_OK "\"tls_acme\": \"on\", \"host_names\": [\"shop.test\"], " \
+                "\"acme_directory\": \"https://ca.test/dir\""
+
+Test(config, tls_acme_needs_host_names_a_directory_and_a_tls_binding)
+{
+    seed_acme("\"tls_acme\": \"on\", \"acme_directory\": \"https://ca.test/dir\"");
+    acme_fails("host_names");
+    commitf("[{\"op\": \"set\", \"key\": \"/www/sites/default\", \"set\": {\"host_names\": [\"a.test\"],"
+            " \"acme_directory\": \"http://ca.test/dir\"}}]");
+    acme_fails("is not an https:// URL");
+    commitf("[{\"op\": \"set\", \"key\": \"/www/sites/default\", \"unset\": [\"acme_directory\"]}]");
+    acme_fails("acme_directory is not set");
+    commitf("[{\"op\": \"set\", \"key\": \"/www\", \"set\": {\"acme_directory\": \"https://ca.test/d\"}},"
+            " {\"op\": \"set\", \"key\": \"/www/sites/default\", \"set\": {\"bindings\":"
+            " [\"127.0.0.1:8081\"]}}]");
+    acme_fails("has no https:// binding");
+}
+
+Test(config, tls_acme_serves_the_placeholder_until_the_cas_certificate_is_there)
+{
+    struct mb_error err;
+    struct gen *g;
+    const struct site_acme *a;
+    char cmd[4096];
+
+    seed_acme(ACME_OK ", \"acme_challenges\": [\"tls-alpn-01\", \"http-01\"],"
+              " \"acme_email\": \"ops@shop.test\"");
+    g = acme_compile(&err);
+    cr_assert_not_null(g, "%s", err.message);
+    a = g->sites[0].tls.acme;
+    cr_assert_not_null(a);
+    cr_assert_not(a->issued);
+    cr_assert_str_eq(a->directory, "https://ca.test/dir", "inherited from nowhere: set here");
+    cr_assert_str_eq(a->email, "ops@shop.test");
+    cr_assert_null(a->ca_file);
+    cr_assert_eq(a->nchallenges, 2);
+    cr_assert_eq(a->challenges[0], ACME_TLS_ALPN_01, "the order of preference is kept");
+    cr_assert_eq(a->challenges[1], ACME_HTTP_01);
+    cr_assert_not_null(strstr(g->sites[0].tls.cert_file, "/tls/www-default.crt"), "%s",
+                       g->sites[0].tls.cert_file);
+    cr_assert_not_null(strstr(a->cert_file, "/tls/acme/www-default.crt"), "%s", a->cert_file);
+    cr_assert_not_null(g->sites[0].tls.ctx);
+    /* A valid pair where the CA's certificate is kept: served instead of the placeholder. */
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/acme && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
+             " -nodes -subj /CN=shop.test -days 2 -keyout %s -out %s 2>/dev/null",
+             tls_dir, a->key_file, a->cert_file);
+    cr_assert_eq(system(cmd), 0, "openssl req");
+    gen_unref(g);
+    g = acme_compile(&err);
+    cr_assert_not_null(g, "%s", err.message);
+    cr_assert(g->sites[0].tls.acme->issued);
+    cr_assert_str_eq(g->sites[0].tls.cert_file, g->sites[0].tls.acme->cert_file);
+    gen_unref(g);
+}
+
+Test(config, an_expired_or_broken_ca_certificate_falls_back_to_the_placeholder)
+{
+    struct mb_error err;
+    struct gen *g;
+    char cmd[4096];
+
+    seed_acme(ACME_OK);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/acme && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
+             " -nodes -subj /CN=shop.test -days 2 -keyout %s/acme/www-default.key"
+             " -out %s/acme/www-default.crt 2>/dev/null && "
+             "openssl x509 -in %s/acme/www-default.crt -noout -checkend 0 >/dev/null && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x"
+             " -days 2 -keyout %s/other.key -out /dev/null 2>/dev/null && "
+             "cp %s/other.key %s/acme/www-default.key",
+             tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir);
+    cr_assert_eq(system(cmd), 0, "openssl");
+    g = acme_compile(&err);
+    cr_assert_not_null(g, "a key that does not match is no reason to refuse: %s", err.message);
+    cr_assert_not(g->sites[0].tls.acme->issued, "the mismatched pair is not served");
+    gen_unref(g);
+}
+
+Test(config, a_certificate_file_set_by_hand_wins_over_tls_acme)
+{
+    struct mb_error err;
+    struct gen *g;
+    char cmd[1024], set[1024];
+
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=o.test"
+             " -days 2 -keyout %s/o.key -out %s/o.crt 2>/dev/null",
+             dir, dir);
+    cr_assert_eq(system(cmd), 0, "openssl req");
+    snprintf(set, sizeof(set), ACME_OK ", \"tls_certificate_file\": \"%s/o.crt\","
+             " \"tls_key_file\": \"%s/o.key\"", dir, dir);
+    seed_acme(set);
+    g = acme_compile(&err);
+    cr_assert_not_null(g, "%s", err.message);
+    cr_assert_null(g->sites[0].tls.acme, "no ACME for a site with its own certificate");
+    cr_assert_not_null(strstr(g->sites[0].tls.cert_file, "/o.crt"));
+    gen_unref(g);
+}
