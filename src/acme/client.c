@@ -2,6 +2,7 @@
 #include "acme/client.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* A request in flight is abandoned when the server stops. */
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const atomic_bool *stop = arg;
+
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return stop && atomic_load(stop) ? 1 : 0;
+}
+
 static void answer_reset(struct answer *a)
 {
     a->status = 0;
@@ -113,6 +123,9 @@ static int http(struct client *c, const char *method, const char *url, const cha
     curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, (void *)(uintptr_t)c->rq->stop);
     if (c->rq->ca_file)
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->rq->ca_file);
     snprintf(acc, sizeof(acc), "Accept: %s", accept ? accept : "application/json");

@@ -341,6 +341,17 @@ static int site_tls(struct cc *c, struct site *s, const char *key, const json_t 
     }
     s->tls.ctx = tls_ctx_new(s->tls.cert_file, s->tls.key_file, s->tls.protocols, s->svc, why,
                              sizeof(why));
+    if (s->tls.ctx == NULL && s->tls.acme && s->tls.acme->issued) {
+        /* What a CA sent must never stop the configuration from applying. */
+        log_warnx("acme: %s: %s; serving the placeholder", key, why);
+        s->tls.acme->issued = false;
+        free(s->tls.cert_file), s->tls.cert_file = NULL;
+        free(s->tls.key_file), s->tls.key_file = NULL;
+        if (site_generated_cert(c, s, key) == -1)
+            return -1;
+        s->tls.ctx = tls_ctx_new(s->tls.cert_file, s->tls.key_file, s->tls.protocols, s->svc, why,
+                                 sizeof(why));
+    }
     if (s->tls.ctx == NULL)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_certificate_file", "%s: %s", key, why);
     return 0;
