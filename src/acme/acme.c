@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "acme/client.h"
@@ -369,6 +370,8 @@ static void order(struct entry *e)
         order_failed(e, r.error, r.retry_after);
     pthread_mutex_unlock(&M.lock);
     free(r.chain_pem);
+    if (r.key_pem)
+        OPENSSL_cleanse(r.key_pem, strlen(r.key_pem));
     free(r.key_pem);
 }
 

@@ -473,22 +473,6 @@ static char *csr_b64(EVP_PKEY *key, const char *const *names, size_t n)
     return out;
 }
 
-static char *key_pem(EVP_PKEY *k)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *data, *out = NULL;
-    long n;
-
-    if (b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1 &&
-        (n = BIO_get_mem_data(b, &data)) > 0) {
-        out = xmalloc((size_t)n + 1);
-        memcpy(out, data, (size_t)n);
-        out[n] = '\0';
-    }
-    BIO_free(b);
-    return out;
-}
-
 /* The downloaded chain must begin with a certificate for the new key. */
 static int check_chain(struct client *c, const char *pem, EVP_PKEY *k)
 {
@@ -532,7 +516,7 @@ static int finalize(struct client *c, const json_t *order, const char *order_url
     buf_append(&a->body, "", 1);
     if (check_chain(c, buf_head(&a->body), k) == 0) {
         c->res->chain_pem = xstrdup(buf_head(&a->body));
-        c->res->key_pem = key_pem(k);
+        c->res->key_pem = tls_key_pem(k);
         rc = c->res->key_pem ? 0 : fail(c, "cannot encode the new key");
     }
 out:

@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/fsutil.h"
+#include "runtime/tlscert.h"
 
 char *jws_b64url(const void *p, size_t n)
 {
@@ -27,29 +28,14 @@ char *jws_b64url(const void *p, size_t n)
     return out;
 }
 
-static EVP_PKEY *jws_key_read(const char *path)
-{
-    BIO *b = BIO_new_file(path, "r");
-    EVP_PKEY *k;
-
-    if (b == NULL)
-        return NULL;
-    k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
-    return k;
-}
-
 static int jws_key_write(EVP_PKEY *k, const char *path)
 {
-    BIO *b = BIO_new(BIO_s_secmem());
-    char *data;
-    long n;
-    int rc = -1;
+    char *pem = tls_key_pem(k);
+    int rc = pem ? fs_write_atomic(path, pem, strlen(pem), 0600) : -1;
 
-    if (b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1 &&
-        (n = BIO_get_mem_data(b, &data)) > 0)
-        rc = fs_write_atomic(path, data, (size_t)n, 0600);
-    BIO_free(b);
+    if (pem)
+        OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
     return rc;
 }
 
@@ -68,7 +54,7 @@ EVP_PKEY *jws_key_load_or_create(const char *path, char *err, size_t errlen)
     EVP_PKEY *k;
 
     if (access(path, F_OK) == 0) {
-        if ((k = jws_key_read(path)) != NULL && jws_key_is_p256(k))
+        if ((k = tls_key_load(path)) != NULL && jws_key_is_p256(k))
             return k;
         EVP_PKEY_free(k);
         ERR_clear_error();

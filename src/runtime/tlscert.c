@@ -77,7 +77,7 @@ static X509 *tls_read_cert(const char *path)
     return x;
 }
 
-static EVP_PKEY *tls_read_key(const char *path)
+EVP_PKEY *tls_key_load(const char *path)
 {
     BIO *bio = BIO_new_file(path, "r");
     EVP_PKEY *k;
@@ -105,7 +105,7 @@ int tls_check_pair(const char *cert_path, const char *key_path, enum tls_pair_fa
     } else if (access(key_path, R_OK) == -1) {
         *fault = TLS_PAIR_KEY;
         tls_fail(err, errlen, "%s cannot be read: %s", key_path, strerror(errno));
-    } else if ((k = tls_read_key(key_path)) == NULL) {
+    } else if ((k = tls_key_load(key_path)) == NULL) {
         *fault = TLS_PAIR_KEY;
         tls_fail(err, errlen, "%s holds no unencrypted PEM private key", key_path);
     } else if (X509_check_private_key(x, k) != 1) {
@@ -119,6 +119,22 @@ int tls_check_pair(const char *cert_path, const char *key_path, enum tls_pair_fa
     EVP_PKEY_free(k);
     ERR_clear_error();
     return rc;
+}
+
+char *tls_key_pem(EVP_PKEY *k)
+{
+    BIO *b = BIO_new(BIO_s_secmem());
+    char *data, *out = NULL;
+    long n;
+
+    if (b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1 &&
+        (n = BIO_get_mem_data(b, &data)) > 0 && (out = malloc((size_t)n + 1)) != NULL) {
+        memcpy(out, data, (size_t)n);
+        out[n] = '\0';
+    }
+    BIO_free(b);
+    ERR_clear_error();
+    return out;
 }
 
 /* Write the PEM held by memory BIO B to PATH. */

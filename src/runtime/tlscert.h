@@ -52,6 +52,11 @@ int tls_cert_fingerprint(const char *cert_path, char *out, size_t cap);
 
 #endif
 
+/** The unencrypted PEM private key in PATH, or NULL (never prompts for a passphrase). */
+EVP_PKEY *tls_key_load(const char *path);
+/** Private key K as PEM in a new string (free it), or NULL. */
+char *tls_key_pem(EVP_PKEY *k);
+
 /* What a certificate says about itself (tls_cert_info). */
 struct tls_cert_info {
     time_t not_before, not_after;
