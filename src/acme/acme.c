@@ -38,6 +38,7 @@ struct entry {
     unsigned char challenges[2];
     size_t nchallenges;
     bool seen;                   /* still in the generation being synced */
+    bool http_served;            /* some plain WWW binding could answer HTTP-01 */
     bool have_cert;              /* cert_file holds the CA's certificate */
     struct tls_cert_info info;   /* of cert_file */
     char issued_by[1024];        /* the directory cert_file came from ("" when unknown) */
@@ -160,10 +161,20 @@ static struct entry *entry_find(const char *key)
     return NULL;
 }
 
+/* HTTP-01 is answered by plain WWW bindings only; without one it cannot succeed. */
+static bool gen_serves_http(const struct gen *g)
+{
+    for (size_t i = 0; g && i < g->nbindings; i++)
+        if (!g->bindings[i].tls && strcmp(g->bindings[i].svc->name, "www") == 0)
+            return true;
+    return false;
+}
+
 /* Records for the ACME sites of the current generation; others are dropped. */
 static void sync_sites(void)
 {
     struct gen *g = gen_current_ref();
+    bool http = gen_serves_http(g);
     char key[320];
 
     for (size_t i = 0; i < M.n; i++)
@@ -182,6 +193,7 @@ static void sync_sites(void)
             e->service_slot = stats_slot(s->svc->name, NULL);
         }
         e->slot = s->stats_slot;
+        e->http_served = http;
         entry_take(e, s);
         if (!e->ordering)
             entry_read_cert(e);
@@ -346,13 +358,25 @@ static void order(struct entry *e)
                                 .stop = &M.stop, .log_name = e->key};
     struct acme_result r;
     uint64_t t0 = now_ms();
+    unsigned char chal[2];
     int rc;
+
+    /* The challenge types this server can answer now, in the site's order. */
+    rq.nchallenges = 0;
+    for (size_t i = 0; i < e->nchallenges; i++)
+        if (e->challenges[i] != ACME_HTTP_01 || e->http_served)
+            chal[rq.nchallenges++] = e->challenges[i];
+    rq.challenges = chal;
 
     snprintf(dir, sizeof(dir), "%s/acme", M.env.tls_dir);
     account_key_path(e->directory, akey, sizeof(akey));
     log_info("acme: %s: ordering a certificate for %zu name%s from %s", e->key, e->nnames,
              e->nnames == 1 ? "" : "s", e->directory);
-    if (fs_mkdir_p(dir, 0700) == -1) {
+    if (rq.nchallenges == 0) {
+        snprintf(r.error, sizeof(r.error), "acme_challenges allows only http-01, and no plain "
+                                           "WWW binding of this server could answer it");
+        r.retry_after = -1, r.chain_pem = r.key_pem = NULL, rc = -1;
+    } else if (fs_mkdir_p(dir, 0700) == -1) {
         snprintf(r.error, sizeof(r.error), "cannot create %.300s: %s", dir, strerror(errno));
         r.retry_after = -1, r.chain_pem = r.key_pem = NULL, rc = -1;
     } else {
