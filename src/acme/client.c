@@ -455,9 +455,12 @@ static char *csr_b64(EVP_PKEY *key, const char *const *names, size_t n)
     for (size_t i = 0; i < n; i++)
         buf_printf(&san, "%sDNS:%s", i ? "," : "", names[i]);
     buf_append(&san, "", 1);
+    /* The subject is the first name when it fits a common name (64 bytes); the CA
+     * certifies the subjectAltNames either way. */
     if (req && exts && X509_REQ_set_version(req, 0) == 1 &&
-        X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-                                   (const unsigned char *)names[0], -1, -1, 0) == 1 &&
+        (strlen(names[0]) > 64 ||
+         X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+                                    (const unsigned char *)names[0], -1, -1, 0) == 1) &&
         X509_REQ_set_pubkey(req, key) == 1 &&
         (ex = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, buf_head(&san))) != NULL &&
         sk_X509_EXTENSION_push(exts, ex) > 0 && X509_REQ_add_extensions(req, exts) == 1 &&

@@ -2,7 +2,6 @@
 #include "acme/proto.h"
 
 #include <ctype.h>
-#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -47,32 +46,80 @@ long acme_retry_after(const char *p, size_t n, time_t now)
     trim(&p, &n);
     if (n == 0)
         return -1;
-    for (i = 0; i < n && isdigit((unsigned char)p[i]); i++) {
-        if (v > (LONG_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
+    for (i = 0; i < n && isdigit((unsigned char)p[i]); i++)
+        if (v <= ACME_RETRY_AFTER_MAX)
+            v = v * 10 + (p[i] - '0');
     if (i == n)
-        return v;
+        return v > ACME_RETRY_AFTER_MAX ? ACME_RETRY_AFTER_MAX : v;
     if (!clock_http_parse(p, n, &t))
         return -1;
-    return t > now ? (long)(t - now) : 0;
+    if (t <= now)
+        return 0;
+    return t - now > ACME_RETRY_AFTER_MAX ? ACME_RETRY_AFTER_MAX : (long)(t - now);
 }
 
-/* Link: <URL>;rel="up" — only the chain's "up" relation is of use here. */
+/* Whether the parameters P[0..N) of one link-value say rel="up" (or rel=up,
+ * or a rel list naming up among other relation types). */
+static bool rel_is_up(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t start, end;
+        while (i < n && (p[i] == ';' || p[i] == ' ' || p[i] == '\t'))
+            i++;
+        start = i;
+        while (i < n && p[i] != ';')
+            i = p[i] == '"' ? (memchr(p + i + 1, '"', n - i - 1)
+                                   ? (size_t)((const char *)memchr(p + i + 1, '"', n - i - 1) - p) + 1
+                                   : n)
+                            : i + 1;
+        end = i;
+        if (end - start > 4 && strncasecmp(p + start, "rel=", 4) == 0) {
+            const char *v = p + start + 4;
+            size_t vn = end - start - 4;
+            if (vn >= 2 && v[0] == '"' && v[vn - 1] == '"')
+                v++, vn -= 2;
+            for (size_t k = 0; k < vn;) {
+                size_t w = k;
+                while (w < vn && v[w] != ' ')
+                    w++;
+                if (w - k == 2 && strncasecmp(v + k, "up", 2) == 0)
+                    return true;
+                k = w + 1;
+            }
+        }
+    }
+    return false;
+}
+
+/* Link: <URL>;rel="up", <URL2>;rel="index" — the first link-value of the line whose
+ * rel is "up" (a later Link line replaces it, as later lines do for every header). */
 static void link_up(struct acme_headers *h, const char *p, size_t n)
 {
-    const char *end = memchr(p, '>', n);
-    const char *params;
-    size_t plen;
+    bool found = false;
+    size_t i = 0;
 
-    if (n < 2 || p[0] != '<' || end == NULL)
-        return;
-    params = end + 1;
-    plen = n - (size_t)(params - p);
-    if (memmem(params, plen, "rel=\"up\"", 8) == NULL && memmem(params, plen, "rel=up", 6) == NULL)
-        return;
-    copy_token(h->link_up, sizeof(h->link_up), p + 1, (size_t)(end - p - 1));
+    while (i < n) {
+        const char *end;
+        size_t params, stop;
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
+            i++;
+        if (i == n || p[i] != '<' || (end = memchr(p + i, '>', n - i)) == NULL)
+            return;
+        params = (size_t)(end - p) + 1;
+        /* the link-value ends at a comma outside quotes */
+        for (stop = params; stop < n && p[stop] != ','; stop++)
+            if (p[stop] == '"') {
+                const char *q = memchr(p + stop + 1, '"', n - stop - 1);
+                if (q == NULL)
+                    return;
+                stop = (size_t)(q - p);
+            }
+        if (!found && rel_is_up(p + params, stop - params)) {
+            copy_token(h->link_up, sizeof(h->link_up), p + i + 1, (size_t)(end - p - i - 1));
+            found = true;
+        }
+        i = stop;
+    }
 }
 
 static void content_type(struct acme_headers *h, const char *p, size_t n)
@@ -135,7 +182,9 @@ int acme_problem_parse(const char *body, size_t n, int status, struct acme_probl
     }
     copy_text(pr->type, sizeof(pr->type), json_string_value(t));
     copy_text(pr->detail, sizeof(pr->detail), json_string_value(d));
-    if (json_is_integer(json_object_get(j, "status")))
+    if (json_is_integer(json_object_get(j, "status")) &&
+        json_integer_value(json_object_get(j, "status")) >= 100 &&
+        json_integer_value(json_object_get(j, "status")) <= 599)
         pr->status = (int)json_integer_value(json_object_get(j, "status"));
     json_decref(j);
     return 0;

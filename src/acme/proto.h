@@ -14,6 +14,7 @@
 #define ACME_NONCE_MAX 256
 #define ACME_URL_MAX 1024
 #define ACME_PROBLEM_MAX 512
+#define ACME_RETRY_AFTER_MAX 86400 /* a longer Retry-After is taken as a day */
 
 /* What the client keeps of one answer's headers. */
 struct acme_headers {
@@ -39,7 +40,10 @@ void acme_headers_reset(struct acme_headers *h);
  * malformed headers are ignored.
  */
 void acme_header_line(struct acme_headers *h, const char *p, size_t n, time_t now);
-/** Seconds of a Retry-After value P[0..N) at NOW: delta-seconds or an HTTP-date; -1 if neither. */
+/**
+ * Seconds of a Retry-After value P[0..N) at NOW: delta-seconds or an
+ * HTTP-date, at most ACME_RETRY_AFTER_MAX; -1 if neither.
+ */
 long acme_retry_after(const char *p, size_t n, time_t now);
 /**
  * Parse a problem document BODY[0..N) into PR. -1 (PR with the HTTP status

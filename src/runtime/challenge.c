@@ -133,24 +133,23 @@ void challenge_tls_remove(const char *name)
     pthread_mutex_unlock(&lock);
 }
 
-/* The extension body is a 2-byte list length, then 1-byte-length names. */
+/* The extension body is a 2-byte list length, then 1-byte-length names; the
+ * whole list must be well formed before any name in it counts. */
 bool challenge_alpn_offered(const unsigned char *p, size_t len)
 {
     static const char want[] = "acme-tls/1";
-    size_t list, i = 2;
+    bool found = false;
+    size_t i = 2;
 
-    if (len < 2)
-        return false;
-    list = ((size_t)p[0] << 8) | p[1];
-    if (list != len - 2)
+    if (len < 3 || (((size_t)p[0] << 8) | p[1]) != len - 2)
         return false;
     while (i < len) {
         size_t n = p[i++];
         if (n == 0 || n > len - i)
             return false;
         if (n == sizeof(want) - 1 && memcmp(p + i, want, n) == 0)
-            return true;
+            found = true;
         i += n;
     }
-    return false;
+    return found;
 }

@@ -180,10 +180,15 @@ static int tls_set_serial(X509 *x)
     return rc;
 }
 
+/* X.509 allows a common name of 64 bytes; longer host names live in the subjectAltName only. */
+#define TLS_CN_MAX 64
+
 static int tls_set_name_and_validity(X509 *x, const char *cn)
 {
     X509_NAME *name = X509_get_subject_name(x);
 
+    if (strlen(cn) > TLS_CN_MAX)
+        cn = "infosrv";
     if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
                                    -1, -1, 0) != 1 ||
         X509_set_issuer_name(x, name) != 1)

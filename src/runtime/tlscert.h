@@ -50,7 +50,6 @@ SSL_CTX *tls_server_ctx(const char *cert_path, const char *key_path, char *err, 
  */
 int tls_cert_fingerprint(const char *cert_path, char *out, size_t cap);
 
-#endif
 
 /** The unencrypted PEM private key in PATH, or NULL (never prompts for a passphrase). */
 EVP_PKEY *tls_key_load(const char *path);
@@ -77,3 +76,5 @@ bool tls_names_cover(const char *names, const char *name);
  */
 SSL_CTX *tls_alpn_challenge_ctx(const char *name, const unsigned char digest[32], char *err,
                                 size_t errlen);
+
+#endif
