@@ -31,7 +31,7 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
 # Debian packages: to build, to test, to benchmark.
 PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev
-PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble
+PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd lighttpd-mod-openssl h2o gophernicus socat vsftpd
 
 FUZZ_SECONDS ?= 20
