@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -135,6 +136,48 @@ static void issued_by_path(const struct entry *e, char *out, size_t cap)
     snprintf(out, cap, "%.*s.directory", (int)(n > 4 ? n - 4 : n), e->cert_file);
 }
 
+/* A failing site's next attempt survives a restart: a server restarted in a loop
+ * must not ask a rate-limiting CA again before the time it was given. */
+static void retry_path(const struct entry *e, char *out, size_t cap)
+{
+    size_t n = strlen(e->cert_file);
+
+    snprintf(out, cap, "%.*s.retry", (int)(n > 4 ? n - 4 : n), e->cert_file);
+}
+
+static void retry_save(const struct entry *e)
+{
+    char path[PATH_MAX], line[64];
+
+    retry_path(e, path, sizeof(path));
+    if (e->failures == 0) {
+        unlink(path);
+        return;
+    }
+    snprintf(line, sizeof(line), "%lld %u\n", (long long)e->next_at, e->failures);
+    if (fs_write_atomic(path, line, strlen(line), 0644) == -1)
+        log_warn("acme: %s: cannot keep the next attempt's time in %s", e->key, path);
+}
+
+static void retry_load(struct entry *e)
+{
+    char path[PATH_MAX];
+    long long next;
+    unsigned failures;
+    FILE *f;
+
+    retry_path(e, path, sizeof(path));
+    if ((f = fopen(path, "r")) == NULL)
+        return;
+    if (fscanf(f, "%lld %u", &next, &failures) == 2 && next > 0 && failures > 0) {
+        e->next_at = (time_t)next;
+        e->failures = failures;
+        snprintf(e->last_error, sizeof(e->last_error),
+                 "the last attempt before the restart failed (see the error log)");
+    }
+    fclose(f);
+}
+
 static void entry_read_cert(struct entry *e)
 {
     enum tls_pair_fault fault;
@@ -194,7 +237,12 @@ static void sync_sites(void)
         }
         e->slot = s->stats_slot;
         e->http_served = http;
-        entry_take(e, s);
+        if (e->directory == NULL) { /* new: what the last run left */
+            entry_take(e, s);
+            retry_load(e);
+        } else {
+            entry_take(e, s);
+        }
         if (!e->ordering)
             entry_read_cert(e);
         e->seen = true;
@@ -299,6 +347,7 @@ static void order_done(struct entry *e, uint64_t ms)
     e->failures = 0;
     e->last_error[0] = '\0';
     e->next_at = 0;
+    retry_save(e);
     e->orders++;
     e->last_issued_at = time(NULL);
     e->last_order_ms = (long)ms;
@@ -329,6 +378,7 @@ static void order_failed(struct entry *e, const char *why, long retry_after)
     e->next_at = now + wait;
     stats_add_shared(e->slot, STAT_CERT_FAILURES, 1);
     stats_add_shared(e->service_slot, STAT_CERT_FAILURES, 1);
+    retry_save(e);
     e->last_error_at = now;
     snprintf(e->last_error, sizeof(e->last_error), "%s", why);
     if (e->have_cert)

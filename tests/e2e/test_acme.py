@@ -937,3 +937,36 @@ def test_restart_reuses_certificate_and_account(admin_server, tmp_path):
         health_check(srv.port)
     finally:
         pebble.stop()
+
+
+# -- a restart keeps a failing site's next attempt ------------------------------------
+
+def test_restart_keeps_the_backoff(admin_server, tmp_path):
+    """A daemon restarted while its CA rate-limits it does not ask again before the time
+    the CA gave (a server restarted in a loop must not hammer the CA)."""
+    srv = admin_server()
+    tp = free_port()
+    stub = AcmeStub(str(tmp_path / "stub"), retry_after=30).start()
+    try:
+        key = "/www/sites/default"
+        adm_ok(srv, "set", key, f'bindings=["127.0.0.1:{srv.port}","https://127.0.0.1:{tp}"]',
+               'host_names=["shop.test"]', "tls_acme=on", f"acme_directory={stub.directory}",
+               f"acme_ca_certificate={stub.ca_file}")
+        first = wait_failing(srv, key, 1, timeout=15)["acme"]
+        assert len(stub.post_times()) == 1, stub.requests
+        retry = os.path.join(srv.state_dir, "tls", "acme", "www-default.retry")
+        assert os.path.exists(retry), os.listdir(os.path.dirname(retry))
+
+        srv.stop()
+        srv.restart()
+        c = wait_acme(srv, key, 10, "the restarted daemon's ACME record",
+                      lambda c: c["acme"]["failures"] == 1)
+        assert c["acme"]["status"] == "failing" and c["source"] == "placeholder", c
+        assert c["acme"]["next_attempt"] == first["next_attempt"], (first, c["acme"])
+        assert "warning" in c["acme"], c
+        # Give a forgetful server the time to ask: it must not.
+        time.sleep(1.5)
+        assert len(stub.post_times()) == 1, f"asked the CA again after the restart: {stub.requests}"
+        health_check(srv.port)
+    finally:
+        stub.stop()
