@@ -28,6 +28,8 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB_TOBJ  := $(LIB_SRC:%.c=$(TBUILD)/obj/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(TBUILD)/unit/%)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
+.SECONDARY: $(FUZZ_LIB_OBJ)
 
 # Debian packages: to build, to test, to benchmark.
 PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev
@@ -101,10 +103,18 @@ $(TBUILD)/unit/%: tests/unit/%.c $(LIB_TOBJ)
 	@echo "LD unit $@"
 	@$(CC) $(CFLAGS_TEST) -Itests/unit -o $@ $< $(LIB_TOBJ) -lcriterion $(LDLIBS)
 
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(LIB_SRC) $(wildcard src/*/*.h)
+# The library is compiled once with clang's fuzzing instrumentation; each
+# target only compiles its driver and links.
+FUZZ_FLAGS := $(CSTD) -Isrc -g -O1 -pthread -MMD -MP
+$(BUILD)/fuzzobj/%.o: %.c VERSION
+	@mkdir -p $(dir $@)
+	@echo "CC fuzz $<"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "LD fuzz $@"
-	@$(FUZZ_CC) $(CSTD) -Isrc -g -O1 -pthread -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
 
 # The property reference is generated from the property table.
 $(BUILD)/gen_props_doc: src/metabase/gen_props_doc.c $(LIB_OBJ)
@@ -125,12 +135,16 @@ e2e: $(TBUILD)/infosrv $(TBUILD)/infoadm $(BUILD)/infosrv
 	INFOSRV_BIN=$(abspath $(TBUILD)/infosrv) INFOADM_BIN=$(abspath $(TBUILD)/infoadm) \
 	  /usr/bin/python3 -m pytest -q tests/e2e
 
+# Two fuzzers at a time (one per core); each one's summary is printed when it ends,
+# and any failure fails the target.
+FUZZ_JOBS ?= 2
 fuzz-smoke: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	@printf '%s\n' $(FUZZ_BIN) | xargs -P $(FUZZ_JOBS) -I{} sh -c 'f={}; n=$$(basename $$f); \
 	  mkdir -p $(BUILD)/fuzz-work/$$n; \
-	  echo "== $$n for $(FUZZ_SECONDS)s"; \
-	  ./$$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$n.dict $(BUILD)/fuzz-work/$$n fuzz/corpus/$$n 2>&1 | tail -n 2; \
-	done
+	  if ./$$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/$$n.dict $(BUILD)/fuzz-work/$$n \
+	       fuzz/corpus/$$n > $(BUILD)/fuzz-work/$$n.log 2>&1; then \
+	    echo "== $$n for $(FUZZ_SECONDS)s: $$(grep "^Done" $(BUILD)/fuzz-work/$$n.log)"; \
+	  else echo "== $$n FAILED:"; tail -n 40 $(BUILD)/fuzz-work/$$n.log; exit 255; fi'
 
 # The compatibility suite builds the last three releases listed in RELEASES
 # from git history and runs infoadm across versions in both directions.
@@ -141,7 +155,7 @@ test: deps-test
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
 	$(MAKE) --no-print-directory compat
-	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory -j2 fuzz-smoke
 
 fuzz: deps-test $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
