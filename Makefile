@@ -152,8 +152,8 @@ compat: all
 	tests/compat/run --all
 
 test: deps-test
-	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory -j2 unit
+	$(MAKE) --no-print-directory -j2 e2e
 	$(MAKE) --no-print-directory compat
 	$(MAKE) --no-print-directory -j2 fuzz-smoke
 

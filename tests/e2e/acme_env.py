@@ -361,7 +361,48 @@ class Pebble:
         return dns_query(self.dns_port, host, qtype)
 
 
-class AcmeStub:
+class _HttpsServer:
+    """A threaded HTTPS server on a free 127.0.0.1 port with a self-signed certificate
+    (.ca_file), started and stopped like Pebble; subclasses give _handler_class() and
+    NAME, and may extend _started()."""
+
+    NAME = "https"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        self.ca_file, key = make_self_signed(self.workdir, self.NAME.lower() + "-https")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.ca_file, key)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        httpd.daemon_threads = True
+        # Handshake lazily in the per-connection thread, not in the accepting one.
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True,
+                                       do_handshake_on_connect=False)
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self.base = f"https://127.0.0.1:{self.port}"
+        self.directory = self.base + "/dir"
+        self._thread = threading.Thread(target=httpd.serve_forever, name=self.NAME, daemon=True)
+        self._thread.start()
+        _LIVE.add(self)
+        return self
+
+    def stop(self):
+        if getattr(self, "_httpd", None) is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(timeout=5)
+            self._httpd = None
+        _LIVE.discard(self)
+
+
+class AcmeStub(_HttpsServer):
     """A minimal HTTPS ACME server for error paths Pebble cannot produce (it has no rate
     limits). GET /dir lists newNonce, newAccount, newOrder, revokeCert and keyChange on
     itself; HEAD/GET newNonce give 200/204 with a Replay-Nonce and Cache-Control: no-store;
@@ -373,6 +414,7 @@ class AcmeStub:
     .requests is a list of (time.monotonic(), method, path) of every request received;
     .directory and .ca_file are what the client under test is given."""
 
+    NAME = "AcmeStub"
     PATHS = {"newNonce": "/new-nonce", "newAccount": "/new-account", "newOrder": "/new-order",
              "revokeCert": "/revoke-cert", "keyChange": "/key-change"}
 
@@ -385,41 +427,6 @@ class AcmeStub:
         self.retry_after = retry_after
         self.requests = []
         self._lock = threading.Lock()
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self):
-        os.makedirs(self.workdir, exist_ok=True)
-        self.ca_file, key = make_self_signed(self.workdir, "acmestub-https")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.ca_file, key)
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        httpd.daemon_threads = True
-        # Handshake lazily in the per-connection thread, not in the accepting one.
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True,
-                                       do_handshake_on_connect=False)
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self.base = f"https://127.0.0.1:{self.port}"
-        self.directory = self.base + "/dir"
-        self._thread = threading.Thread(target=httpd.serve_forever, name="AcmeStub", daemon=True)
-        self._thread.start()
-        _LIVE.add(self)
-        return self
-
-    def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._thread.join(timeout=5)
-            self._httpd = None
-        _LIVE.discard(self)
 
     def post_times(self, path=None):
         """Monotonic times of the POSTs received (to PATH only, if given)."""
@@ -483,7 +490,7 @@ class AcmeStub:
         return Handler
 
 
-class NonceSpoiler:
+class NonceSpoiler(_HttpsServer):
     """An HTTPS proxy in front of PEBBLE that answers every REJECT_EVERY-th JWS POST (the
     1st, 3rd, 5th... with the default 2) itself with 400 badNonce and a fresh Replay-Nonce
     obtained from Pebble, and forwards everything else unchanged. A client that retries a
@@ -494,6 +501,7 @@ class NonceSpoiler:
     .directory and .ca_file are what the client under test is given; .requests is a list of
     (time.monotonic(), method, path, "rejected"|"forwarded")."""
 
+    NAME = "NonceSpoiler"
     HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
            "transfer-encoding", "upgrade", "content-length"}
 
@@ -505,40 +513,6 @@ class NonceSpoiler:
         self.requests = []
         self._posts = 0
         self._lock = threading.Lock()
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self):
-        os.makedirs(self.workdir, exist_ok=True)
-        self.ca_file, key = make_self_signed(self.workdir, "noncespoiler-https")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.ca_file, key)
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        httpd.daemon_threads = True
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True,
-                                       do_handshake_on_connect=False)
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self.directory = f"https://127.0.0.1:{self.port}/dir"
-        self._thread = threading.Thread(target=httpd.serve_forever, name="NonceSpoiler",
-                                        daemon=True)
-        self._thread.start()
-        _LIVE.add(self)
-        return self
-
-    def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._thread.join(timeout=5)
-            self._httpd = None
-        _LIVE.discard(self)
 
     def _upstream(self, method, path, body, headers):
         ctx = ssl.create_default_context(cafile=self.pebble.ca_file)

@@ -598,6 +598,10 @@ def test_max_connections_of_a_host_selected_site(srv):
                 assert other.read_response().body == SITE_BODIES["a"]
             first.send(build_request("GET", "/", host="b.test", close=True))
             assert first.read_response().body == SITE_BODIES["b"]
+        # The server counts a connection until it has closed it, a moment after the
+        # client read the last response: wait for b's connections to be gone.
+        wait_for(lambda: not [x for x in sessions(srv) if x.get("site") == "b"], timeout=5,
+                 what="site b's connections to close")
         # Over TLS the site is chosen by SNI: the limit holds there too.
         with RawConn(srv.pp) as hold:
             hold.send(build_request("GET", "/", host="b.test"))
