@@ -68,9 +68,95 @@ int net_parse_addr(const char *s, struct net_addr *out, const char **why)
     return 0;
 }
 
+static int (*privileged)(const struct net_addr *a, int backlog, bool probe);
+
+#define INHERITED_MAX 64
+static struct inherited {
+    struct net_addr addr;
+    int fd;
+} inherited[INHERITED_MAX];
+static size_t ninherited;
+
+int net_inherit_listeners(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    long n = fds ? strtol(fds, NULL, 10) : 0;
+    struct inherited *in;
+    int type;
+    socklen_t len;
+
+    if (pid == NULL || strtol(pid, NULL, 10) != (long)getpid() || n <= 0)
+        return 0;
+    for (int fd = 3; fd < 3 + n && ninherited < INHERITED_MAX; fd++) {
+        in = &inherited[ninherited];
+        len = sizeof(type);
+        in->addr.len = sizeof(in->addr.ss);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 || type != SOCK_STREAM ||
+            getsockname(fd, (struct sockaddr *)&in->addr.ss, &in->addr.len) == -1)
+            continue; /* not a TCP listener: not ours to use */
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        in->fd = fd;
+        ninherited++;
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return (int)ninherited;
+}
+
+/* The socket systemd passed for A, or -1. */
+static int inherited_for(const struct net_addr *a)
+{
+    for (size_t i = 0; i < ninherited; i++)
+        if (net_addr_eq(&inherited[i].addr, a))
+            return inherited[i].fd;
+    return -1;
+}
+
+void net_set_privileged(int (*fn)(const struct net_addr *a, int backlog, bool probe))
+{
+    privileged = fn;
+}
+
+static bool needs_privilege(const struct net_addr *a)
+{
+    int port = net_port((const struct sockaddr *)&a->ss);
+
+    return privileged != NULL && port > 0 && port < 1024 && geteuid() != 0;
+}
+
+/* SO_REUSEPORT would let us share a port another process listens on; probe
+ * with a socket without it first so "address in use" is reported instead.
+ * SO_REUSEADDR lets the probe past our own connections on that port (open or
+ * in TIME_WAIT after a stop), which are no conflict. */
+int net_probe_free(const struct net_addr *a)
+{
+    int fd, rc, saved, one = 1;
+
+    if (net_port((const struct sockaddr *)&a->ss) == 0 || inherited_for(a) >= 0)
+        return 0;
+    if (needs_privilege(a))
+        return privileged(a, 0, true);
+    fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 int net_listen(const struct net_addr *a, int backlog)
 {
     int fd, one = 1, saved;
+
+    if ((fd = inherited_for(a)) >= 0)
+        return fcntl(fd, F_DUPFD_CLOEXEC, 3); /* each worker its descriptor of the one socket */
+    if (needs_privilege(a))
+        return privileged(a, backlog, false);
 
     fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)

@@ -31,6 +31,23 @@ size_t net_binding_scheme_len(const char *s);
 int net_discard(int fd);
 /** A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT; -1 with errno. */
 int net_listen(const struct net_addr *a, int backlog);
+/**
+ * 0 when nothing else listens on A's port (a bind without SO_REUSEPORT
+ * succeeds; port 0 always does), else -1 with errno.
+ */
+int net_probe_free(const struct net_addr *a);
+/**
+ * Who binds ports below 1024 once the process is not root: FN makes the
+ * listening socket (or, with PROBE, only checks that A is free).
+ */
+void net_set_privileged(int (*fn)(const struct net_addr *a, int backlog, bool probe));
+/**
+ * Take the listening sockets systemd passed (socket activation: $LISTEN_PID
+ * is this process, $LISTEN_FDS sockets from descriptor 3): net_listen on
+ * their addresses hands them out instead of binding. Returns how many were
+ * taken. Main thread, before any listener is opened.
+ */
+int net_inherit_listeners(void);
 /** The port a socket is bound to, or -1. */
 int net_local_port(int fd);
 /** Set the port of an address. */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,6 +29,8 @@
 #include "admin/admin.h"
 #include "metabase/mb.h"
 #include "runtime/apply.h"
+#include "daemon/notify.h"
+#include "daemon/privsep.h"
 #include "daemon/seed.h"
 #include "runtime/config.h"
 #include "runtime/gen.h"
@@ -84,6 +87,8 @@ struct options {
     enum alog_period log_period;
     uint64_t log_size;
     bool check;
+    const char *user;        /* --user: who to run as once started as root */
+    bool user_given;
 };
 
 static const char usage_text[] =
@@ -111,6 +116,9 @@ static const char usage_text[] =
     "  --admin ADDR:PORT        admin API over HTTPS (default 127.0.0.1:8172; port 0 picks a\n"
     "                           free port; \"none\" disables TCP, leaving STATE_DIR/admin.sock)\n"
     "  --workers N              worker threads (default: number of CPUs, 1..64)\n"
+    "  --user NAME              started as root: run as NAME once the state directory is\n"
+    "                           its own (default infosrv, else nobody); a helper keeps root\n"
+    "                           only to open ports below 1024\n"
     "  --vdir PREFIX=DIR[,OPT]  add a virtual directory; OPT is a comma list of browse,\n"
     "                           noread, symlinks=inside|never|any\n"
     "  --browse                 allow directory browsing in the home directory\n"
@@ -303,6 +311,9 @@ static void parse_args(struct options *o, int argc, char **argv)
             o->site_flags = true;
             o->https_given = true;
             set_addr(a, need_arg(argc, argv, &i), &o->https);
+        } else if (strcmp(a, "--user") == 0) {
+            o->user = need_arg(argc, argv, &i);
+            o->user_given = true;
         } else if (strcmp(a, "--workers") == 0) {
             o->workers = (unsigned)parse_number(a, need_arg(argc, argv, &i), 1, 64);
             o->workers_given = true;
@@ -428,6 +439,56 @@ static void prepare_state_dir(const struct options *o)
                 strerror(errno));
         exit(1);
     }
+}
+
+/* ---- running as an unprivileged user ---- */
+
+static const char *privilege_note_user; /* for the log, once it is open */
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    if (lchown(path, chown_uid, chown_gid) == -1)
+        fprintf(stderr, "infosrv: cannot give %s to the server's user: %s\n", path,
+                strerror(errno));
+    return 0;
+}
+
+/* Started as root: the state directory becomes the user's, a helper keeps root for
+ * ports below 1024, and the server gives up root before any thread exists. */
+static void drop_privileges(const struct options *o)
+{
+    const char *user = o->user;
+    char err[300];
+    uid_t uid;
+    gid_t gid;
+
+    if (geteuid() != 0) {
+        if (o->user_given && (privsep_user(user, &uid, &gid, err, sizeof(err)) == -1 ||
+                              uid != geteuid())) {
+            fprintf(stderr, "infosrv: --user %s needs infosrv started as root\n", user);
+            exit(1);
+        }
+        return;
+    }
+    if (!o->user_given)
+        user = privsep_user("infosrv", &uid, &gid, err, sizeof(err)) == 0 ? "infosrv" : "nobody";
+    if (privsep_user(user, &uid, &gid, err, sizeof(err)) == -1) {
+        fprintf(stderr, "infosrv: --user %s: %s\n", user, err);
+        exit(1);
+    }
+    if (uid != 0) {
+        chown_uid = uid, chown_gid = gid;
+        nftw(o->state_dir, chown_one, 16, FTW_PHYS);
+    }
+    if ((uid != 0 && privsep_start(err, sizeof(err)) == -1) ||
+        privsep_drop(user, uid, gid, err, sizeof(err)) == -1) {
+        fprintf(stderr, "infosrv: %s\n", err);
+        exit(1);
+    }
+    privilege_note_user = user;
 }
 
 /* ---- files in the state directory ---- */
@@ -731,12 +792,17 @@ static void signal_loop(const struct options *o, struct mb *mb, const sigset_t *
 
     for (;;) {
         sig = sigtimedwait(set, &info, &tick);
+        notify_tick();
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("infosrv: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            notify_send("STOPPING=1");
             return;
         } else if (sig == SIGHUP) {
             struct mb_error err = {0};
-            if (apply_now(mb, &err) == 0) {
+            notify_reloading();
+            int rc = apply_now(mb, &err);
+            notify_send("READY=1");
+            if (rc == 0) {
                 server_flush_caches();
                 write_listeners(o);
                 log_info("reload: configuration applied from the metabase, file caches flushed");
@@ -793,6 +859,7 @@ int main(int argc, char **argv)
     struct mb *mb;
     struct config_env env;
     struct mb_error err = {0};
+    int rc_inherit;
 
     parse_args(&o, argc, argv);
     service_register(&www_service);
@@ -803,9 +870,17 @@ int main(int argc, char **argv)
         return check_config(&o);
     ensure_default_root(&o);
     prepare_state_dir(&o);
+    notify_init();
+    drop_privileges(&o);
     snprintf(path, sizeof(path), "%s/logs/error.log", o.state_dir);
     if (log_open(path) == -1)
         fprintf(stderr, "infosrv: cannot open %s: %s; logging to stderr\n", path, strerror(errno));
+    if ((rc_inherit = net_inherit_listeners()) > 0)
+        log_info("infosrv: %d listening socket%s passed by systemd", rc_inherit,
+                 rc_inherit == 1 ? "" : "s");
+    if (privilege_note_user)
+        log_info("infosrv: running as %s (uid %u); a helper kept root to open ports below 1024",
+                 privilege_note_user, (unsigned)geteuid());
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
@@ -839,6 +914,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     write_listeners(&o);
     log_info("infosrv %s: started with %u workers", INFOSRV_VERSION, o.workers);
+    notify_send("READY=1");
     signal_loop(&o, mb, &set);
     acme_stop();
     admin_stop();

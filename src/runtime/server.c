@@ -306,27 +306,6 @@ static void job_listen(void *arg)
     free(j);
 }
 
-/* SO_REUSEPORT would let us share a port another process listens on; probe
- * with a socket without it first so "address in use" is reported instead.
- * SO_REUSEADDR lets the probe past our own connections on that port (open or
- * in TIME_WAIT after a stop), which are no conflict. */
-static int probe_free(const struct net_addr *a)
-{
-    int fd, rc, saved, one = 1;
-
-    if (net_port((const struct sockaddr *)&a->ss) == 0)
-        return 0;
-    fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 static int listen_error(const struct net_addr *a, char *err, size_t errlen)
 {
     char where[80];
@@ -341,7 +320,7 @@ static int bind_group(struct net_addr *a, int *fds, char *err, size_t errlen)
 {
     unsigned i;
 
-    if (probe_free(a) == -1)
+    if (net_probe_free(a) == -1)
         return listen_error(a, err, errlen);
     for (i = 0; i < nworkers; i++) {
         fds[i] = net_listen(a, 1024);
@@ -436,7 +415,7 @@ static int prepare_locked(const struct gen *g, bool dry, char *err, size_t errle
             return -1;
         }
         if (dry) {
-            if (probe_free(&a) == -1)
+            if (net_probe_free(&a) == -1)
                 return listen_error(&a, err, errlen);
             continue;
         }
@@ -725,4 +704,33 @@ unsigned server_disconnect(uint64_t id)
 
     gather_run(job_disconnect, &g);
     return g.closed;
+}
+
+/* ---- liveness ---- */
+
+static _Atomic unsigned ping_seq;
+static _Atomic unsigned pong[STATS_MAX_WORKERS];
+
+static void job_pong(void *arg)
+{
+    struct worker *w = arg;
+
+    atomic_store(&pong[w->id], atomic_load(&ping_seq));
+}
+
+unsigned server_ping(void)
+{
+    unsigned seq = atomic_fetch_add(&ping_seq, 1) + 1;
+
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_post(&workers[i], job_pong, &workers[i]);
+    return seq;
+}
+
+bool server_answered(unsigned seq)
+{
+    for (unsigned i = 0; i < nworkers; i++)
+        if (atomic_load(&pong[i]) < seq)
+            return false;
+    return true;
 }

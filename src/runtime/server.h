@@ -45,5 +45,9 @@ json_t *server_sessions(void);
 unsigned server_disconnect(uint64_t id);
 /** Number of workers running. */
 unsigned server_nworkers(void);
+/** Ask every worker loop to answer (without waiting); the ping's number. */
+unsigned server_ping(void);
+/** True once every worker loop has answered ping SEQ (or a later one). */
+bool server_answered(unsigned seq);
 
 #endif
