@@ -39,7 +39,8 @@ PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd lighttpd-mod-openssl h2o g
 FUZZ_SECONDS ?= 20
 FUZZ_LONG    ?= 600
 
-.PHONY: all run test unit e2e compat fuzz fuzz-smoke bench bench-admin clean deps deps-test deps-bench
+.PHONY: all run test unit e2e compat fuzz fuzz-smoke bench bench-admin clean deps deps-test deps-bench \
+        install uninstall deb lint-deb
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/infosrv $(BUILD)/infoadm
@@ -76,7 +77,7 @@ $(TBUILD)/obj/%.o: %.c VERSION
 
 $(BUILD)/infosrv: $(LIB_OBJ) $(BUILD)/obj/src/daemon/main.o
 	@echo "LD      $@"
-	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS_REL) $(LDFLAGS_REL) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libinfosrv.a: $(LIB_OBJ)
 	@rm -f $@
@@ -88,7 +89,7 @@ $(TBUILD)/libinfosrv.a: $(LIB_TOBJ)
 
 $(BUILD)/infoadm: $(BUILD)/obj/src/cli/main.o $(BUILD)/libinfosrv.a
 	@echo "LD      $@"
-	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS_REL) $(LDFLAGS_REL) -o $@ $^ $(LDLIBS)
 
 $(TBUILD)/infoadm: $(TBUILD)/obj/src/cli/main.o $(TBUILD)/libinfosrv.a
 	@echo "LD test $@"
@@ -168,6 +169,89 @@ bench: deps-bench all
 
 bench-admin: deps-bench all
 	bench/admin
+
+# ---- install, and the Debian package ----
+# make install [PREFIX=/usr/local] [DESTDIR=...] puts everything under
+# DESTDIR; state and logs go to /var/lib/infosrv and /var/log/infosrv (the
+# unit's StateDirectory and LogsDirectory). make uninstall takes it away
+# again, leaving state and logs.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MAN_PAGES  := man/infosrv.8 man/infoadm.1 man/infosrv-properties.5
+COMPLETION := contrib/bash-completion/infoadm
+INSTALLED  := $(PREFIX)/sbin/infosrv $(PREFIX)/bin/infoadm \
+              $(PREFIX)/share/man/man8/infosrv.8 $(PREFIX)/share/man/man1/infoadm.1 \
+              $(PREFIX)/share/man/man5/infosrv-properties.5 \
+              $(PREFIX)/share/bash-completion/completions/infoadm \
+              $(UNITDIR)/infosrv.service $(SYSCONFDIR)/default/infosrv
+LDFLAGS_REL := -Wl,-z,relro -Wl,-z,now
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)/var/lib/infosrv $(DESTDIR)/var/log/infosrv
+	install -m 0755 $(BUILD)/infosrv $(DESTDIR)$(PREFIX)/sbin/infosrv
+	install -m 0755 $(BUILD)/infoadm $(DESTDIR)$(PREFIX)/bin/infoadm
+	install -m 0644 man/infosrv.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 man/infoadm.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/infosrv-properties.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(COMPLETION) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/infoadm
+	sed 's|/usr/sbin/infosrv|$(PREFIX)/sbin/infosrv|' dist/infosrv.service \
+	  > $(DESTDIR)$(UNITDIR)/infosrv.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/infosrv.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/infosrv || \
+	  install -m 0644 dist/default $(DESTDIR)$(SYSCONFDIR)/default/infosrv
+	@if [ -d web ]; then install -d $(DESTDIR)$(PREFIX)/share/infosrv && \
+	  cp -R web/. $(DESTDIR)$(PREFIX)/share/infosrv/; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rm -rf $(DESTDIR)$(PREFIX)/share/infosrv
+	-rmdir $(DESTDIR)/var/lib/infosrv $(DESTDIR)/var/log/infosrv 2>/dev/null
+
+# make deb: build/infosrv_VERSION_amd64.deb from a staged install (dpkg-deb),
+# binaries stripped, manuals and changelog compressed, dependencies from
+# dpkg-shlibdeps; lintian must find no error.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB      := $(BUILD)/infosrv_$(VERSION_STR)_$(DEB_ARCH).deb
+DEB_ROOT := $(BUILD)/deb/root
+
+deb: deps all
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr UNITDIR=/lib/systemd/system
+	rmdir $(DEB_ROOT)/var/lib/infosrv $(DEB_ROOT)/var/log/infosrv $(DEB_ROOT)/var/lib \
+	  $(DEB_ROOT)/var/log $(DEB_ROOT)/var
+	strip --remove-section=.comment --remove-section=.note --strip-unneeded \
+	  $(DEB_ROOT)/usr/sbin/infosrv $(DEB_ROOT)/usr/bin/infoadm
+	gzip -9n $(DEB_ROOT)/usr/share/man/man*/*
+	install -d $(DEB_ROOT)/usr/share/doc/infosrv $(DEB_ROOT)/DEBIAN
+	install -m 0644 dist/deb/copyright $(DEB_ROOT)/usr/share/doc/infosrv/copyright
+	printf 'infosrv (%s) unstable; urgency=medium\n\n  * Release %s; see RELEASES and docs/.\n\n -- infosrv developers <infosrv@users.noreply.github.com>  %s\n' \
+	  "$(VERSION_STR)" "$(VERSION_STR)" "$$(date -R -u -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))" \
+	  | gzip -9n > $(DEB_ROOT)/usr/share/doc/infosrv/changelog.gz
+	install -m 0755 dist/deb/postinst dist/deb/prerm dist/deb/postrm $(DEB_ROOT)/DEBIAN/
+	echo /etc/default/infosrv > $(DEB_ROOT)/DEBIAN/conffiles
+	mkdir -p $(BUILD)/deb/debian && printf 'Source: infosrv\n\nPackage: infosrv\nArchitecture: any\n' \
+	  > $(BUILD)/deb/debian/control
+	cd $(BUILD)/deb && dpkg-shlibdeps -O -eroot/usr/sbin/infosrv -eroot/usr/bin/infoadm \
+	  2>/dev/null | sed -n 's/^shlibs:Depends=//p' > depends
+	{ echo "Package: infosrv"; echo "Version: $(VERSION_STR)"; echo "Architecture: $(DEB_ARCH)"; \
+	  echo "Maintainer: infosrv developers <infosrv@users.noreply.github.com>"; \
+	  echo "Installed-Size: $$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)"; \
+	  echo "Depends: adduser, $$(cat $(BUILD)/deb/depends)"; \
+	  echo "Section: httpd"; echo "Priority: optional"; \
+	  echo "Description: Internet information server for WWW, FTP and Gopher"; \
+	  echo " One daemon serving HTTP/1.1 and HTTPS, FTP with FTPS, and Gopher, configured"; \
+	  echo " through a revisioned property database and changed live with infoadm, across"; \
+	  echo " server versions; certificates from ACME CAs are obtained and renewed"; \
+	  echo " automatically."; } > $(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group --build $(DEB_ROOT) $(DEB)
+	@echo "built $(DEB)"
+
+lint-deb: deb
+	lintian --fail-on error $(DEB)
 
 clean:
 	rm -rf $(BUILD)

@@ -87,6 +87,7 @@ struct options {
     enum alog_period log_period;
     uint64_t log_size;
     bool check;
+    const char *log_dir;     /* --log-dir, default STATE_DIR/logs */
     const char *user;        /* --user: who to run as once started as root */
     bool user_given;
 };
@@ -116,6 +117,7 @@ static const char usage_text[] =
     "  --admin ADDR:PORT        admin API over HTTPS (default 127.0.0.1:8172; port 0 picks a\n"
     "                           free port; \"none\" disables TCP, leaving STATE_DIR/admin.sock)\n"
     "  --workers N              worker threads (default: number of CPUs, 1..64)\n"
+    "  --log-dir DIR            error and access logs (default STATE_DIR/logs)\n"
     "  --user NAME              started as root: run as NAME once the state directory is\n"
     "                           its own (default infosrv, else nobody); a helper keeps root\n"
     "                           only to open ports below 1024\n"
@@ -311,6 +313,8 @@ static void parse_args(struct options *o, int argc, char **argv)
             o->site_flags = true;
             o->https_given = true;
             set_addr(a, need_arg(argc, argv, &i), &o->https);
+        } else if (strcmp(a, "--log-dir") == 0) {
+            o->log_dir = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--user") == 0) {
             o->user = need_arg(argc, argv, &i);
             o->user_given = true;
@@ -429,13 +433,21 @@ static void ensure_default_root(const struct options *o)
         ensure_default_dir(o->ftp_root, "README.txt", ftp_readme, sizeof(ftp_readme) - 1);
 }
 
+static char log_dir[PATH_MAX - 512]; /* room for what is appended to it */
+
 static void prepare_state_dir(const struct options *o)
 {
-    char logs[PATH_MAX];
-
-    snprintf(logs, sizeof(logs), "%s/logs", o->state_dir);
-    if (fs_mkdir_p(o->state_dir, 0750) == -1 || fs_mkdir_p(logs, 0750) == -1) {
+    if (o->log_dir)
+        snprintf(log_dir, sizeof(log_dir), "%s", o->log_dir);
+    else
+        snprintf(log_dir, sizeof(log_dir), "%s/logs", o->state_dir);
+    if (fs_mkdir_p(o->state_dir, 0750) == -1) {
         fprintf(stderr, "infosrv: cannot create the state directory %s: %s\n", o->state_dir,
+                strerror(errno));
+        exit(1);
+    }
+    if (fs_mkdir_p(log_dir, 0750) == -1) {
+        fprintf(stderr, "infosrv: cannot create the log directory %s: %s\n", log_dir,
                 strerror(errno));
         exit(1);
     }
@@ -482,6 +494,7 @@ static void drop_privileges(const struct options *o)
     if (uid != 0) {
         chown_uid = uid, chown_gid = gid;
         nftw(o->state_dir, chown_one, 16, FTW_PHYS);
+        nftw(log_dir, chown_one, 16, FTW_PHYS);
     }
     if ((uid != 0 && privsep_start(err, sizeof(err)) == -1) ||
         privsep_drop(user, uid, gid, err, sizeof(err)) == -1) {
@@ -582,7 +595,6 @@ struct alog_slot {
 
 static struct alog_slot alogs[MAX_ALOGS];
 static size_t nalogs;
-static const char *alog_state_dir;
 
 /* Access logs outlive generations: one per site and settings, closed at exit. */
 static struct alog *alog_for(void *arg, const char *service, const char *site,
@@ -599,7 +611,7 @@ static struct alog *alog_for(void *arg, const char *service, const char *site,
             return alogs[i].log;
     if (nalogs == MAX_ALOGS)
         return *err = "too many access logs", NULL;
-    snprintf(dir, sizeof(dir), "%s/logs/%s/%s", alog_state_dir, service, site);
+    snprintf(dir, sizeof(dir), "%s/%s/%s", log_dir, service, site);
     c.dir = dir;
     struct alog *l = alog_open(&c, err);
     if (l == NULL)
@@ -872,7 +884,7 @@ int main(int argc, char **argv)
     prepare_state_dir(&o);
     notify_init();
     drop_privileges(&o);
-    snprintf(path, sizeof(path), "%s/logs/error.log", o.state_dir);
+    snprintf(path, sizeof(path), "%s/error.log", log_dir);
     if (log_open(path) == -1)
         fprintf(stderr, "infosrv: cannot open %s: %s; logging to stderr\n", path, strerror(errno));
     if ((rc_inherit = net_inherit_listeners()) > 0)
@@ -893,7 +905,6 @@ int main(int argc, char **argv)
     mb = open_metabase(&o, path);
     metabase_workers(&o, mb);
     stats_init(o.workers);
-    alog_state_dir = o.state_dir;
     snprintf(tls_dir, sizeof(tls_dir), "%s/tls", o.state_dir);
     env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for, .tls_dir = tls_dir,
                               .published = acme_notify};
