@@ -383,27 +383,115 @@ static void audit_route(const struct api_request *rq, struct api_response *rs)
 
 /* ---- metrics ---- */
 
+/*
+ * The Prometheus family of each statistic, by its stat_id: the name after
+ * "infosrv_" (base units, counters ending in _total) and the HELP text.
+ * Statistics before STAT_COUNTERS are counters, the rest gauges.
+ */
+static const struct metric_family {
+    const char *name, *help;
+} families[] = {
+    [STAT_BYTES_SENT] = {"sent_bytes_total", "Bytes sent to clients."},
+    [STAT_BYTES_RECEIVED] = {"received_bytes_total", "Bytes received from clients."},
+    [STAT_FILES_SENT] = {"files_sent_total", "Files sent to clients."},
+    [STAT_TOTAL_CONNECTIONS] = {"connections_total", "Connections served."},
+    [STAT_CONNECTION_ATTEMPTS] = {"connection_attempts_total",
+                                  "Connections accepted, including those refused as busy."},
+    [STAT_GET_REQUESTS] = {"get_requests_total", "HTTP GET requests."},
+    [STAT_HEAD_REQUESTS] = {"head_requests_total", "HTTP HEAD requests."},
+    [STAT_OTHER_REQUESTS] = {"other_requests_total", "HTTP requests with another method."},
+    [STAT_TOTAL_REQUESTS] = {"requests_total", "Requests of any kind."},
+    [STAT_NOT_FOUND_ERRORS] = {"not_found_errors_total", "Requests for files that do not exist."},
+    [STAT_MENUS_SENT] = {"menus_sent_total", "Gopher menus sent."},
+    [STAT_FILES_RECEIVED] = {"files_received_total", "FTP uploads completed."},
+    [STAT_LOGON_ATTEMPTS] = {"logon_attempts_total", "FTP logon attempts (PASS commands)."},
+    [STAT_CERTS_ISSUED] = {"certificates_issued_total", "Certificates the ACME CA issued."},
+    [STAT_CERT_FAILURES] = {"certificate_failures_total", "ACME orders and renewals that failed."},
+    [STAT_CURRENT_CONNECTIONS] = {"current_connections", "Connections open now."},
+    [STAT_MAX_CONNECTIONS] = {"max_connections",
+                              "Most connections open at once since the statistics were cleared."},
+    [STAT_CURRENT_ANONYMOUS] = {"current_anonymous_users", "Anonymous FTP users logged in now."},
+    [STAT_MAX_ANONYMOUS] = {"max_anonymous_users",
+                            "Most anonymous FTP users logged in at once since the statistics "
+                            "were cleared."},
+    [STAT_CURRENT_NONANONYMOUS] = {"current_nonanonymous_users", "Named FTP users logged in now."},
+    [STAT_MAX_NONANONYMOUS] = {"max_nonanonymous_users",
+                               "Most named FTP users logged in at once since the statistics "
+                               "were cleared."},
+};
+_Static_assert(sizeof(families) / sizeof(families[0]) == STAT_ALL, "a family per statistic");
+
+typedef uint64_t slot_values[STAT_ALL]; /* one slot's statistics, by stat_id */
+
+/* VALUE as a label value of the text format: backslash, quote and newline escaped. */
+static void metrics_label(struct buf *b, const char *value)
+{
+    size_t n;
+
+    for (;;) {
+        n = strcspn(value, "\\\"\n");
+        buf_append(b, value, n);
+        value += n;
+        if (*value == '\0')
+            return;
+        buf_puts(b, *value == '\n' ? "\\n" : *value == '\\' ? "\\\\" : "\\\"");
+        value++;
+    }
+}
+
+static void metrics_header(struct buf *b, const char *name, const char *help, const char *type)
+{
+    buf_printf(b, "# HELP infosrv_%s %s\n# TYPE infosrv_%s %s\n", name, help, name, type);
+}
+
+/* One sample of family ID for SLOT: a site slot has both labels, a service slot only service. */
+static void metrics_sample(struct buf *b, enum stat_id id, int slot, uint64_t value)
+{
+    const char *svc, *site = stats_slot_site(slot, &svc);
+
+    buf_printf(b, "infosrv_%s{service=\"", families[id].name);
+    metrics_label(b, svc);
+    if (site) {
+        buf_puts(b, "\",site=\"");
+        metrics_label(b, site);
+    }
+    buf_printf(b, "\"} %llu\n", (unsigned long long)value);
+}
+
+/* Family ID over the NSLOTS slots read into V; nothing when no slot keeps it. */
+static void metrics_family(struct buf *b, enum stat_id id, int nslots, slot_values *v)
+{
+    bool first = true;
+
+    for (int i = 0; i < nslots; i++) {
+        if (!stats_has(i, id))
+            continue;
+        if (first)
+            metrics_header(b, families[id].name, families[id].help,
+                           id < STAT_COUNTERS ? "counter" : "gauge");
+        first = false;
+        metrics_sample(b, id, i, v[i][id]);
+    }
+}
+
 static void metrics(struct api_response *rs)
 {
-    uint64_t v[STAT_ALL];
-    const char *svc, *site;
+    int n = stats_nslots();
+    slot_values *v = xcalloc(n > 0 ? (size_t)n : 1, sizeof(*v));
 
+    /* Every slot read once, so that the families agree with each other. */
+    for (int i = 0; i < n; i++)
+        stats_read(i, v[i]);
     rs->status = 200;
-    rs->content_type = "text/plain; version=0.0.4";
+    rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
     buf_reset(&rs->body);
-    for (int id = 0; id < STAT_ALL; id++) {
-        buf_printf(&rs->body, "# TYPE infosrv_%s %s\n", stats_name((enum stat_id)id),
-                   id >= STAT_COUNTERS ? "gauge" : "counter");
-        for (int i = 0; i < stats_nslots(); i++) {
-            if (!stats_has(i, (enum stat_id)id))
-                continue;
-            site = stats_slot_site(i, &svc);
-            stats_read(i, v);
-            buf_printf(&rs->body, "infosrv_%s{service=\"%s\",site=\"%s\"} %llu\n",
-                       stats_name((enum stat_id)id), svc, site ? site : "",
-                       (unsigned long long)v[id]);
-        }
-    }
+    metrics_header(&rs->body, "build_info", "The infosrv release; always 1.", "gauge");
+    buf_puts(&rs->body, "infosrv_build_info{version=\"");
+    metrics_label(&rs->body, INFOSRV_VERSION);
+    buf_puts(&rs->body, "\"} 1\n");
+    for (int id = 0; id < STAT_ALL; id++)
+        metrics_family(&rs->body, (enum stat_id)id, n, v);
+    free(v);
 }
 
 /* ---- the router ---- */

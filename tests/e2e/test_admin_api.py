@@ -510,10 +510,11 @@ def test_metrics_prometheus(admin_server):
         m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.eE+]+)', line)
         assert m, f"not a Prometheus sample line: {line!r}"
         vals[(m.group(1), m.group(2) or "")] = float(m.group(3))
-    tr = {k: v for k, v in vals.items() if k[0] == "infosrv_total_requests"}
+    tr = {k: v for k, v in vals.items() if k[0] == "infosrv_requests_total"}
     assert tr, text
     assert any('site="default"' in k[1] and v == 3 for k, v in tr.items()), tr
-    nf = {k: v for k, v in vals.items() if k[0] == "infosrv_not_found_errors" and 'site="default"' in k[1]}
+    nf = {k: v for k, v in vals.items()
+          if k[0] == "infosrv_not_found_errors_total" and 'site="default"' in k[1]}
     assert list(nf.values()) == [1], nf
     r = api(srv, "GET", "/metrics", via="https", token="")
     assert r.status == 401, r
