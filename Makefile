@@ -19,7 +19,8 @@ LDLIBS   := -pthread -lsqlite3 -ljansson -lssl -lcrypto -lsodium -lcurl
 
 LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/gopher/*.c src/ftp/*.c src/runtime/*.c src/acme/*.c src/daemon/*.c src/metabase/*.c src/admin/*.c \
               src/cli/*.c)
-LIB_SRC  := $(filter-out src/daemon/main.c src/cli/main.c src/metabase/gen_props_doc.c,$(LIB_SRC))
+LIB_SRC  := $(filter-out src/daemon/main.c src/cli/main.c src/metabase/gen_props_doc.c \
+              $(wildcard src/*/gen_*.c),$(LIB_SRC))
 MAIN_SRC := src/daemon/main.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -33,7 +34,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
 
 # Debian packages: to build, to test, to benchmark.
 PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev
-PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client
+PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client prometheus groff lintian
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd lighttpd-mod-openssl h2o gophernicus socat vsftpd
 
 FUZZ_SECONDS ?= 20
@@ -125,9 +126,42 @@ $(BUILD)/gen_props_doc: src/metabase/gen_props_doc.c $(LIB_OBJ)
 docs/properties.md: $(BUILD)/gen_props_doc
 	./$(BUILD)/gen_props_doc $@
 
+# ---- manuals and completion (generated) ----
+# man/infosrv-properties.5 from the property table; man/infoadm.1 from
+# man/infoadm.1.in and infoadm's command table; the bash completion from
+# contrib/bash-completion/infoadm.in and both tables. `make man` rewrites the
+# three; tests/unit/test_manuals.c fails while a committed one is stale.
+GEN_UTIL_OBJ := $(BUILD)/obj/src/core/gen_util.o
+
+$(BUILD)/gen_props_man: $(BUILD)/obj/src/metabase/gen_props_man.o $(GEN_UTIL_OBJ) $(BUILD)/libinfosrv.a
+	@echo "LD      $@"
+	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gen_infoadm_man: $(BUILD)/obj/src/cli/gen_infoadm_man.o $(GEN_UTIL_OBJ) $(BUILD)/libinfosrv.a
+	@echo "LD      $@"
+	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gen_completion: $(BUILD)/obj/src/cli/gen_completion.o $(GEN_UTIL_OBJ) $(BUILD)/libinfosrv.a
+	@echo "LD      $@"
+	@$(CC) $(CFLAGS_REL) -o $@ $^ $(LDLIBS)
+
+man/infosrv-properties.5: $(BUILD)/gen_props_man
+	./$(BUILD)/gen_props_man $@
+
+man/infoadm.1: man/infoadm.1.in $(BUILD)/gen_infoadm_man
+	./$(BUILD)/gen_infoadm_man man/infoadm.1.in $@
+
+contrib/bash-completion/infoadm: contrib/bash-completion/infoadm.in $(BUILD)/gen_completion
+	./$(BUILD)/gen_completion contrib/bash-completion/infoadm.in $@
+
+.PHONY: man
+man: man/infosrv-properties.5 man/infoadm.1 contrib/bash-completion/infoadm
+# ---- end manuals ----
+
+# As whoever runs it (root stays root: the tree may be closed to other users).
 run: deps
 	$(MAKE) --no-print-directory all
-	./$(BUILD)/infosrv
+	INFOSRV_USER=$${INFOSRV_USER:-$$(id -un)} ./$(BUILD)/infosrv
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ./$$t --jobs 2; done

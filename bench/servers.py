@@ -22,6 +22,11 @@ import sys
 import tempfile
 import time
 
+# infosrv started as root drops to an unprivileged user unless root is named; the
+# benchmarks keep their trees in root-only temporary directories.
+if os.geteuid() == 0:
+    os.environ.setdefault("INFOSRV_USER", "root")
+
 HOST = "127.0.0.1"
 FILES = {"1k.bin": 1024, "100k.bin": 102400}
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -29,6 +29,7 @@
 #include "admin/admin.h"
 #include "metabase/mb.h"
 #include "runtime/apply.h"
+#include "daemon/check.h"
 #include "daemon/notify.h"
 #include "daemon/privsep.h"
 #include "daemon/seed.h"
@@ -119,8 +120,9 @@ static const char usage_text[] =
     "  --workers N              worker threads (default: number of CPUs, 1..64)\n"
     "  --log-dir DIR            error and access logs (default STATE_DIR/logs)\n"
     "  --user NAME              started as root: run as NAME once the state directory is\n"
-    "                           its own (default infosrv, else nobody); a helper keeps root\n"
-    "                           only to open ports below 1024\n"
+    "                           its own (default $INFOSRV_USER, else infosrv, else nobody);\n"
+    "                           a helper keeps root only to open ports below 1024; root\n"
+    "                           itself must be named\n"
     "  --vdir PREFIX=DIR[,OPT]  add a virtual directory; OPT is a comma list of browse,\n"
     "                           noread, symlinks=inside|never|any\n"
     "  --browse                 allow directory browsing in the home directory\n"
@@ -468,39 +470,55 @@ static int chown_one(const char *path, const struct stat *st, int flag, struct F
     return 0;
 }
 
+/* The user must reach its state and log directories, or nothing would work after the drop. */
+static void check_reachable(const char *dir, const char *user)
+{
+    if (access(dir, R_OK | W_OK | X_OK) == -1) {
+        fprintf(stderr, "infosrv: user %s cannot use %s (%s): a parent directory is closed to "
+                        "it; give another --state-dir/--log-dir, or --user\n",
+                dir, user, strerror(errno));
+        exit(1);
+    }
+}
+
 /* Started as root: the state directory becomes the user's, a helper keeps root for
- * ports below 1024, and the server gives up root before any thread exists. */
+ * ports below 1024, and the server gives up root before any thread exists. Root is
+ * kept only when asked for by name (--user root, or INFOSRV_USER=root). */
 static void drop_privileges(const struct options *o)
 {
-    const char *user = o->user;
+    const char *user = o->user_given ? o->user : getenv("INFOSRV_USER");
+    bool named = user != NULL && *user != '\0';
     char err[300];
     uid_t uid;
     gid_t gid;
 
     if (geteuid() != 0) {
-        if (o->user_given && (privsep_user(user, &uid, &gid, err, sizeof(err)) == -1 ||
-                              uid != geteuid())) {
+        if (named && (privsep_user(user, &uid, &gid, err, sizeof(err)) == -1 ||
+                      uid != geteuid())) {
             fprintf(stderr, "infosrv: --user %s needs infosrv started as root\n", user);
             exit(1);
         }
         return;
     }
-    if (!o->user_given)
+    if (!named)
         user = privsep_user("infosrv", &uid, &gid, err, sizeof(err)) == 0 ? "infosrv" : "nobody";
     if (privsep_user(user, &uid, &gid, err, sizeof(err)) == -1) {
         fprintf(stderr, "infosrv: --user %s: %s\n", user, err);
         exit(1);
     }
-    if (uid != 0) {
-        chown_uid = uid, chown_gid = gid;
-        nftw(o->state_dir, chown_one, 16, FTW_PHYS);
-        nftw(log_dir, chown_one, 16, FTW_PHYS);
+    if (uid == 0) {
+        privilege_note_user = "root";
+        return;
     }
-    if ((uid != 0 && privsep_start(err, sizeof(err)) == -1) ||
-        privsep_drop(user, uid, gid, err, sizeof(err)) == -1) {
+    chown_uid = uid, chown_gid = gid;
+    nftw(o->state_dir, chown_one, 16, FTW_PHYS);
+    nftw(log_dir, chown_one, 16, FTW_PHYS);
+    if (privsep_start(err, sizeof(err)) == -1 || privsep_drop(user, uid, gid, err, sizeof(err)) == -1) {
         fprintf(stderr, "infosrv: %s\n", err);
         exit(1);
     }
+    check_reachable(o->state_dir, user);
+    check_reachable(log_dir, user);
     privilege_note_user = user;
 }
 
@@ -724,25 +742,21 @@ static void metabase_workers(struct options *o, struct mb *mb)
     json_decref(v);
 }
 
+/* --check: a state directory with a metabase is checked whole (check.c); without one,
+ * what the command line would seed is compiled, so flags can be tried before a start. */
 static int check_config(struct options *o)
 {
-    char path[PATH_MAX];
-    struct mb *mb;
-    struct mb_error err = {0};
-    char tls_dir[PATH_MAX];
+    char path[PATH_MAX], tls_dir[PATH_MAX];
     struct config_env env = {.nworkers = o->workers, .tls_dir = tls_dir};
+    struct mb_error err = {0};
+    struct mb *mb;
     struct gen *g;
 
-    snprintf(tls_dir, sizeof(tls_dir), "%s/tls", o->state_dir);
     snprintf(path, sizeof(path), "%s/metabase.db", o->state_dir);
-    if (access(path, F_OK) == 0) {
-        if (mb_open(&mb, path, &err) == -1) {
-            fprintf(stderr, "infosrv: metabase %s: %s\n", path, err.message);
-            return 1;
-        }
-    } else {
-        mb = open_metabase(o, ":memory:");
-    }
+    if (access(path, F_OK) == 0)
+        return check_state_dir(o->state_dir, o->workers);
+    snprintf(tls_dir, sizeof(tls_dir), "%s/tls", o->state_dir);
+    mb = open_metabase(o, ":memory:");
     stats_init(o->workers);
     g = config_compile(mb, &env, &err);
     mb_close(mb);
@@ -751,7 +765,8 @@ static int check_config(struct options *o)
         return 1;
     }
     gen_unref(g);
-    printf("infosrv: configuration ok\n");
+    printf("infosrv: configuration ok (no metabase in %s yet: checked what the flags seed)\n",
+           o->state_dir);
     return 0;
 }
 
@@ -890,7 +905,10 @@ int main(int argc, char **argv)
     if ((rc_inherit = net_inherit_listeners()) > 0)
         log_info("infosrv: %d listening socket%s passed by systemd", rc_inherit,
                  rc_inherit == 1 ? "" : "s");
-    if (privilege_note_user)
+    if (privilege_note_user && geteuid() == 0)
+        log_warnx("infosrv: running as root, as --user root (or INFOSRV_USER) asks: every "
+                  "worker keeps every privilege");
+    else if (privilege_note_user)
         log_info("infosrv: running as %s (uid %u); a helper kept root to open ports below 1024",
                  privilege_note_user, (unsigned)geteuid());
     sigemptyset(&set);

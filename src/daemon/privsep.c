@@ -187,8 +187,7 @@ int privsep_listen(const struct net_addr *a, int backlog, bool probe)
 int privsep_drop(const char *user, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
     if (uid == 0) {
-        snprintf(err, errlen, "--user %s would keep root in the workers: name an unprivileged "
-                              "user", user);
+        snprintf(err, errlen, "--user %s is root: nothing to drop to", user);
         return -1;
     }
     if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) {

@@ -26,6 +26,13 @@ def infosrv_path():
     return os.path.abspath(p)
 
 
+# Started as root, infosrv drops to an unprivileged user unless root is named; the
+# suites keep their state under root-only temporary directories, so they name it
+# (test_service.py tests the drop itself).
+if os.geteuid() == 0:
+    os.environ.setdefault("INFOSRV_USER", "root")
+
+
 def sanitizer_env():
     env = dict(os.environ)
     asan = env.get("ASAN_OPTIONS", "")

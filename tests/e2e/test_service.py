@@ -176,11 +176,30 @@ def test_started_as_root_it_runs_as_the_user_with_a_helper_for_low_ports():
 
 
 @ROOT_ONLY
-def test_user_root_is_refused():
-    p = subprocess.run([infosrv_path(), "--user", "root", "--state-dir",
-                        tempfile.mkdtemp(dir="/tmp"), "--http", "127.0.0.1:0", "--admin", "none"],
-                       capture_output=True, text=True, timeout=20, env=sanitizer_env())
-    assert p.returncode == 1 and "would keep root in the workers" in p.stderr, p.stderr
+def test_root_is_kept_only_when_named_and_then_with_a_warning():
+    d = Daemon(["--user", "root", "--http", f"127.0.0.1:{free_port()}", "--admin", "none"])
+    try:
+        assert uids(d.proc.pid) == {(0, 0, 0, 0)}
+        assert not children(d.proc.pid), "no helper when nothing is dropped"
+        assert "running as root, as --user root (or INFOSRV_USER) asks" in d.error_log()
+        d.stop()
+    finally:
+        d.close()
+
+
+@ROOT_ONLY
+def test_without_user_root_drops_to_infosrv_or_nobody():
+    env = {"INFOSRV_USER": ""}
+    d = Daemon(["--http", f"127.0.0.1:{free_port()}", "--admin", "none"], env=env)
+    try:
+        try:
+            want = pwd.getpwnam("infosrv")
+        except KeyError:
+            want = pwd.getpwnam("nobody")
+        assert uids(d.proc.pid) == {(want.pw_uid,) * 4}, uids(d.proc.pid)
+        d.stop()
+    finally:
+        d.close()
 
 
 def test_unknown_user_is_refused():
