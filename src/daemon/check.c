@@ -2,6 +2,7 @@
 #include "daemon/check.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,7 +55,9 @@ static void check_integrity(struct findings *f, struct mb *mb, const char *path)
     sqlite3_finalize(st);
 }
 
-static void check_cert(struct findings *f, const char *what, const char *cert, const char *key)
+/* GENERATED: the pair is infosrv's own self-signed one, which the next start remakes. */
+static void check_cert(struct findings *f, const char *what, const char *cert, const char *key,
+                       bool generated)
 {
     struct tls_cert_info info;
     enum tls_pair_fault fault;
@@ -64,7 +67,11 @@ static void check_cert(struct findings *f, const char *what, const char *cert, c
 
     if (tls_check_pair(cert, key, &fault, why, sizeof(why)) == -1 ||
         tls_cert_info(cert, &info, why, sizeof(why)) == -1) {
-        say(f, "error", "%s: %s", what, why);
+        if (generated)
+            say(f, "warning", "%s: the generated certificate is missing or unusable (%s); the "
+                              "next start makes a new one", what, why);
+        else
+            say(f, "error", "%s: %s", what, why);
         return;
     }
     gmtime_r(&info.not_after, &tm);
@@ -91,14 +98,14 @@ static void check_sites(struct findings *f, const struct gen *g)
         if (s->tls.acme && !s->tls.acme->issued)
             say(f, "warning", "%s: tls_acme is on but no certificate from %s is stored yet; "
                               "the placeholder is served", what, s->tls.acme->directory);
-        check_cert(f, what, s->tls.cert_file, s->tls.key_file);
+        check_cert(f, what, s->tls.cert_file, s->tls.key_file, s->tls.generated);
     }
 }
 
 int check_state_dir(const char *state_dir, unsigned nworkers)
 {
     char path[PATH_MAX], tls_dir[PATH_MAX], crt[PATH_MAX], key[PATH_MAX];
-    struct config_env env = {.nworkers = nworkers, .tls_dir = tls_dir};
+    struct config_env env = {.nworkers = nworkers, .tls_dir = tls_dir, .read_only = true};
     struct findings f = {0};
     struct mb_error err = {0};
     struct mb *mb;
@@ -127,7 +134,7 @@ int check_state_dir(const char *state_dir, unsigned nworkers)
     snprintf(crt, sizeof(crt), "%s/admin.crt", state_dir);
     snprintf(key, sizeof(key), "%s/admin.key", state_dir);
     if (access(crt, F_OK) == 0)
-        check_cert(&f, "admin listener", crt, key);
+        check_cert(&f, "admin listener", crt, key, true);
     printf("infosrv: %u error%s, %u warning%s\n", f.errors, f.errors == 1 ? "" : "s", f.warnings,
            f.warnings == 1 ? "" : "s");
     return f.errors ? 1 : 0;

@@ -198,6 +198,12 @@ static int site_generated_cert(struct cc *c, struct site *s, const char *key)
     for (size_t i = 0; i < s->nhost_names && used < sizeof(san) - 300; i++)
         used += (size_t)snprintf(san + used, sizeof(san) - used, "DNS:%s,", s->host_names[i]);
     snprintf(san + used, sizeof(san) - used, "DNS:localhost,IP:127.0.0.1,IP:::1");
+    s->tls.generated = true;
+    if (c->env->read_only) { /* --check looks, the next start generates */
+        s->tls.cert_file = xstrdup(cert);
+        s->tls.key_file = xstrdup(pkey);
+        return 0;
+    }
     if (fs_mkdir_p(c->env->tls_dir, 0700) == -1 ||
         (rc = tls_ensure_cert_named(cert, pkey, cn, san, why, sizeof(why))) == -1)
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "tls_certificate_file",
@@ -339,6 +345,8 @@ static int site_tls(struct cc *c, struct site *s, const char *key, const json_t 
         s->tls.cert_file = xstrdup(cert);
         s->tls.key_file = xstrdup(pkey);
     }
+    if (c->env->read_only)
+        return 0;
     s->tls.ctx = tls_ctx_new(s->tls.cert_file, s->tls.key_file, s->tls.protocols, s->svc, why,
                              sizeof(why));
     if (s->tls.ctx == NULL && s->tls.acme && s->tls.acme->issued) {

@@ -28,6 +28,7 @@ struct config_env {
     void *alog_arg;
     const char *tls_dir; /* where certificates of TLS sites without one are generated; NULL: refuse */
     void (*published)(void); /* told after each generation is published (may be NULL) */
+    bool read_only;          /* infosrv --check: generate nothing, build no TLS context */
 };
 
 /* A name and what it stands for: an enum property's value, or the bit a

@@ -70,6 +70,7 @@ struct site_tls {
     unsigned protocols;         /* TLS_PROTO_* bits */
     struct ssl_ctx_st *ctx;     /* owned by the generation */
     struct site_acme *acme;     /* NULL unless the certificate comes from an ACME CA */
+    bool generated;             /* cert_file is the self-signed pair made in the state directory */
 };
 
 struct site_binding {

@@ -302,3 +302,54 @@ def test_unit_is_a_notify_service_with_reload_and_watchdog():
                  "RestrictAddressFamilies=", "SystemCallFilter=@system-service",
                  "ReadWritePaths=/var/lib/infosrv /var/log/infosrv"):
         assert want in text, want
+
+
+# -- infosrv --check -------------------------------------------------------------------
+
+def _check(state):
+    p = subprocess.run([infosrv_path(), "--state-dir", state, "--check"], capture_output=True,
+                       text=True, timeout=30, env=sanitizer_env())
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_check_reports_what_is_wrong_with_a_state_directory(tmp_path):
+    port = free_port()
+    d = Daemon(["--http", f"127.0.0.1:{port}", "--https", f"127.0.0.1:{free_port()}",
+                "--admin", "none"])
+    try:
+        rc, out, err = _check(d.state)
+        assert rc == 0 and "infosrv: 0 errors, 0 warnings" in out, out + err
+        assert "ok: metabase" in out and "integrity ok" in out, out
+        assert "ok: /www/sites/default: certificate" in out, out
+        # A certificate set by hand that expires in 3 days: a warning naming it.
+        crt, key = str(tmp_path / "soon.crt"), str(tmp_path / "soon.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=soon.test", "-days", "3",
+                        "-keyout", key, "-out", crt], check=True, capture_output=True)
+        infoadm = os.environ.get("INFOADM_BIN", os.path.join(REPO, "build", "test", "infoadm"))
+        p = subprocess.run([infoadm, "-s", f"unix:{os.path.join(d.state, 'admin.sock')}", "set",
+                            "/www/sites/default", f"tls_certificate_file={crt}",
+                            f"tls_key_file={key}"], capture_output=True, text=True,
+                           env=sanitizer_env())
+        assert p.returncode == 0, p.stderr
+        d.stop()
+        rc, out, err = _check(d.state)
+        assert rc == 0 and f"warning: /www/sites/default: the certificate {crt} expires" in out, out
+        # The key replaced by another one: an error naming it, and nothing written.
+        other = str(tmp_path / "other.key")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", other], check=True, capture_output=True)
+        shutil.copy(other, key)
+        before = sorted(os.listdir(os.path.join(d.state, "tls")))
+        rc, out, err = _check(d.state)
+        assert rc == 1 and "error: configuration:" in out and key in out, out
+        assert "infosrv: 1 error" in out, out
+        assert sorted(os.listdir(os.path.join(d.state, "tls"))) == before
+        # A damaged metabase: SQLite's integrity check says so.
+        with open(os.path.join(d.state, "metabase.db"), "r+b") as f:
+            f.seek(4096)
+            f.write(b"\xff" * 64)
+        rc, out, err = _check(d.state)
+        assert rc == 1 and "error: metabase" in out and "integrity check" in out, out
+    finally:
+        d.close()
