@@ -148,6 +148,13 @@ int cli_cmd_get(struct cli_run *r);
 int cli_cmd_set(struct cli_run *r);
 int cli_cmd_unset(struct cli_run *r);
 int cli_cmd_history(struct cli_run *r);
+/**
+ * One line for a revision's "summary" (GET /api/v1/revisions: its first changes
+ * without values) of TOTAL changes: "set KEY a,b; +KEY; -KEY", as many parts as
+ * fit in WIDTH characters, then "; +N more"; a first part too long is cut with
+ * "…". A new string, or NULL when SUMMARY names no change.
+ */
+char *cli_history_summary(const json_t *summary, long long total, size_t width);
 int cli_cmd_show(struct cli_run *r);
 int cli_cmd_diff(struct cli_run *r);
 int cli_cmd_rollback(struct cli_run *r);

@@ -18,10 +18,14 @@ const struct cli_cmd cli_cmds[] = {
     {{"status"}, cli_cmd_status, "services", CMD_TABLE, 0, 0, "", "",
      "Show every service and site with its state and bindings, and a summary of the "
      "statistics (current connections, requests, bytes)."},
-    {{"get"}, cli_cmd_get, "config", 0, 1, 1, "recursive", "KEY [--recursive]",
+    {{"get"}, cli_cmd_get, "config", 0, 1, -1, "recursive", "KEY [--recursive | NAME...]",
      "Show the properties of a metabase key (\"/www/sites/default\"): name, value and the "
      "key it is inherited from (\"-\" when set on the key itself). --recursive shows the "
-     "keys below it too."},
+     "keys below it too. With NAMEs, print only their effective values, one line each in "
+     "that order: a string as it is, other values as compact JSON ([\"a\",\"b\"]), a secret "
+     "as \"(secret, set)\", an empty line for one neither set nor defaulted; --json gives "
+     "{\"NAME\": {\"value\", \"inherited\", \"source\"}}. A NAME that is not a property of "
+     "KEY fails (exit status 1) and nothing is printed."},
     {{"set"}, cli_cmd_set, "config", 0, 2, -1, "comment=,if-match=",
      "KEY NAME=VALUE... [--comment C] [--if-match REV]",
      "Set properties of KEY in one revision. VALUE is sent as JSON when it parses as JSON "
@@ -35,7 +39,9 @@ const struct cli_cmd cli_cmds[] = {
     {{"history"}, cli_cmd_history, "config.history", CMD_TABLE, 0, 0, "limit=,before=",
      "[--limit N] [--before REV]",
      "List configuration revisions, newest first: number, time, who, from where, how many "
-     "changes and the comment."},
+     "changes, what they changed and the comment. The SUMMARY names each change (\"set KEY "
+     "a,b\", \"unset KEY a\", \"+KEY\" created, \"-KEY\" deleted) up to 60 characters, then "
+     "\"+N more\"; a server before 0.5.0 does not send it (\"-\")."},
     {{"show"}, cli_cmd_show, "config.history", 0, 1, 1, "", "REV",
      "Show one revision with its changes."},
     {{"diff"}, cli_cmd_diff, "config.diff", 0, 2, 2, "", "A B",

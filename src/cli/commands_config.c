@@ -12,6 +12,9 @@
 #include "cli/cli.h"
 #include "cli/value.h"
 #include "core/alloc.h"
+#ifndef INFOADM_NO_PROPS
+#include "metabase/props.h"
+#endif
 
 #define MAX_DEPTH 32
 #define MAX_WALK 1000
@@ -145,31 +148,165 @@ static void print_subkeys(FILE *f, const json_t *key, const char *path, int dept
     }
 }
 
+/* ---- get KEY NAME... ---- */
+
+#ifndef INFOADM_NO_PROPS
+/* The property table's bit for a key of KIND, as the API spells kinds. */
+static unsigned kind_bit(const char *kind)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } kinds[] = {{"machine", MB_KIND_MACHINE}, {"service", MB_KIND_SERVICE},
+                 {"site", MB_KIND_SITE},       {"vdir", MB_KIND_VDIR},
+                 {"sites", MB_KIND_SITES},     {"users", MB_KIND_USERS},
+                 {"user", MB_KIND_USER}};
+
+    for (size_t i = 0; kind != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strcmp(kinds[i].name, kind) == 0)
+            return kinds[i].bit;
+    return 0;
+}
+
+/* The service bit of KEY, from its first name ("/ftp/sites/x": ftp); 0 for "/". */
+static unsigned service_bit(const char *key)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } svcs[] = {{"www", MB_SVC_WWW}, {"ftp", MB_SVC_FTP}, {"gopher", MB_SVC_GOPHER}};
+    size_t n = strcspn(key + 1, "/");
+
+    for (size_t i = 0; i < sizeof(svcs) / sizeof(svcs[0]); i++)
+        if (strlen(svcs[i].name) == n && strncmp(svcs[i].name, key + 1, n) == 0)
+            return svcs[i].bit;
+    return 0;
+}
+
+/*
+ * NAME is not in KEYDOC's properties. The server lists every property valid on
+ * the key that has a value (secrets always), so the linked property table says
+ * why: 0 when NAME is valid there but not set and without a default, else -1.
+ */
+static int name_missing(struct cli_run *r, const json_t *keydoc, const char *key, const char *name)
+{
+    const char *kind = json_string_value(json_object_get(keydoc, "kind"));
+    const struct prop *p = props_find(name);
+    char where[96];
+
+    if (p == NULL)
+        return cli_fail(r, CLI_EXIT_API, "unknown_property", "unknown property '%s'", name);
+    if ((p->where & kind_bit(kind)) == 0) {
+        props_where_text(p->where, where, sizeof(where));
+        return cli_fail(r, CLI_EXIT_API, "not_allowed_here",
+                        "property '%s' is not valid on %s (a %s key); it belongs on %s", name, key,
+                        kind != NULL ? kind : "?", where);
+    }
+    if (!props_valid_on(p, kind_bit(kind), service_bit(key)))
+        return cli_fail(r, CLI_EXIT_API, "not_allowed_here",
+                        "property '%s' is not valid on %s: it does not apply to the %.*s service",
+                        name, key, (int)strcspn(key + 1, "/"), key + 1);
+    if (p->def != NULL || p->secret)
+        return cli_fail(r, CLI_EXIT_API, "unknown_property",
+                        "the server does not know property '%s'", name);
+    return 0;
+}
+#else
+static int name_missing(struct cli_run *r, const json_t *keydoc, const char *key, const char *name)
+{
+    (void)keydoc;
+    return cli_fail(r, CLI_EXIT_API, "unknown_property", "%s has no property '%s'", key, name);
+}
+#endif
+
+/* Property NAME of KEYDOC as {"value", "inherited", "source"...}: a new object. */
+static json_t *name_entry(struct cli_run *r, const json_t *keydoc, const char *key,
+                          const char *name)
+{
+    json_t *p = json_object_get(json_object_get(keydoc, "properties"), name);
+
+    if (json_is_object(p))
+        return json_deep_copy(p);
+    if (p != NULL)
+        return json_pack("{s:O}", "value", p);
+    if (name_missing(r, keydoc, key, name) < 0)
+        return NULL;
+    return json_pack("{s:n, s:b}", "value", "inherited", 0);
+}
+
+/* One line: a string as it is, other JSON compact, a secret as the table shows it. */
+static void print_value(FILE *f, const json_t *p)
+{
+    const json_t *v = json_object_get(p, "value");
+
+    if (json_is_true(json_object_get(p, "secret"))) {
+        char *cell = prop_cell(p);
+        fputs(cell, f);
+        free(cell);
+    } else if (json_is_string(v)) {
+        fputs(json_string_value(v), f);
+    } else if (v != NULL && !json_is_null(v)) {
+        json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY);
+    }
+    fputc('\n', f);
+}
+
+/* The values of the NAMEs after KEY, one per line in the order given; nothing
+ * is printed unless every name is found. */
+static int get_names(struct cli_run *r, const json_t *keydoc, const char *key)
+{
+    json_t *found = json_object();
+    char *const *names = r->args->pos + 1;
+    size_t n = r->args->npos - 1;
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = name_entry(r, keydoc, key, names[i]);
+        if (e == NULL) {
+            json_decref(found);
+            return -1;
+        }
+        json_object_set_new(found, names[i], e);
+    }
+    if (r->g->json)
+        return cli_emit_json(r, found);
+    for (size_t i = 0; i < n; i++)
+        print_value(r->out, json_object_get(found, names[i]));
+    json_decref(found);
+    return 0;
+}
+
+static int get_key(struct cli_run *r, json_t *resp, const char *key, bool rec)
+{
+    size_t count = 0;
+
+    if (r->g->json)
+        return cli_emit_json(r, json_incref(resp));
+    print_key(r->out, resp, key);
+    if (rec && json_object_get(resp, "subkeys") != NULL)
+        print_subkeys(r->out, resp, key, 0);
+    else if (rec)
+        return walk_children(r, resp, key, 0, &count);
+    return 0;
+}
+
 int cli_cmd_get(struct cli_run *r)
 {
     bool rec = cli_flag(r->args, "recursive");
     struct buf url = {0};
     json_t *resp = NULL;
     char *key;
-    size_t count = 0;
     int rc;
 
+    if (rec && r->args->npos > 1)
+        return cli_usage(r, "--recursive shows whole keys; it takes no property names");
     if (cli_key_arg(r, r->args->pos[0], &key) < 0)
         return -1;
     cli_key_path(&url, "/api/v1/config", key);
     if (rec)
         cli_query_add(&url, "recursive", "1");
     rc = cli_fetch(r, cli_buf_str(&url), &resp);
-    if (rc == 0 && r->g->json) {
-        cli_emit_json(r, resp);
-        resp = NULL;
-    } else if (rc == 0) {
-        print_key(r->out, resp, key);
-        if (rec && json_object_get(resp, "subkeys") != NULL)
-            print_subkeys(r->out, resp, key, 0);
-        else if (rec)
-            rc = walk_children(r, resp, key, 0, &count);
-    }
+    if (rc == 0)
+        rc = r->args->npos > 1 ? get_names(r, resp, key) : get_key(r, resp, key, rec);
     json_decref(resp);
     buf_free(&url);
     free(key);
@@ -288,6 +425,129 @@ static int number_opt(struct cli_run *r, const char *name, struct buf *url)
     return 0;
 }
 
+/* ---- history: what each revision changed, in one short line ---- */
+
+#define SUMMARY_WIDTH 60 /* characters of a history SUMMARY cell */
+
+static const char *field(const json_t *o, const char *name)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    return s != NULL ? s : "?";
+}
+
+/* Whether change C continues the part PREV is in: set (or unset) on the same key. */
+static bool same_part(const json_t *prev, const json_t *c)
+{
+    const char *what = field(c, "change");
+
+    return prev != NULL && (strcmp(what, "set") == 0 || strcmp(what, "unset") == 0) &&
+           strcmp(what, field(prev, "change")) == 0 &&
+           strcmp(field(c, "key"), field(prev, "key")) == 0;
+}
+
+/* Append change C after PREV (NULL: C is the first): ",NAME" when it continues
+ * PREV's part, else a new part "set KEY NAME", "unset KEY NAME", "+KEY", "-KEY". */
+static void summary_add(struct buf *b, const json_t *prev, const json_t *c)
+{
+    const char *what = field(c, "change"), *key = field(c, "key"), *sep = prev ? "; " : "";
+
+    if (same_part(prev, c))
+        buf_printf(b, ",%s", field(c, "name"));
+    else if (strcmp(what, "create") == 0 || strcmp(what, "delete") == 0)
+        buf_printf(b, "%s%c%s", sep, what[0] == 'c' ? '+' : '-', key);
+    else
+        buf_printf(b, "%s%s %s %s", sep, what, key, field(c, "name"));
+}
+
+static void more_text(char *out, size_t cap, long long rest)
+{
+    out[0] = '\0';
+    if (rest > 0)
+        snprintf(out, cap, "; +%lld more", rest);
+}
+
+/* How many bytes of the UTF-8 string S its first COLS characters take. */
+static size_t prefix_bytes(const char *s, size_t cols)
+{
+    size_t i, w = 0;
+
+    for (i = 0; s[i] != '\0'; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80 && w++ == cols)
+            break;
+    return i;
+}
+
+/* Change C alone does not fit: its text cut with "…" to leave room for "; +REST more". */
+static void summary_cut(struct buf *b, const json_t *c, long long rest, size_t width)
+{
+    struct buf one = {0};
+    char more[48];
+    size_t room;
+
+    more_text(more, sizeof(more), rest);
+    room = width > strlen(more) + 1 ? width - strlen(more) - 1 : 1;
+    summary_add(&one, NULL, c);
+    buf_printf(b, "%.*s…", (int)prefix_bytes(cli_buf_str(&one), room), cli_buf_str(&one));
+    buf_free(&one);
+}
+
+char *cli_history_summary(const json_t *summary, long long total, size_t width)
+{
+    long long n = (long long)json_array_size(summary), shown = 0;
+    const json_t *c, *prev = NULL;
+    struct buf b = {0};
+    char more[48];
+    size_t i;
+    char *s;
+
+    if (n == 0)
+        return NULL;
+    total = total < n ? n : total;
+    /* Changes in order while they fit with the count of those left out. */
+    json_array_foreach (summary, i, c) {
+        size_t len = b.len;
+        summary_add(&b, prev, c);
+        more_text(more, sizeof(more), total - shown - 1);
+        if (out_width(cli_buf_str(&b)) + strlen(more) > width) {
+            b.len = len;
+            break;
+        }
+        prev = c;
+        shown++;
+    }
+    if (shown == 0) {
+        summary_cut(&b, json_array_get(summary, 0), total - 1, width);
+        shown = 1;
+    }
+    more_text(more, sizeof(more), total - shown);
+    buf_puts(&b, more);
+    s = xstrdup(cli_buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+static void history_row(struct out_table *t, const json_t *rev)
+{
+    const json_t *count = json_object_get(rev, "changes_count");
+    const json_t *summary = json_object_get(rev, "summary");
+    char *time = out_time(json_object_get(rev, "time")), *sum = NULL;
+    json_t *tv = json_string(time), *sv = NULL;
+
+    if (json_is_array(summary))
+        sum = cli_history_summary(summary, json_is_integer(count) ? json_integer_value(count) : 0,
+                                  SUMMARY_WIDTH);
+    if (sum != NULL)
+        sv = json_string(sum);
+    out_table_add_json(t, (const json_t *[]){json_object_get(rev, "revision"), tv,
+                                             json_object_get(rev, "identity"),
+                                             json_object_get(rev, "address"), count, sv,
+                                             json_object_get(rev, "comment")});
+    json_decref(tv);
+    json_decref(sv);
+    free(time);
+    free(sum);
+}
+
 int cli_cmd_history(struct cli_run *r)
 {
     struct buf url = {0};
@@ -306,21 +566,13 @@ int cli_cmd_history(struct cli_run *r)
         return -1;
     if (r->g->json)
         return cli_emit_json(r, resp);
-    t = out_table_new(6,
-                      (const char *[]){"REV", "TIME", "IDENTITY", "ADDRESS", "CHANGES", "COMMENT"});
+    /* A server before 0.5.0 sends no "summary": its column shows "-", the count stays. */
+    t = out_table_new(
+        7, (const char *[]){"REV", "TIME", "IDENTITY", "ADDRESS", "CHANGES", "SUMMARY", "COMMENT"});
     out_table_right(t, 0);
     out_table_right(t, 4);
-    json_array_foreach (json_object_get(resp, "revisions"), i, rev) {
-        char *time = out_time(json_object_get(rev, "time"));
-        json_t *tv = json_string(time);
-        out_table_add_json(t, (const json_t *[]){json_object_get(rev, "revision"), tv,
-                                                 json_object_get(rev, "identity"),
-                                                 json_object_get(rev, "address"),
-                                                 json_object_get(rev, "changes_count"),
-                                                 json_object_get(rev, "comment")});
-        json_decref(tv);
-        free(time);
-    }
+    json_array_foreach (json_object_get(resp, "revisions"), i, rev)
+        history_row(t, rev);
     cli_emit_table(r, t);
     json_decref(resp);
     return 0;

@@ -121,7 +121,8 @@ json_t *mb_effective(struct mb *mb, const char *key);
 
 /**
  * Revisions before BEFORE (0 = from the latest), newest first, at most LIMIT
- * (0 = 50, capped at 1000): [{revision, time, identity, address, comment, changes_count}].
+ * (0 = 50, capped at 1000): [{revision, time, identity, address, comment, changes_count,
+ * summary}], summary being the first changes as {change, key, name?}, never values.
  */
 json_t *mb_history(struct mb *mb, uint64_t before, unsigned limit);
 /**

@@ -8,6 +8,7 @@
 
 #define HISTORY_DEFAULT 50
 #define HISTORY_MAX 1000
+#define SUMMARY_MAX 8 /* changes named in a history entry's "summary" */
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct mb_error *err)
 {
@@ -160,13 +161,44 @@ static json_t *revision_row(sqlite3_stmt *st)
                      (json_int_t)sqlite3_column_int64(st, 5));
 }
 
+/* The first SUMMARY_MAX of CHANGES without their values: enough for a one-line
+ * history, and nothing secret (the stored changes mask secrets anyway). */
+static json_t *summary_of(const json_t *changes)
+{
+    json_t *out = json_array();
+    const json_t *c;
+    size_t i;
+
+    json_array_foreach (changes, i, c) {
+        json_t *s, *name = json_object_get(c, "name");
+        if (i == SUMMARY_MAX)
+            break;
+        s = json_pack("{s:O?, s:O?}", "change", json_object_get(c, "change"), "key",
+                      json_object_get(c, "key"));
+        if (s != NULL && json_is_string(name))
+            json_object_set(s, "name", name);
+        json_array_append_new(out, s);
+    }
+    return out;
+}
+
+/* A revision's row (columns as in mb_history) and the summary of its CHANGES (borrowed). */
+static json_t *revision_entry(sqlite3_stmt *st, const json_t *changes)
+{
+    json_t *o = revision_row(st);
+
+    if (json_is_array(changes))
+        json_object_set_new(o, "summary", summary_of(changes));
+    return o;
+}
+
 json_t *mb_history(struct mb *mb, uint64_t before, unsigned limit)
 {
     sqlite3_stmt *st;
     json_t *out = json_array();
 
     if (prepare(mb->db,
-                "SELECT n, time, identity, address, comment, nchanges FROM revisions"
+                "SELECT n, time, identity, address, comment, nchanges, changes FROM revisions"
                 " WHERE n < ? ORDER BY n DESC LIMIT ?",
                 &st, NULL) == -1)
         return out;
@@ -176,17 +208,21 @@ json_t *mb_history(struct mb *mb, uint64_t before, unsigned limit)
                      limit == 0            ? HISTORY_DEFAULT
                      : limit > HISTORY_MAX ? HISTORY_MAX
                                            : (int)limit);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(out, revision_row(st));
+    /* The summaries cost a parse of each listed revision's changes: LIMIT bounds it. */
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *changes = column_json(st, 6);
+        json_array_append_new(out, revision_entry(st, changes));
+        json_decref(changes);
+    }
     sqlite3_finalize(st);
     return out;
 }
 
 static json_t *revision_zero(void)
 {
-    return json_pack("{s:i, s:n, s:s, s:s, s:s, s:i, s:[]}", "revision", 0, "time", "identity", "",
-                     "address", "", "comment", "the empty configuration", "changes_count", 0,
-                     "changes");
+    return json_pack("{s:i, s:n, s:s, s:s, s:s, s:i, s:[], s:[]}", "revision", 0, "time",
+                     "identity", "", "address", "", "comment", "the empty configuration",
+                     "changes_count", 0, "summary", "changes");
 }
 
 json_t *mb_revision_get(struct mb *mb, uint64_t n, struct mb_error *err)
@@ -207,8 +243,9 @@ json_t *mb_revision_get(struct mb *mb, uint64_t n, struct mb_error *err)
         return NULL;
     sqlite3_bind_int64(st, 1, n > INT64_MAX ? INT64_MAX : (sqlite3_int64)n);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        o = revision_row(st);
-        json_object_set_new(o, "changes", column_json(st, 6));
+        json_t *changes = column_json(st, 6);
+        o = revision_entry(st, changes);
+        json_object_set_new(o, "changes", changes);
     }
     sqlite3_finalize(st);
     if (o == NULL) {

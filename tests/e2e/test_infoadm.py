@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 
 import pytest
 
@@ -417,6 +418,173 @@ def test_https_inventory(admin_server, infoadm_bin, tmp_path):
     inv.write_text(json.dumps(doc))
     p = run_infoadm(["-s", "web1", "version"], env=env)
     assert p.returncode == 4, (p.returncode, p.err)
+
+
+# -- 7. get KEY NAME: one property's value ------------------------------------
+
+def test_get_names_prints_values_only(admin_server, infoadm_bin):
+    srv = admin_server()
+    adm_ok(srv, "set", "/www", "default_documents=index.html,default.htm", "header_timeout=12")
+    adm_ok(srv, "set", "/www/sites/default", "comment=the main site")
+    # One name: the value alone, a string bare.
+    assert adm_ok(srv, "get", "/www/sites/default", "state").out == "started\n"
+    # A list, inherited from /www: compact JSON, not the table's a,b form.
+    p = adm_ok(srv, "get", "/www/sites/default", "default_documents")
+    assert p.out == '["index.html","default.htm"]\n', p.out
+    # Several names: one line each, in the order given, whatever their type.
+    p = adm_ok(srv, "get", "www/sites/default", "header_timeout", "bindings", "comment",
+               "directory_browsing")
+    assert p.out.splitlines() == ["12", f'["127.0.0.1:{srv.port}"]', "the main site", "false"], p.out
+    assert p.err == "", p.err
+    # Valid on the key but neither set nor defaulted: an empty line, exit 0.
+    assert adm_ok(srv, "get", "/www/sites/default", "admin_email", "state").out == "\nstarted\n"
+
+
+def test_get_names_json(admin_server, infoadm_bin):
+    srv = admin_server()
+    adm_ok(srv, "set", "/www", "default_documents=index.html,default.htm")
+    g = adm_json(srv, "get", "/www/sites/default", "default_documents", "state", "bindings")
+    assert g == {
+        "default_documents": {"value": ["index.html", "default.htm"], "inherited": True,
+                              "source": "/www"},
+        "state": {"value": "started", "inherited": True, "source": "default"},
+        "bindings": {"value": [f"127.0.0.1:{srv.port}"], "inherited": False},
+    }, g
+    g = adm_json(srv, "get", "/www/sites/default", "admin_email")
+    assert g == {"admin_email": {"value": None, "inherited": False}}, g
+
+
+def test_get_name_secret_is_not_shown(admin_server, infoadm_bin):
+    srv = admin_server()
+    assert adm_ok(srv, "get", "/www/sites/default", "anonymous_password").out == \
+        "(secret, not set)\n"
+    adm_ok(srv, "set", "/www/sites/default", "anonymous_password=hunter2-secret")
+    p = adm_ok(srv, "get", "/www/sites/default", "anonymous_password", "state")
+    assert p.out == "(secret, set)\nstarted\n", p.out
+    p = adm_ok(srv, "--json", "get", "/www/sites/default", "anonymous_password")
+    assert "hunter2" not in p.out, p.out
+    v = json.loads(p.out)["anonymous_password"]
+    assert v["secret"] is True and v["set"] is True and v["value"] == "", v
+
+
+def test_get_unknown_name_fails_with_one_line(admin_server, infoadm_bin):
+    srv = admin_server()
+    p = adm(srv, "get", "/www/sites/default", "state", "colour")
+    assert p.returncode == 1, (p.returncode, p.out, p.err)
+    assert p.out == "", f"printed values before failing: {p.out!r}"
+    assert p.err == "infoadm: unknown property 'colour'\n", p.err
+    # A property, but not one of this kind of key.
+    p = adm(srv, "get", "/www/sites/default", "path")
+    assert p.returncode == 1 and p.out == "", (p.returncode, p.out, p.err)
+    assert p.err == ("infoadm: property 'path' is not valid on /www/sites/default (a site key); "
+                     "it belongs on virtual directories\n"), p.err
+    p = adm(srv, "--json", "get", "/www", "ftp_greeting")
+    assert p.returncode == 1 and p.out == "", (p.returncode, p.out, p.err)
+    assert p.err == ("infoadm: property 'ftp_greeting' is not valid on /www: it does not apply "
+                     "to the www service\n"), p.err
+    # No such key: the server's answer, exit 1.
+    p = adm(srv, "get", "/www/sites/nosuch", "state")
+    assert p.returncode == 1 and p.out == "" and "/www/sites/nosuch" in p.err, (p.out, p.err)
+    # --recursive shows whole keys: with names it is a usage error, nothing asked.
+    p = adm(srv, "get", "/www", "state", "--recursive")
+    assert p.returncode == 2 and p.out == "", (p.returncode, p.out, p.err)
+    assert p.err.startswith("infoadm: get: --recursive") and len(p.err.splitlines()) == 1, p.err
+
+
+def test_get_name_in_a_shell_substitution(admin_server, infoadm_bin):
+    """The issue's use: x=$(infoadm get /www/sites/default state)."""
+    srv = admin_server()
+    adm_ok(srv, "stop", "www", "default")
+    script = ('x=$("$INFOADM" -s "unix:$SOCK" get /www/sites/default state) && '
+              'printf "<%s>" "$x"')
+    p = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, INFOADM=infoadm_bin, SOCK=srv.admin_socket))
+    assert p.returncode == 0 and p.stdout == "<stopped>", (p.returncode, p.stdout, p.stderr)
+
+
+# -- 8. history: what each revision changed --------------------------------------
+
+def history_rows(srv, *args):
+    """{revision: [REV, TIME, IDENTITY, ADDRESS, CHANGES, SUMMARY, COMMENT]} of infoadm history."""
+    out = adm_ok(srv, "history", *args).out
+    lines = out.splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == \
+        ["REV", "TIME", "IDENTITY", "ADDRESS", "CHANGES", "SUMMARY", "COMMENT"], out
+    rows = {}
+    for ln in lines[1:]:
+        cells = re.split(r"\s{2,}", ln.strip())
+        assert len(cells) == 7, f"not 7 cells: {ln!r}"
+        rows[int(cells[0])] = cells
+    return rows
+
+
+def rev_printed(p):
+    m = re.search(r"\(revision (\d+)\)$", p.out.strip())
+    assert m, p.out
+    return int(m.group(1))
+
+
+def test_history_summary_of_set_create_unset_delete(admin_server, infoadm_bin, tmp_path):
+    srv = admin_server()
+    blog = tmp_path / "blog"
+    blog.mkdir()
+    r_set = rev_printed(adm_ok(srv, "set", "/www/sites/default", "default_documents=home.html",
+                               "directory_browsing=true", "--comment", "listings on"))
+    r_add = rev_printed(adm_ok(srv, "site", "add", "blog", "--binding",
+                               f"127.0.0.1:{free_port()}", "--path", str(blog)))
+    r_unset = rev_printed(adm_ok(srv, "unset", "/www/sites/default", "directory_browsing"))
+    r_del = rev_printed(adm_ok(srv, "site", "remove", "blog"))
+    r_secret = rev_printed(adm_ok(srv, "set", "/www", "anonymous_password=hunter2-secret"))
+    rows = history_rows(srv, "--limit", "5")
+    assert sorted(rows) == [r_set, r_add, r_unset, r_del, r_secret], rows
+    want = {
+        r_set: ("2", "set /www/sites/default default_documents,directory_browsing", "listings on"),
+        r_add: ("2", "+/www/sites/blog; +/www/sites/blog/root", "-"),
+        r_unset: ("1", "unset /www/sites/default directory_browsing", "-"),
+        r_del: ("2", "-/www/sites/blog/root; -/www/sites/blog", "-"),
+        r_secret: ("1", "set /www anonymous_password", "-"),
+    }
+    for rev, (count, summary, comment) in want.items():
+        assert rows[rev][4:] == [count, summary, comment], (rev, rows[rev])
+    # The API's summary: the changes without their values, secrets or not.
+    h = adm_json(srv, "history", "--limit", "5")
+    by_rev = {x["revision"]: x for x in h["revisions"]}
+    assert by_rev[r_set]["summary"] == [
+        {"change": "set", "key": "/www/sites/default", "name": "default_documents"},
+        {"change": "set", "key": "/www/sites/default", "name": "directory_browsing"}]
+    assert by_rev[r_del]["summary"] == [{"change": "delete", "key": "/www/sites/blog/root"},
+                                        {"change": "delete", "key": "/www/sites/blog"}]
+    assert "hunter2" not in json.dumps(h)
+    # One revision carries the same summary beside its changes.
+    one = admin_request(srv, "GET", f"/api/v1/revisions/{r_add}").json
+    assert one["summary"] == by_rev[r_add]["summary"] and len(one["changes"]) == 2, one
+
+
+def test_history_summary_truncated(admin_server, infoadm_bin):
+    srv = admin_server()
+    docs = srv.dirs["docs"]
+    names = ["directory_browsing=true", "browse_show_date=false", "browse_show_time=false",
+             "browse_show_size=false", "browse_show_extension=false", "browse_long_date=true",
+             "access_write=true", "access_execute=true", "access_script=true",
+             "require_tls=false", "symlinks=never", "default_documents=a.html"]
+    r_many = rev_printed(adm_ok(srv, "set", "/www/sites/default/root", *names))
+    alias = "/" + "a" * 70
+    r_long = rev_printed(adm_ok(srv, "vdir", "add", "default", alias, docs))
+    r_mix = rev_printed(adm_ok(srv, "set", "/www", "header_timeout=11", "connection_timeout=20",
+                               "max_body=4096", "log_size=2048", "max_connections=9"))
+    rows = history_rows(srv, "--limit", "3")
+    # 12 changes, the server names the first 8: as many as fit, then the count left out.
+    assert rows[r_many][4:6] == ["12", "set /www/sites/default/root directory_browsing; +11 more"]
+    h = {x["revision"]: x for x in adm_json(srv, "history", "--limit", "3")["revisions"]}
+    assert h[r_many]["changes_count"] == 12 and len(h[r_many]["summary"]) == 8, h[r_many]
+    # One change longer than the column: cut with "…".
+    cell = rows[r_long][5]
+    assert cell == ("+/www/sites/default/root/" + "a" * 34 + "…"), cell
+    assert len(cell) == 60
+    # Names of one key joined while they fit.
+    cell = rows[r_mix][5]
+    assert cell == "set /www header_timeout,connection_timeout,max_body; +2 more", cell
+    assert all(len(r[5]) <= 60 for r in rows.values()), rows
 
 
 # -- 9. capability refusal ------------------------------------------------------
