@@ -267,6 +267,8 @@ deb: deps all
 	  | gzip -9n > $(DEB_ROOT)/usr/share/doc/infosrv/changelog.gz
 	install -m 0755 dist/deb/postinst dist/deb/prerm dist/deb/postrm $(DEB_ROOT)/DEBIAN/
 	echo /etc/default/infosrv > $(DEB_ROOT)/DEBIAN/conffiles
+	cd $(DEB_ROOT) && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | LC_ALL=C sort -z \
+	  | xargs -0 md5sum > DEBIAN/md5sums
 	mkdir -p $(BUILD)/deb/debian && printf 'Source: infosrv\n\nPackage: infosrv\nArchitecture: any\n' \
 	  > $(BUILD)/deb/debian/control
 	cd $(BUILD)/deb && dpkg-shlibdeps -O -eroot/usr/sbin/infosrv -eroot/usr/bin/infoadm \
