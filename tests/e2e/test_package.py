@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO
 from rawhttp import wait_for
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
 
 
 def installed():
@@ -33,6 +33,30 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def test_make_install_and_uninstall_stay_inside_destdir(tmp_path):
+    dest = str(tmp_path / "dest")
+    p = subprocess.run(["make", "--no-print-directory", "-C", REPO, "install", f"DESTDIR={dest}",
+                        "PREFIX=/usr"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    files = sorted(os.path.relpath(os.path.join(b, f), dest)
+                   for b, _, fs in os.walk(dest) for f in fs)
+    assert files == sorted([
+        "etc/default/infosrv", "usr/bin/infoadm", "usr/lib/systemd/system/infosrv.service",
+        "usr/sbin/infosrv", "usr/share/bash-completion/completions/infoadm",
+        "usr/share/man/man1/infoadm.1", "usr/share/man/man5/infosrv-properties.5",
+        "usr/share/man/man8/infosrv.8"]), files
+    assert os.path.isdir(os.path.join(dest, "var/lib/infosrv"))
+    assert os.path.isdir(os.path.join(dest, "var/log/infosrv"))
+    with open(os.path.join(dest, "usr/lib/systemd/system/infosrv.service")) as f:
+        assert "ExecStart=/usr/sbin/infosrv " in f.read()
+    p = subprocess.run(["make", "--no-print-directory", "-C", REPO, "uninstall",
+                        f"DESTDIR={dest}", "PREFIX=/usr"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    left = [os.path.join(b, f) for b, _, fs in os.walk(dest) for f in fs]
+    assert left == [], left
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +75,7 @@ def deb():
     return path
 
 
+@ROOT_ONLY
 def test_lintian_finds_no_error(deb):
     p = subprocess.run(["lintian", "--fail-on", "error", deb], capture_output=True, text=True,
                        timeout=600)
@@ -59,6 +84,7 @@ def test_lintian_finds_no_error(deb):
     assert not [ln for ln in p.stdout.splitlines() if ln.startswith("E:")], p.stdout
 
 
+@ROOT_ONLY
 def test_the_package_contents(deb):
     listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True).stdout
     for path in ("./usr/sbin/infosrv", "./usr/bin/infoadm", "./lib/systemd/system/infosrv.service",
@@ -69,6 +95,7 @@ def test_the_package_contents(deb):
         assert path in listing, f"{path} is not in the package:\n{listing}"
 
 
+@ROOT_ONLY
 def test_install_run_as_the_user_and_purge(deb):
     p = subprocess.run(["dpkg", "-i", deb], capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))

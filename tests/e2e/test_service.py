@@ -65,6 +65,7 @@ class Daemon:
         e = sanitizer_env()
         e.update(env or {})
         self.err = open(os.path.join(self.dir, "stderr.txt"), "wb")
+        args = [self.root if a == "@ROOT@" else a for a in args]
         self.proc = subprocess.Popen(
             list(prefix) + [infosrv_path(), "--state-dir", self.state, "--root", self.root,
                             "--workers", "2"] + list(args), cwd=self.dir, env=e, stdin=subprocess.DEVNULL,
@@ -137,7 +138,9 @@ def get(port, path="/index.html"):
 @ROOT_ONLY
 def test_started_as_root_it_runs_as_the_user_with_a_helper_for_low_ports():
     low, low2 = free_low_port(), None
-    d = Daemon(["--user", "nobody", "--http", f"127.0.0.1:{low}", "--admin", "none"])
+    ftp_port = free_port()
+    d = Daemon(["--user", "nobody", "--http", f"127.0.0.1:{low}", "--admin", "none",
+                "--ftp", f"127.0.0.1:{ftp_port}", "--ftp-root", "@ROOT@"])
     try:
         nobody = pwd.getpwnam("nobody")
         pid = d.proc.pid
@@ -168,6 +171,26 @@ def test_started_as_root_it_runs_as_the_user_with_a_helper_for_low_ports():
         crt = os.path.join(d.state, "tls", "www-low.crt")
         assert os.stat(crt).st_uid == nobody.pw_uid
         assert "running as nobody" in d.error_log(), d.error_log()[-2000:]
+        # An FTP upload into a directory the user may write.
+        incoming = os.path.join(d.dir, "incoming")
+        os.mkdir(incoming)
+        os.chown(incoming, nobody.pw_uid, nobody.pw_gid)
+        out = subprocess.run([os.environ.get("INFOADM_BIN", os.path.join(REPO, "build", "test",
+                                                                          "infoadm")),
+                              "-s", sock, "vdir", "add", "default", "/incoming", incoming,
+                              "--write", "--service", "ftp"], capture_output=True, text=True,
+                             env=sanitizer_env())
+        assert out.returncode == 0, out.stderr
+        import ftplib
+        import io
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", ftp_port, timeout=10)
+        f.login("anonymous", "t@example.org")
+        f.storbinary("STOR /incoming/up.txt", io.BytesIO(b"uploaded as nobody\n"))
+        f.quit()
+        up = os.path.join(incoming, "up.txt")
+        assert open(up, "rb").read() == b"uploaded as nobody\n"
+        assert os.stat(up).st_uid == nobody.pw_uid
         d.stop()
         # The helper went with the server.
         wait_for(lambda: not [k for k in children(pid)], timeout=5, what="the helper to exit")
