@@ -333,17 +333,6 @@ static int completion_write(FILE *f, void *tmpl)
 #ifndef GEN_NO_MAIN
 int main(int argc, char **argv)
 {
-    char *tmpl;
-    int rc;
-
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: gen_completion TEMPLATE [OUTPUT]\n");
-        return 2;
-    }
-    if ((tmpl = gen_read_file(argv[1])) == NULL)
-        return 1;
-    rc = gen_output("gen_completion", argc == 3 ? argv[2] : NULL, completion_write, tmpl);
-    free(tmpl);
-    return rc;
+    return gen_template_main("gen_completion", "OUTPUT", argc, argv, completion_write);
 }
 #endif

@@ -119,17 +119,6 @@ static int infoadm_man_write(FILE *f, void *tmpl)
 #ifndef GEN_NO_MAIN
 int main(int argc, char **argv)
 {
-    char *tmpl;
-    int rc;
-
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: gen_infoadm_man TEMPLATE [OUTPUT.1]\n");
-        return 2;
-    }
-    if ((tmpl = gen_read_file(argv[1])) == NULL)
-        return 1;
-    rc = gen_output("gen_infoadm_man", argc == 3 ? argv[2] : NULL, infoadm_man_write, tmpl);
-    free(tmpl);
-    return rc;
+    return gen_template_main("gen_infoadm_man", "OUTPUT.1", argc, argv, infoadm_man_write);
 }
 #endif

@@ -246,3 +246,20 @@ int gen_output(const char *prog, const char *path, int (*write)(FILE *f, void *a
     free(text);
     return rc;
 }
+
+int gen_template_main(const char *prog, const char *out_name, int argc, char **argv,
+                      int (*write)(FILE *f, void *tmpl))
+{
+    char *tmpl;
+    int rc;
+
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: %s TEMPLATE [%s]\n", prog, out_name);
+        return 2;
+    }
+    if ((tmpl = gen_read_file(argv[1])) == NULL)
+        return 1;
+    rc = gen_output(prog, argc == 3 ? argv[2] : NULL, write, tmpl);
+    free(tmpl);
+    return rc;
+}

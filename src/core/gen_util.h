@@ -41,5 +41,12 @@ char *gen_read_file(const char *path);
  * stdout when PATH is NULL. WRITE returns 0 or -1. Returns main()'s exit status.
  */
 int gen_output(const char *prog, const char *path, int (*write)(FILE *f, void *arg), void *arg);
+/**
+ * The main of a generator that expands a template: `PROG TEMPLATE [OUTPUT]`
+ * (OUT_NAME names OUTPUT in the usage line); WRITE gets the template's text.
+ * Returns the exit status.
+ */
+int gen_template_main(const char *prog, const char *out_name, int argc, char **argv,
+                      int (*write)(FILE *f, void *tmpl));
 
 #endif

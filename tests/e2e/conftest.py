@@ -4,6 +4,7 @@ check on teardown that it stopped cleanly with no sanitizer report."""
 
 import json
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -219,6 +220,15 @@ class Server:
                 raise AssertionError(f"stats.json/sessions.json not written within {timeout}s of SIGUSR2")
             time.sleep(0.02)
         return self.state_json("stats.json"), self.state_json("sessions.json")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free just now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def health_check(port):

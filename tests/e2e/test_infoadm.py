@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 import tree
-from conftest import admin_request, run_infoadm
+from conftest import admin_request, run_infoadm, free_port
 from rawhttp import RawConn, build_request, request, wait_for
 
 HOME_HTML = b"<!DOCTYPE html>\n<html><body><h1>home.html, not index.html</h1></body></html>\n"
@@ -322,14 +322,6 @@ def test_stop_and_start_one_site(admin_server, infoadm_bin):
 
 
 # -- 6. site add / vdir add -------------------------------------------------------
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def test_site_add_serves_new_root(admin_server, infoadm_bin, tmp_path):
     srv = admin_server()

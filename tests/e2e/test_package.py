@@ -9,13 +9,12 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, free_port
 from rawhttp import wait_for
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
@@ -25,14 +24,6 @@ def installed():
     p = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "infosrv"], capture_output=True,
                        text=True)
     return "install ok installed" in p.stdout
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_make_install_and_uninstall_stay_inside_destdir(tmp_path):

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import tree
-from conftest import REPO, infosrv_path, sanitizer_env
+from conftest import REPO, free_port, infosrv_path, sanitizer_env
 from rawhttp import wait_for
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
@@ -38,14 +38,6 @@ def free_low_port():
         finally:
             s.close()
     pytest.skip("no free port below 1024 on 127.0.0.1")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Daemon:
