@@ -453,8 +453,18 @@ static int open_tcp(const char *state_dir, const struct net_addr *a, char *err, 
     A.ssl_ctx = tls_server_ctx(crt, key, err, errlen);
     if (A.ssl_ctx == NULL)
         return -1;
-    A.tcp_fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     net_addr_str((const struct sockaddr *)&a->ss, where, sizeof(where));
+    if (net_port((const struct sockaddr *)&a->ss) < 1024 && geteuid() != 0) {
+        /* a privileged port once root is given up: the privsep helper opens it */
+        if (net_probe_free(a) == -1 || (A.tcp_fd = net_listen(a, 64)) == -1) {
+            snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+            return -1;
+        }
+        fcntl(A.tcp_fd, F_SETFL, fcntl(A.tcp_fd, F_GETFL) & ~O_NONBLOCK);
+        A.tcp_port = (unsigned)net_local_port(A.tcp_fd);
+        return 0;
+    }
+    A.tcp_fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (A.tcp_fd == -1 || setsockopt(A.tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
         bind(A.tcp_fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
         listen(A.tcp_fd, 64) == -1) {

@@ -26,6 +26,17 @@ ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as
 UNIT = os.path.join(REPO, "dist", "infosrv.service")
 
 
+def _free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def free_low_port():
     """A free TCP port below 1024 on 127.0.0.1."""
     for port in range(990, 900, -1):
@@ -131,8 +142,9 @@ def get(port, path="/index.html"):
 def test_started_as_root_it_runs_as_the_user_with_a_helper_for_low_ports():
     low, low2 = free_low_port(), None
     ftp_port = free_port()
-    d = Daemon(["--user", "nobody", "--http", f"127.0.0.1:{low}", "--admin", "none",
-                "--ftp", f"127.0.0.1:{ftp_port}", "--ftp-root", "@ROOT@"])
+    admin_low = next(p for p in range(low - 1, 900, -1) if _free(p))
+    d = Daemon(["--user", "nobody", "--http", f"127.0.0.1:{low}", "--admin",
+                f"127.0.0.1:{admin_low}", "--ftp", f"127.0.0.1:{ftp_port}", "--ftp-root", "@ROOT@"])
     try:
         nobody = pwd.getpwnam("nobody")
         pid = d.proc.pid
@@ -143,8 +155,16 @@ def test_started_as_root_it_runs_as_the_user_with_a_helper_for_low_ports():
         # The one process that kept root is the helper, and it is the server's child.
         kids = children(pid)
         assert [k[1:] for k in kids] == [["root", "infosrv-priv"]], kids
-        # The port below 1024 was opened by the helper and serves.
+        # The ports below 1024 were opened by the helper and serve (the admin API over
+        # HTTPS answers 401 without a token).
         assert get(low) == (200, tree.INDEX_HTML)
+        import http.client
+        import ssl
+        c = http.client.HTTPSConnection("127.0.0.1", admin_low, timeout=5,
+                                        context=ssl._create_unverified_context())
+        c.request("GET", "/api")
+        assert c.getresponse().status == 401
+        c.close()
         # The state directory is the user's: the metabase takes commits, logs are written.
         for name in ("metabase.db", "admin.sock", "logs"):
             assert os.stat(os.path.join(d.state, name)).st_uid == nobody.pw_uid, name
