@@ -264,3 +264,68 @@ int net_parse_binding(const char *s, struct net_addr *out, bool *tls, const char
                -1;
     return net_parse_addr(s + scheme, out, why);
 }
+
+void net_addr16(const struct sockaddr *sa, unsigned char out[16])
+{
+    memset(out, 0, 16);
+    if (sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else if (sa->sa_family == AF_INET) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    }
+}
+
+int net_parse_cidr(const char *s, unsigned char addr[16], unsigned *bits, const char **why)
+{
+    char host[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    unsigned max, v = 0;
+    struct in_addr a4;
+
+    if (n == 0 || n >= sizeof(host))
+        return *why = "an address, or ADDR/BITS", -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    memset(addr, 0, 16);
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &a4, 4);
+        max = 32;
+    } else if (inet_pton(AF_INET6, host, addr) == 1) {
+        max = 128;
+    } else {
+        return *why = "a numeric IPv4 or IPv6 address, or ADDR/BITS", -1;
+    }
+    if (slash) {
+        const char *p = slash + 1;
+        if (*p == '\0' || strlen(p) > 3)
+            return *why = "a prefix length after the '/'", -1;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9')
+                return *why = "a prefix length after the '/'", -1;
+            v = v * 10 + (unsigned)(*p - '0');
+        }
+        if (v > max)
+            return *why = max == 32 ? "a prefix length of at most 32 for IPv4"
+                                    : "a prefix length of at most 128 for IPv6", -1;
+    } else {
+        v = max;
+    }
+    *bits = max == 32 ? v + 96 : v;
+    for (unsigned b = *bits; b < 128; b++)
+        if (addr[b / 8] & (0x80 >> (b % 8)))
+            return *why = "an address whose bits after the prefix are zero (a network, like "
+                          "10.0.0.0/8)", -1;
+    return 0;
+}
+
+bool net_prefix_match(const unsigned char a[16], const unsigned char prefix[16], unsigned bits)
+{
+    unsigned whole = bits / 8, rest = bits % 8;
+
+    if (bits > 128 || memcmp(a, prefix, whole) != 0)
+        return false;
+    return rest == 0 || ((a[whole] ^ prefix[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
+}

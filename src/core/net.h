@@ -58,6 +58,16 @@ void net_host_str(const struct sockaddr *sa, char *out, size_t cap);
 void net_addr_str(const struct sockaddr *sa, char *out, size_t cap);
 /** True when A and B are the same address and port. */
 bool net_addr_eq(const struct net_addr *a, const struct net_addr *b);
+/** ADDR (IPv4 or IPv6) as 16 bytes, IPv4 mapped into IPv6 (::ffff:a.b.c.d). */
+void net_addr16(const struct sockaddr *sa, unsigned char out[16]);
+/**
+ * Parse "ADDR" or "ADDR/BITS" (IPv4 or IPv6, numeric) into 16 bytes as
+ * net_addr16 gives and the prefix length over them (IPv4 prefixes gain 96).
+ * 0, or -1 with *WHY saying what is wrong.
+ */
+int net_parse_cidr(const char *s, unsigned char addr[16], unsigned *bits, const char **why);
+/** True when the first BITS bits of A and PREFIX agree. */
+bool net_prefix_match(const unsigned char a[16], const unsigned char prefix[16], unsigned bits);
 /** The port of a socket address. */
 unsigned net_port(const struct sockaddr *sa);
 

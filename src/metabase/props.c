@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/net.h"
 #include "metabase/mb_int.h"
 
 #define TiB (1LL << 40)
@@ -19,6 +20,17 @@ static const char *const listing_values[] = {"unix", "msdos", NULL};
 static const char *const ftp_tls_values[] = {"off", "allow", "require", NULL};
 static const char *const off_on_values[] = {"off", "on", NULL};
 static const char *const acme_challenge_values[] = {"http-01", "tls-alpn-01", NULL};
+static const char *const ip_default_values[] = {"grant", "deny", NULL};
+
+/* An IPv4 or IPv6 address or network, as net_parse_cidr takes it. */
+static const char *cidr_check(const char *s)
+{
+    unsigned char addr[16];
+    unsigned bits;
+    const char *why;
+
+    return net_parse_cidr(s, addr, &bits, &why) == 0 ? NULL : why;
+}
 
 /* A DNS name as a client sends it in Host or SNI: letters, digits, '-' and
  * dots between labels of 1 to 63 bytes, compared without regard to case. */
@@ -122,6 +134,13 @@ static const struct prop table[] = {
     {.name = "require_tls", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
      .doc = "Plain HTTP requests get a 301 to the same URL on the site's https:// binding."},
+    {.name = "ip_default", .type = PROP_ENUM, .def = "\"grant\"", .values = ip_default_values,
+     .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Whether clients not listed in ip_exceptions are granted or denied access (403)."},
+    {.name = "ip_exceptions", .type = PROP_STRLIST, .def = "[]", .item_check = cidr_check,
+     .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Client addresses or networks (\"10.0.0.0/8\", \"2001:db8::/32\", \"127.0.0.1\") "
+            "that get the opposite of ip_default."},
     {.name = "header_timeout", .type = PROP_INT, .def = "10", .min = 1, .max = 3600,
      .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Seconds allowed to receive a request head before 408 and close."},

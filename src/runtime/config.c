@@ -423,6 +423,22 @@ static bool link_allowed(const char *path, const char *parent, enum path_symlink
     return ok;
 }
 
+/* ip_default and ip_exceptions (checked by the property table when stored). */
+static void vdir_ipacl(struct vdir *v, const json_t *eff)
+{
+    const json_t *list = json_object_get(eff, "ip_exceptions"), *it;
+    const char *why;
+    size_t i;
+
+    v->ipacl.deny = strcmp(config_str(eff, "ip_default"), "deny") == 0;
+    v->ipacl.nets = xcalloc(json_array_size(list) + 1, sizeof(*v->ipacl.nets));
+    json_array_foreach (list, i, it) {
+        struct vdir_ipnet *n = &v->ipacl.nets[v->ipacl.nnets];
+        if (json_is_string(it) && net_parse_cidr(json_string_value(it), n->addr, &n->bits, &why) == 0)
+            v->ipacl.nnets++;
+    }
+}
+
 /* Add the directory of KEY at PATH. PARENT is set when PATH is implicit (the
  * key has no path of its own); such a directory that does not exist is left
  * out: the key only carries settings for the keys below it, and its URL
@@ -449,6 +465,7 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path", "%s: %s", key, why);
     v = &s->vdirs[s->nvdirs - 1];
     v->require_tls = json_is_true(json_object_get(eff, "require_tls"));
+    vdir_ipacl(v, eff);
     if (c->svc->compile_vdir)
         c->svc->compile_vdir(v, eff);
     return 0;

@@ -33,6 +33,7 @@ static void site_free(struct site *s)
             close(s->vdirs[i].dirfd);
         free(s->vdirs[i].prefix);
         free(s->vdirs[i].path);
+        free(s->vdirs[i].ipacl.nets);
     }
     free(s->vdirs);
     strv_free(s->host_names, s->nhost_names);
@@ -250,4 +251,12 @@ const struct site *binding_site_named(const struct binding *b, const char *name)
         if (strcmp(b->sites[i]->name, name) == 0)
             return b->sites[i];
     return NULL;
+}
+
+bool vdir_allows(const struct vdir *v, const unsigned char addr[16])
+{
+    for (size_t i = 0; i < v->ipacl.nnets; i++)
+        if (net_prefix_match(addr, v->ipacl.nets[i].addr, v->ipacl.nets[i].bits))
+            return v->ipacl.deny;
+    return !v->ipacl.deny;
 }

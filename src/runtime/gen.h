@@ -38,6 +38,16 @@ enum site_state {
     SITE_PAUSED = 2,
 };
 
+/* Who may use a directory: ip_default, and the networks that get the opposite. */
+struct vdir_ipacl {
+    bool deny;                    /* ip_default "deny" */
+    struct vdir_ipnet {
+        unsigned char addr[16];   /* as net_addr16 gives */
+        unsigned bits;
+    } *nets;
+    size_t nnets;
+};
+
 struct vdir {
     char *prefix;        /* URL prefix without trailing slash; "" for the home directory */
     size_t prefix_len;
@@ -47,6 +57,7 @@ struct vdir {
     unsigned access;     /* enum vdir_access */
     enum path_symlinks symlinks;
     bool require_tls;
+    struct vdir_ipacl ipacl;
     bool browse;         /* the service's listing flag (WWW: directory_browsing) */
     unsigned browse_flags; /* the service's listing options (WWW: enum dirlist_flags) */
 };
@@ -139,6 +150,8 @@ int gen_site_add_vdir(struct site *s, const char *prefix, const char *path, unsi
                       enum path_symlinks symlinks, char *err, size_t errlen);
 /** Sort vdirs longest prefix first; call once a site is complete. */
 void gen_site_finish(struct site *s);
+/** True when V lets a client at ADDR (16 bytes, as net_addr16) in. */
+bool vdir_allows(const struct vdir *v, const unsigned char addr[16]);
 /** The vdir serving decoded PATH (longest prefix at a segment boundary), or NULL. */
 const struct vdir *gen_find_vdir(const struct site *s, const char *path, size_t len);
 /** What SVC's compile_service made for G, or NULL. */

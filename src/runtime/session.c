@@ -25,6 +25,7 @@ void session_open(struct session *s, const struct service *svc, struct worker *w
     s->site_slot = s->site ? s->site->stats_slot : -1;
     li->refs++;
     net_host_str(peer, s->peer_ip, sizeof(s->peer_ip));
+    net_addr16(peer, s->peer_addr);
     s->peer_port = net_port(peer);
     s->next = w->sessions;
     if (w->sessions)

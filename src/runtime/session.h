@@ -39,6 +39,7 @@ struct session {
     int site_slot;               /* stats slot the connection was opened on */
     char peer_ip[48];
     unsigned peer_port;
+    unsigned char peer_addr[16]; /* as net_addr16 gives: for address restrictions */
     bool tls;
     bool dead;
     bool pause_exempt;           /* open when its site was paused: it is still served */

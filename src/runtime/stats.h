@@ -32,6 +32,7 @@ enum stat_id {
     STAT_LOGON_ATTEMPTS,   /* ftp: PASS commands */
     STAT_CERTS_ISSUED,     /* TLS sites: certificates the ACME CA issued */
     STAT_CERT_FAILURES,    /* TLS sites: ACME orders and renewals that failed */
+    STAT_ACCESS_DENIED,    /* www: requests refused by ip_default/ip_exceptions (403) */
     STAT_COUNTERS, /* number of per-worker counters */
     STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
     STAT_MAX_CONNECTIONS,

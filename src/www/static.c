@@ -466,6 +466,10 @@ static int reply_path(struct reply *r)
     v = gen_find_vdir(r->site, path, plen);
     if (v == NULL)
         return reply_error(r, 404, "No virtual directory serves this path.");
+    if (!vdir_allows(v, r->req->s->peer_addr)) {
+        session_stat(r->req->s, STAT_ACCESS_DENIED);
+        return reply_error(r, 403, "Access from your address is not allowed here.");
+    }
     if (!(v->access & VDIR_READ))
         return reply_error(r, 403, "Read access is not allowed here.");
     if (v->require_tls && !r->req->s->tls)

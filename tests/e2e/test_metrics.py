@@ -39,6 +39,7 @@ FAMILIES = {
     "logon_attempts": "infosrv_logon_attempts_total",
     "certificates_issued": "infosrv_certificates_issued_total",
     "certificate_failures": "infosrv_certificate_failures_total",
+    "access_denied": "infosrv_access_denied_total",
     "current_connections": "infosrv_current_connections",
     "max_connections": "infosrv_max_connections",
     "current_anonymous_users": "infosrv_current_anonymous_users",
