@@ -141,6 +141,14 @@ static const struct prop table[] = {
      .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Client addresses or networks (\"10.0.0.0/8\", \"2001:db8::/32\", \"127.0.0.1\") "
             "that get the opposite of ip_default."},
+    {.name = "http_headers", .type = PROP_MAP, .def = "{}", .where = SITE | VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Response headers added to every response (name -> value), e.g. "
+            "{\"X-Frame-Options\": \"DENY\"}; framing headers may not be set."},
+    {.name = "expires", .type = PROP_STRING, .def = "\"off\"", .where = SITE | VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Content expiration of files: \"off\", \"immediate\" (no-cache), \"after "
+            "SECONDS\" (Cache-Control max-age and Expires), or \"on DATE\" (an HTTP-date)."},
     {.name = "header_timeout", .type = PROP_INT, .def = "10", .min = 1, .max = 3600,
      .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Seconds allowed to receive a request head before 408 and close."},

@@ -4,14 +4,18 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
+#include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -423,6 +427,90 @@ static bool link_allowed(const char *path, const char *parent, enum path_symlink
     return ok;
 }
 
+/* Headers the encoder owns, or that a site must not send twice. */
+static const char *const framing_headers[] = {"content-length", "transfer-encoding", "connection",
+                                              "keep-alive", "upgrade", "date", "server",
+                                              "content-range", "trailer", NULL};
+
+static bool header_token(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+static bool header_value_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+/* http_headers as ready header lines; a name or value that would break the framing is refused. */
+static int vdir_headers(struct cc *c, struct vdir *v, const char *key, const json_t *eff)
+{
+    const json_t *map = json_object_get(eff, "http_headers"), *val;
+    struct buf b = {0};
+    const char *name;
+
+    json_object_foreach ((json_t *)(uintptr_t)map, name, val) {
+        const char *text = json_string_value(val);
+        bool framing = false;
+        for (size_t i = 0; framing_headers[i]; i++)
+            framing |= strcasecmp(name, framing_headers[i]) == 0;
+        if (!header_token(name) || framing || text == NULL || !header_value_ok(text)) {
+            buf_free(&b);
+            return mb_fail(c->err, MB_E_APPLY_FAILED, key, "http_headers",
+                           "%s: http_headers \"%s\": %s", key, name,
+                           framing ? "the server writes this header itself"
+                           : !header_token(name) ? "not a header name"
+                                                 : "the value has control characters");
+        }
+        buf_printf(&b, "%s: %s\r\n", name, text);
+    }
+    v->headers = b.data;
+    v->headers_len = b.len;
+    return 0;
+}
+
+/* expires: "off", "immediate", "after SECONDS" or "on HTTP-DATE". */
+static int vdir_expires(struct cc *c, struct vdir *v, const char *key, const json_t *eff)
+{
+    const char *e = config_str(eff, "expires");
+    unsigned long long n = 0;
+    char *end = NULL;
+    time_t t;
+
+    v->expires = EXPIRES_OFF;
+    if (strcmp(e, "off") == 0 || *e == '\0')
+        return 0;
+    if (strcmp(e, "immediate") == 0) {
+        v->expires = EXPIRES_IMMEDIATE;
+        return 0;
+    }
+    if (strncmp(e, "after ", 6) == 0 && e[6] >= '0' && e[6] <= '9') {
+        errno = 0;
+        n = strtoull(e + 6, &end, 10);
+        if (errno == 0 && *end == '\0' && n <= 10ull * 365 * 86400) {
+            v->expires = EXPIRES_AFTER;
+            v->expires_after_s = (uint32_t)n;
+            return 0;
+        }
+    } else if (strncmp(e, "on ", 3) == 0 && clock_http_parse(e + 3, strlen(e + 3), &t)) {
+        v->expires = EXPIRES_ON;
+        clock_http_format(t, v->expires_on);
+        return 0;
+    }
+    return mb_fail(c->err, MB_E_APPLY_FAILED, key, "expires",
+                   "%s: expires \"%s\" must be \"off\", \"immediate\", \"after SECONDS\" (at "
+                   "most ten years) or \"on\" an HTTP-date (\"on Fri, 01 Jan 2027 00:00:00 GMT\")",
+                   key, e);
+}
+
 /* ip_default and ip_exceptions (checked by the property table when stored). */
 static void vdir_ipacl(struct vdir *v, const json_t *eff)
 {
@@ -466,6 +554,8 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
     v = &s->vdirs[s->nvdirs - 1];
     v->require_tls = json_is_true(json_object_get(eff, "require_tls"));
     vdir_ipacl(v, eff);
+    if (vdir_headers(c, v, key, eff) == -1 || vdir_expires(c, v, key, eff) == -1)
+        return -1;
     if (c->svc->compile_vdir)
         c->svc->compile_vdir(v, eff);
     return 0;

@@ -34,6 +34,7 @@ static void site_free(struct site *s)
         free(s->vdirs[i].prefix);
         free(s->vdirs[i].path);
         free(s->vdirs[i].ipacl.nets);
+        free(s->vdirs[i].headers);
     }
     free(s->vdirs);
     strv_free(s->host_names, s->nhost_names);

@@ -58,6 +58,11 @@ struct vdir {
     enum path_symlinks symlinks;
     bool require_tls;
     struct vdir_ipacl ipacl;
+    char *headers;       /* the service's extra response header lines (WWW: http_headers) */
+    size_t headers_len;
+    enum vdir_expires { EXPIRES_OFF, EXPIRES_IMMEDIATE, EXPIRES_AFTER, EXPIRES_ON } expires;
+    uint32_t expires_after_s;  /* EXPIRES_AFTER */
+    char expires_on[32];       /* EXPIRES_ON: the HTTP-date */
     bool browse;         /* the service's listing flag (WWW: directory_browsing) */
     unsigned browse_flags; /* the service's listing options (WWW: enum dirlist_flags) */
 };

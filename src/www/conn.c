@@ -186,6 +186,8 @@ static void enc_end_head(struct www_res *res)
 
     if (res->close)
         c->close_after = true;
+    if (res->extra_len)
+        www_out(c, res->extra, res->extra_len);
     www_out_end_head(c, !c->close_after, c->minor);
 }
 

@@ -58,6 +58,8 @@ struct www_res {
     bool head_only; /* HEAD: headers as for GET, no body */
     bool close;     /* the handler (or the encoder) closes the connection after this response */
     bool file_sent; /* set by the handler: counts as a file sent */
+    const char *extra; /* header lines the encoder adds to the head (the vdir's http_headers) */
+    size_t extra_len;
 };
 
 /** A handler: answer REQ through RES completely; returns the status sent. */

@@ -30,6 +30,7 @@ struct reply {
     const struct www_req *req;
     struct www_res *res;
     const struct site *site;
+    const struct vdir *v;      /* the directory serving the path, once known */
     const struct www_file *wf; /* of the file being answered */
     bool head_only;
     bool file_sent; /* counts as a file sent */
@@ -186,10 +187,35 @@ static void out_body(struct reply *r, struct fc_entry *fe, uint64_t off, uint64_
         r->res->ops->file(r->res, fe, (off_t)off, (size_t)len);
 }
 
+/* The directory's content expiration (expires), on file responses. */
+static void out_cache_headers(struct reply *r)
+{
+    char line[160], date[HTTP_DATE_LEN + 1];
+    int n = 0;
+
+    switch (r->v ? r->v->expires : EXPIRES_OFF) {
+    case EXPIRES_IMMEDIATE:
+        HEAD_LIT(r, "Cache-Control: no-cache\r\nExpires: Thu, 01 Jan 1970 00:00:00 GMT\r\n");
+        return;
+    case EXPIRES_AFTER:
+        clock_http_format(clock_wall() + (time_t)r->v->expires_after_s, date);
+        n = snprintf(line, sizeof(line), "Cache-Control: max-age=%u\r\nExpires: %s\r\n",
+                     (unsigned)r->v->expires_after_s, date);
+        break;
+    case EXPIRES_ON:
+        n = snprintf(line, sizeof(line), "Expires: %s\r\n", r->v->expires_on);
+        break;
+    case EXPIRES_OFF:
+        return;
+    }
+    r->res->ops->header(r->res, line, (size_t)n);
+}
+
 static int reply_not_modified(struct reply *r)
 {
     r->res->ops->status(r->res, 304);
     out_file_headers(r);
+    out_cache_headers(r);
     r->res->ops->end_head(r->res);
     return 304;
 }
@@ -198,6 +224,7 @@ static int reply_full(struct reply *r, struct fc_entry *fe)
 {
     r->res->ops->status(r->res, 200);
     r->res->ops->header(r->res, r->wf->hdr200, r->wf->hdr200_len);
+    out_cache_headers(r);
     r->res->ops->end_head(r->res);
     out_body(r, fe, 0, (uint64_t)fe->size);
     r->file_sent = true;
@@ -236,6 +263,7 @@ static int reply_one_range(struct reply *r, struct fc_entry *fe, const struct by
     r->res->ops->header(r->res, line, (size_t)n);
     www_res_header_u64(r->res, "Content-Length: ", 16, br->last - br->first + 1);
     out_file_headers(r);
+    out_cache_headers(r);
     HEAD_LIT(r, "Accept-Ranges: bytes\r\n");
     r->res->ops->end_head(r->res);
     out_body(r, fe, br->first, br->last - br->first + 1);
@@ -257,6 +285,7 @@ static int reply_multi_range(struct reply *r, struct fc_entry *fe, const struct 
     www_res_header_u64(r->res, "Content-Length: ", 16,
                        range_multipart_length(boundary, r->wf->mime, br, count, (uint64_t)fe->size));
     out_file_headers(r);
+    out_cache_headers(r);
     HEAD_LIT(r, "Accept-Ranges: bytes\r\n");
     r->res->ops->end_head(r->res);
     r->file_sent = true;
@@ -466,6 +495,9 @@ static int reply_path(struct reply *r)
     v = gen_find_vdir(r->site, path, plen);
     if (v == NULL)
         return reply_error(r, 404, "No virtual directory serves this path.");
+    r->v = v;
+    r->res->extra = v->headers;
+    r->res->extra_len = v->headers_len;
     if (!vdir_allows(v, r->req->s->peer_addr)) {
         session_stat(r->req->s, STAT_ACCESS_DENIED);
         return reply_error(r, 403, "Access from your address is not allowed here.");
