@@ -55,3 +55,41 @@ int fs_mkdir_p(const char *path, mode_t mode)
         return -1;
     return 0;
 }
+
+char *fs_read_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+    struct stat st;
+    char *buf = NULL;
+    ssize_t n;
+
+    if (fd == -1)
+        return NULL;
+    if (fstat(fd, &st) == -1) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+        close(fd);
+        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+        return NULL;
+    }
+    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    n = read(fd, buf, (size_t)st.st_size);
+    saved = errno;
+    close(fd);
+    if (n != st.st_size) {
+        free(buf);
+        errno = n < 0 ? saved : EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}

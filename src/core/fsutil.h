@@ -15,6 +15,12 @@
  */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/**
+ * The whole regular file PATH in a new buffer (NUL-terminated, *LEN bytes) when
+ * it holds at most MAX bytes; NULL with errno (EFBIG when larger) otherwise.
+ */
+char *fs_read_file(const char *path, size_t max, size_t *len);
+
 /** mkdir -p: create PATH and its missing parents with MODE. Returns 0 or -1 with errno. */
 int fs_mkdir_p(const char *path, mode_t mode);
 

@@ -149,6 +149,10 @@ static const struct prop table[] = {
      .services = MB_SVC_WWW, .inherit = true,
      .doc = "Content expiration of files: \"off\", \"immediate\" (no-cache), \"after "
             "SECONDS\" (Cache-Control max-age and Expires), or \"on DATE\" (an HTTP-date)."},
+    {.name = "error_pages", .type = PROP_MAP, .def = "{}", .where = SITE | VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Pages sent instead of the built-in ones, by status: {\"404\": "
+            "\"/srv/errors/404.html\"} (files of at most 64 KiB, read when applied)."},
     {.name = "header_timeout", .type = PROP_INT, .def = "10", .min = 1, .max = 3600,
      .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Seconds allowed to receive a request head before 408 and close."},

@@ -511,6 +511,58 @@ static int vdir_expires(struct cc *c, struct vdir *v, const char *key, const jso
                    key, e);
 }
 
+#define ERROR_PAGE_MAX (64 * 1024)
+
+static const char *error_page_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+
+    if (dot && (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0))
+        return "text/html; charset=utf-8";
+    if (dot && strcasecmp(dot, ".txt") == 0)
+        return "text/plain; charset=utf-8";
+    return "application/octet-stream";
+}
+
+/* One error page: its status (400-599) and the file, read now so no request waits on a disk. */
+static int error_page_load(struct cc *c, struct vdir_error_page *pg, const char *key,
+                           const char *status, const char *path)
+{
+    char *end;
+    long st = strtol(status, &end, 10);
+    size_t len;
+    char *data;
+
+    if (*status == '\0' || *end != '\0' || st < 400 || st > 599)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "error_pages",
+                       "%s: error_pages \"%s\" is not a status from 400 to 599", key, status);
+    if (path[0] != '/' || (data = fs_read_file(path, ERROR_PAGE_MAX, &len)) == NULL)
+        return mb_fail(c->err, MB_E_APPLY_FAILED, key, "error_pages",
+                       "%s: error_pages %s: %s cannot be read%s%s", key, status, path,
+                       path[0] != '/' ? " (not an absolute path)" : ": ",
+                       path[0] != '/' ? "" : errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
+    pg->status = (int)st;
+    pg->body = data;
+    pg->len = len;
+    pg->type = error_page_type(path);
+    return 0;
+}
+
+static int vdir_error_pages(struct cc *c, struct vdir *v, const char *key, const json_t *eff)
+{
+    const json_t *map = json_object_get(eff, "error_pages"), *val;
+    const char *status;
+
+    v->error_pages = xcalloc(json_object_size(map) + 1, sizeof(*v->error_pages));
+    json_object_foreach ((json_t *)(uintptr_t)map, status, val) {
+        if (error_page_load(c, &v->error_pages[v->nerror_pages], key, status,
+                            json_string_value(val) ? json_string_value(val) : "") == -1)
+            return -1;
+        v->nerror_pages++;
+    }
+    return 0;
+}
+
 /* ip_default and ip_exceptions (checked by the property table when stored). */
 static void vdir_ipacl(struct vdir *v, const json_t *eff)
 {
@@ -554,7 +606,8 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
     v = &s->vdirs[s->nvdirs - 1];
     v->require_tls = json_is_true(json_object_get(eff, "require_tls"));
     vdir_ipacl(v, eff);
-    if (vdir_headers(c, v, key, eff) == -1 || vdir_expires(c, v, key, eff) == -1)
+    if (vdir_headers(c, v, key, eff) == -1 || vdir_expires(c, v, key, eff) == -1 ||
+        vdir_error_pages(c, v, key, eff) == -1)
         return -1;
     if (c->svc->compile_vdir)
         c->svc->compile_vdir(v, eff);

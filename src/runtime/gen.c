@@ -35,6 +35,9 @@ static void site_free(struct site *s)
         free(s->vdirs[i].path);
         free(s->vdirs[i].ipacl.nets);
         free(s->vdirs[i].headers);
+        for (size_t k = 0; k < s->vdirs[i].nerror_pages; k++)
+            free(s->vdirs[i].error_pages[k].body);
+        free(s->vdirs[i].error_pages);
     }
     free(s->vdirs);
     strv_free(s->host_names, s->nhost_names);
@@ -260,4 +263,12 @@ bool vdir_allows(const struct vdir *v, const unsigned char addr[16])
         if (net_prefix_match(addr, v->ipacl.nets[i].addr, v->ipacl.nets[i].bits))
             return v->ipacl.deny;
     return !v->ipacl.deny;
+}
+
+const struct vdir_error_page *vdir_error_page(const struct vdir *v, int status)
+{
+    for (size_t i = 0; v && i < v->nerror_pages; i++)
+        if (v->error_pages[i].status == status)
+            return &v->error_pages[i];
+    return NULL;
 }

@@ -63,6 +63,13 @@ struct vdir {
     enum vdir_expires { EXPIRES_OFF, EXPIRES_IMMEDIATE, EXPIRES_AFTER, EXPIRES_ON } expires;
     uint32_t expires_after_s;  /* EXPIRES_AFTER */
     char expires_on[32];       /* EXPIRES_ON: the HTTP-date */
+    struct vdir_error_page {   /* the service's own error pages (WWW: error_pages) */
+        int status;
+        char *body;
+        size_t len;
+        const char *type;      /* Content-Type */
+    } *error_pages;
+    size_t nerror_pages;
     bool browse;         /* the service's listing flag (WWW: directory_browsing) */
     unsigned browse_flags; /* the service's listing options (WWW: enum dirlist_flags) */
 };
@@ -155,6 +162,8 @@ int gen_site_add_vdir(struct site *s, const char *prefix, const char *path, unsi
                       enum path_symlinks symlinks, char *err, size_t errlen);
 /** Sort vdirs longest prefix first; call once a site is complete. */
 void gen_site_finish(struct site *s);
+/** V's own page for STATUS, or NULL. */
+const struct vdir_error_page *vdir_error_page(const struct vdir *v, int status);
 /** True when V lets a client at ADDR (16 bytes, as net_addr16) in. */
 bool vdir_allows(const struct vdir *v, const unsigned char addr[16]);
 /** The vdir serving decoded PATH (longest prefix at a segment boundary), or NULL. */

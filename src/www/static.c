@@ -61,7 +61,23 @@ static void body_bytes(struct reply *r, const void *p, size_t n)
 
 static int reply_error(struct reply *r, int status, const char *reason)
 {
-    www_res_error(r->res, status, reason);
+    const struct vdir_error_page *pg = vdir_error_page(r->v, status);
+
+    if (pg == NULL) {
+        www_res_error(r->res, status, reason);
+        return status;
+    }
+    /* The site's own page (error_pages), read when the configuration was applied. */
+    r->res->ops->status(r->res, status);
+    if (status == 405 || status == 501)
+        HEAD_LIT(r, "Allow: GET, HEAD, OPTIONS\r\n");
+    r->res->ops->header(r->res, "Content-Type: ", 14);
+    r->res->ops->header(r->res, pg->type, strlen(pg->type));
+    HEAD_LIT(r, "\r\n");
+    www_res_header_u64(r->res, "Content-Length: ", 16, pg->len);
+    r->res->ops->end_head(r->res);
+    if (!r->head_only)
+        body_bytes(r, pg->body, pg->len);
     return status;
 }
 

@@ -59,3 +59,26 @@ def test_broken_header_and_expiry_settings_are_refused(admin_server):
     r = request(srv.port, "GET", "/index.html")
     assert r.header("Expires") is None, r
     assert [v for k, v in r.headers if k.lower() == "connection"] == ["close"], r
+
+
+def test_error_pages_replace_the_built_in_ones(admin_server, tmp_path):
+    srv = admin_server()
+    page = tmp_path / "404.html"
+    page.write_bytes(b"<h1>Nothing here, sorry</h1>\n")
+    adm_ok(srv, "set", "/www/sites/default", f'error_pages={{"404": "{page}"}}')
+    r = request(srv.port, "GET", "/no-such-file")
+    assert r.status == 404 and r.body == page.read_bytes(), r
+    assert r.header("Content-Type") == "text/html; charset=utf-8", r
+    r = request(srv.port, "HEAD", "/no-such-file")
+    assert r.status == 404 and r.header("Content-Length") == str(len(page.read_bytes())), r
+    # Other statuses keep the built-in page.
+    r = request(srv.port, "DELETE", "/index.html")
+    assert r.status == 405 and b"<h1>Method Not Allowed</h1>" in r.body, r
+    # A missing file or a status that is not an error is refused, naming it.
+    for setting, words in ((f'error_pages={{"404": "{tmp_path}/none.html"}}', "cannot be read"),
+                           (f'error_pages={{"200": "{page}"}}', "not a status from 400 to 599"),
+                           ('error_pages={"404": "relative.html"}', "not an absolute path")):
+        p = adm(srv, "set", "/www/sites/default", setting)
+        assert p.returncode == 1 and words in p.err, (setting, p.err)
+    assert request(srv.port, "GET", "/no-such-file").body == page.read_bytes()
+    health_check(srv.port)
