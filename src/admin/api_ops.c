@@ -18,7 +18,8 @@ static const char *capabilities[] = {
     "config",         "config.history", "config.diff", "config.rollback",     "config.export",
     "config.import",  "backups",        "services",    "services.pause",      "stats",
     "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
-    "audit",          "metrics",        "certificates",
+    "audit",          "metrics",        "certificates", "www.ip_restrictions",
+    "www.headers",    "www.error_pages",
 };
 
 static bool is(const struct api_request *rq, const char *method)
