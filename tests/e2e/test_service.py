@@ -73,9 +73,13 @@ class Daemon:
             list(prefix) + [infosrv_path(), "--state-dir", self.state, "--root", self.root,
                             "--workers", "2"] + list(args), cwd=self.dir, env=e, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=self.err, pass_fds=pass_fds)
-        wait_for(lambda: os.path.exists(os.path.join(self.state, "listeners.json"))
-                 or self.proc.poll() is not None, timeout=10, what="listeners.json")
-        assert self.proc.poll() is None, self.stderr()
+        try:
+            wait_for(lambda: os.path.exists(os.path.join(self.state, "listeners.json"))
+                     or self.proc.poll() is not None, timeout=10, what="listeners.json")
+            assert self.proc.poll() is None, self.stderr()
+        except BaseException:
+            self.close()  # a daemon that did not come up is not left running
+            raise
 
     def stderr(self):
         with open(os.path.join(self.dir, "stderr.txt"), encoding="utf-8", errors="replace") as f:
