@@ -127,29 +127,22 @@ static void entry_take(struct entry *e, const struct site *s)
     e->next_at = 0;
 }
 
-/* Beside the certificate, the directory it came from: a site moved to another CA
- * (staging to production) is ordered again, even across a restart. */
-static void issued_by_path(const struct entry *e, char *out, size_t cap)
+/* A file beside the certificate: "www-shop.crt" + SUFFIX ".directory" -> "www-shop.directory".
+ * .directory: the directory it came from, so a site moved to another CA (staging to
+ * production) is ordered again, even across a restart. .retry: a failing site's next
+ * attempt, so a server restarted in a loop does not ask a rate-limiting CA early. */
+static void sidecar_path(const struct entry *e, const char *suffix, char *out, size_t cap)
 {
     size_t n = strlen(e->cert_file);
 
-    snprintf(out, cap, "%.*s.directory", (int)(n > 4 ? n - 4 : n), e->cert_file);
-}
-
-/* A failing site's next attempt survives a restart: a server restarted in a loop
- * must not ask a rate-limiting CA again before the time it was given. */
-static void retry_path(const struct entry *e, char *out, size_t cap)
-{
-    size_t n = strlen(e->cert_file);
-
-    snprintf(out, cap, "%.*s.retry", (int)(n > 4 ? n - 4 : n), e->cert_file);
+    snprintf(out, cap, "%.*s%s", (int)(n > 4 ? n - 4 : n), e->cert_file, suffix);
 }
 
 static void retry_save(const struct entry *e)
 {
     char path[PATH_MAX], line[64];
 
-    retry_path(e, path, sizeof(path));
+    sidecar_path(e, ".retry", path, sizeof(path));
     if (e->failures == 0) {
         unlink(path);
         return;
@@ -166,7 +159,7 @@ static void retry_load(struct entry *e)
     unsigned failures;
     FILE *f;
 
-    retry_path(e, path, sizeof(path));
+    sidecar_path(e, ".retry", path, sizeof(path));
     if ((f = fopen(path, "r")) == NULL)
         return;
     if (fscanf(f, "%lld %u", &next, &failures) == 2 && next > 0 && failures > 0) {
@@ -187,7 +180,7 @@ static void entry_read_cert(struct entry *e)
     e->have_cert = tls_check_pair(e->cert_file, e->key_file, &fault, NULL, 0) == 0 &&
                    tls_cert_info(e->cert_file, &e->info, NULL, 0) == 0;
     e->issued_by[0] = '\0';
-    issued_by_path(e, path, sizeof(path));
+    sidecar_path(e, ".directory", path, sizeof(path));
     if ((f = fopen(path, "r")) != NULL) {
         if (fgets(e->issued_by, sizeof(e->issued_by), f) == NULL)
             e->issued_by[0] = '\0';
@@ -272,6 +265,12 @@ static bool covers_names(const struct entry *e)
     return true;
 }
 
+/* E holds a certificate for all its names from the directory it is set to use. */
+static bool cert_current(const struct entry *e)
+{
+    return e->have_cert && covers_names(e) && strcmp(e->issued_by, e->directory) == 0;
+}
+
 /* When E should be ordered next; LONG_MAX never. */
 static time_t due_at(const struct entry *e)
 {
@@ -281,9 +280,7 @@ static time_t due_at(const struct entry *e)
         return LONG_MAX;
     if (e->force)
         return 0;
-    need = e->have_cert && covers_names(e) && strcmp(e->issued_by, e->directory) == 0
-               ? renew_at(e)
-               : 0;
+    need = cert_current(e) ? renew_at(e) : 0;
     return need > e->next_at ? need : e->next_at;
 }
 
@@ -293,9 +290,7 @@ static enum entry_status entry_status(const struct entry *e)
         return ST_ORDERING;
     if (e->failures)
         return ST_FAILING;
-    return e->have_cert && covers_names(e) && strcmp(e->issued_by, e->directory) == 0
-               ? ST_VALID
-               : ST_PENDING;
+    return cert_current(e) ? ST_VALID : ST_PENDING;
 }
 
 /* ---- one order ---- */
@@ -316,7 +311,7 @@ static int install(const struct entry *e, const struct acme_result *r, char *err
     char by[PATH_MAX], line[1100];
     int rc = -1;
 
-    issued_by_path(e, by, sizeof(by));
+    sidecar_path(e, ".directory", by, sizeof(by));
     snprintf(line, sizeof(line), "%s\n", e->directory);
     M.env.lock();
     if (fs_write_atomic(e->key_file, r->key_pem, strlen(r->key_pem), 0600) == -1 ||
