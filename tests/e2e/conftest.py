@@ -231,6 +231,23 @@ def free_port():
     return port
 
 
+def serving(srv, setup=None):
+    """The body of a fixture that owns the started SRV: SETUP(srv) first (SRV is killed
+    when it fails), then SRV is yielded, then stopped cleanly and killed whatever happens.
+    Use as `yield from serving(srv, setup)`."""
+    try:
+        if setup is not None:
+            setup(srv)
+    except BaseException:
+        srv.kill()
+        raise
+    yield srv
+    try:
+        srv.stop()
+    finally:
+        srv.kill()
+
+
 def health_check(port):
     """A fresh connection must still get index.html, byte-exact."""
     r = request(port, "GET", "/index.html")

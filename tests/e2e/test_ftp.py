@@ -33,7 +33,7 @@ import uuid
 import pytest
 
 from conftest import (AdminServer, adm, adm_ok, assert_no_sanitizer_report, infoadm_path,
-                      sanitizer_env)
+                      sanitizer_env, serving)
 from rawhttp import wait_for
 
 # -- the tree ------------------------------------------------------------------
@@ -620,19 +620,14 @@ def srv(tmp_path_factory, infosrv_bin, infoadm_bin):
     s = AdminServer(base, dirs["www"], ["--ftp", "127.0.0.1:0", "--ftp-root", dirs["root"]])
     s.dirs = dirs
     s.start()
-    try:
+
+    def setup(s):
         s.fport = fport(s)
         adm_ok(s, "vdir", "add", "default", "/up", dirs["up"], "--write", "--service", "ftp")
         wait_for(lambda: b"perm=cdeflmp;" in _mlst(s.fport, "/up"), timeout=10, interval=0.1,
                  what="/up to become writable")
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    try:
-        s.stop()
-    finally:
-        s.kill()
+
+    yield from serving(s, setup)
 
 
 @pytest.fixture(scope="module")
@@ -671,19 +666,14 @@ def usrv(tmp_path_factory, infosrv_bin, infoadm_bin):
     s = AdminServer(base, root, base_args=args, state_dir=state)
     s.dirs = {"root": root, "up": up, "outside": outside}
     s.start()
-    try:
+
+    def setup(s):
         s.fport = fport(s)
         adm_ok(s, "vdir", "add", "default", "/up", up, "--write", "--service", "ftp")
         wait_for(lambda: b"perm=cdeflmp;" in _mlst(s.fport, "/up"), timeout=10, interval=0.1,
                  what="/up to become writable")
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    try:
-        s.stop()
-    finally:
-        s.kill()
+
+    yield from serving(s, setup)
 
 
 @pytest.fixture

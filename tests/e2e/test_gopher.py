@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from conftest import AdminServer, adm, adm_ok
+from conftest import AdminServer, adm, adm_ok, serving
 from rawhttp import wait_for
 
 # -- the tree ------------------------------------------------------------------
@@ -403,16 +403,11 @@ def srv(tmp_path_factory, infosrv_bin, infoadm_bin):
     s = AdminServer(base, dirs["www"], ["--gopher", "127.0.0.1:0", "--gopher-root", dirs["root"]])
     s.dirs = dirs
     s.start()
-    try:
+
+    def setup(s):
         s.gport = gport(s)
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    try:
-        s.stop()
-    finally:
-        s.kill()
+
+    yield from serving(s, setup)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import AdminServer, admin_request
+from conftest import AdminServer, admin_request, serving
 from rawhttp import request, wait_for
 
 HELLO = b"Hello, metrics!\n"
@@ -104,16 +104,11 @@ def srv(tmp_path_factory, infosrv_bin):
             "--gopher", "127.0.0.1:0", "--gopher-root", str(roots["gopher"])]
     s = AdminServer(str(base), str(roots["www"]), base_args=args, state_dir=state)
     s.start()
-    try:
+
+    def setup(s):
         traffic(s)
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    try:
-        s.stop()
-    finally:
-        s.kill()
+
+    yield from serving(s, setup)
 
 
 def gopher(port, selector):

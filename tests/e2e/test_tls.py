@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 import tree
-from conftest import AdminServer, adm, adm_ok, admin_request, health_check
+from conftest import AdminServer, adm, adm_ok, admin_request, health_check, serving
 from rawhttp import RawConn, build_request, wait_for
 
 SITE_BODIES = {
@@ -163,7 +163,8 @@ def srv(tmp_path_factory, infosrv_bin, infoadm_bin):
     s = AdminServer(base, dirs["root"], ["--https", "127.0.0.1:0"])
     s.dirs = dirs
     s.start()
-    try:
+
+    def setup(s):
         tls = [e for e in s.listeners["listeners"] if e.get("service") == "www" and e.get("tls")]
         plain = [e for e in s.listeners["listeners"]
                  if e.get("service") == "www" and e.get("tls") is False]
@@ -197,14 +198,8 @@ def srv(tmp_path_factory, infosrv_bin, infoadm_bin):
             ops.append({"op": "create", "key": f"/www/sites/{name}/root", "set": {"path": root}})
         r = admin_request(s, "POST", "/api/v1/commits", {"comment": "tls sites", "ops": ops})
         assert r.status == 200 and r.json.get("changed") is True, r
-    except BaseException:
-        s.kill()
-        raise
-    yield s
-    try:
-        s.stop()
-    finally:
-        s.kill()
+
+    yield from serving(s, setup)
 
 
 def assert_site_serves(srv, name):
