@@ -231,6 +231,38 @@ def free_port():
     return port
 
 
+def port_free(port):
+    """True when 127.0.0.1:PORT can be bound just now."""
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def client_ctx(cafile=None, alpn=None, min_version=None, max_version=None, ciphers=None):
+    """A TLS client context: verifying against CAFILE when given, else verifying nothing."""
+    import ssl
+    if cafile:
+        ctx = ssl.create_default_context(cafile=cafile)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if min_version is not None:
+        ctx.minimum_version = min_version
+    if max_version is not None:
+        ctx.maximum_version = max_version
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
 def serving(srv, setup=None):
     """The body of a fixture that owns the started SRV: SETUP(srv) first (SRV is killed
     when it fails), then SRV is yielded, then stopped cleanly and killed whatever happens.

@@ -32,7 +32,7 @@ import pytest
 
 import tree
 from acme_env import AcmeStub, NonceSpoiler, Pebble, free_port
-from conftest import AdminServer, adm, adm_ok, admin_request, health_check, run_infoadm
+from conftest import AdminServer, adm, adm_ok, admin_request, health_check, run_infoadm, client_ctx
 from rawhttp import RawConn, build_request, request
 
 NO_AUTHZ_REUSE = {"PEBBLE_AUTHZREUSE": "0"}   # every order is validated afresh
@@ -96,17 +96,6 @@ def wait_failing(srv, key, failures=1, timeout=20):
                      lambda c: c["acme"]["failures"] >= failures
                      and c["acme"]["status"] == "failing")
 
-
-def client_ctx(cafile=None, alpn=None):
-    if cafile:
-        ctx = ssl.create_default_context(cafile=cafile)
-    else:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    return ctx
 
 
 def served_cert(port, sni, cafile=None, timeout=5.0):

@@ -33,7 +33,7 @@ import uuid
 import pytest
 
 from conftest import (AdminServer, adm, adm_ok, assert_no_sanitizer_report, infoadm_path,
-                      sanitizer_env, serving)
+                      sanitizer_env, serving, client_ctx)
 from rawhttp import wait_for
 
 # -- the tree ------------------------------------------------------------------
@@ -175,12 +175,6 @@ def listed_names(directory):
 
 
 # -- a raw FTP client ------------------------------------------------------------
-
-def client_ctx():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def code(reply):

@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from conftest import AdminServer, adm, adm_ok, serving
+from conftest import AdminServer, adm, adm_ok, serving, client_ctx
 from rawhttp import wait_for
 
 # -- the tree ------------------------------------------------------------------
@@ -244,12 +244,6 @@ def gopher(port, line, timeout=15.0, tls=False):
     finally:
         sock.close()
 
-
-def client_ctx():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def dot_stuff(data):

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import tree
-from conftest import Server, assert_no_sanitizer_report, run_cli
+from conftest import Server, assert_no_sanitizer_report, run_cli, port_free
 from rawhttp import RawConn, build_request, request, wait_for
 
 OPTIONS = ["--state-dir", "--root", "--http", "--workers", "--vdir", "--browse", "--header-timeout",
@@ -125,16 +125,6 @@ def test_port_in_use(tmp_path):
     assert not os.path.exists(tmp_path / "state" / "listeners.json")
 
 
-def _port_free(port):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
 
 def _gopher_menu(port):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -147,7 +137,7 @@ def _gopher_menu(port):
 
 def test_no_arguments_defaults(tmp_path):
     for port in (8080, 2121, 7070, 8172):
-        if not _port_free(port):
+        if not port_free(port):
             pytest.skip(f"127.0.0.1:{port} is in use")
     srv = Server(str(tmp_path), str(tmp_path / "wwwroot"), base_args=[], state_dir=str(tmp_path / "var"))
     srv.start(cwd=str(tmp_path))

@@ -19,22 +19,12 @@ import time
 import pytest
 
 import tree
-from conftest import REPO, free_port, infosrv_path, sanitizer_env
+from conftest import REPO, free_port, infosrv_path, sanitizer_env, port_free
 from rawhttp import wait_for
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
 UNIT = os.path.join(REPO, "dist", "infosrv.service")
 
-
-def _free(port):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def free_low_port():
@@ -146,7 +136,7 @@ def get(port, path="/index.html"):
 def test_started_as_root_it_runs_as_the_user_with_a_helper_for_low_ports():
     low, low2 = free_low_port(), None
     ftp_port = free_port()
-    admin_low = next(p for p in range(low - 1, 900, -1) if _free(p))
+    admin_low = next(p for p in range(low - 1, 900, -1) if port_free(p))
     d = Daemon(["--user", "nobody", "--http", f"127.0.0.1:{low}", "--admin",
                 f"127.0.0.1:{admin_low}", "--ftp", f"127.0.0.1:{ftp_port}", "--ftp-root", "@ROOT@"])
     try:

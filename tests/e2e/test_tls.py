@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 import tree
-from conftest import AdminServer, adm, adm_ok, admin_request, health_check, serving
+from conftest import AdminServer, adm, adm_ok, admin_request, health_check, serving, client_ctx
 from rawhttp import RawConn, build_request, wait_for
 
 SITE_BODIES = {
@@ -56,23 +56,6 @@ def pem_der(path):
     with open(path, encoding="ascii") as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
 
-
-def client_ctx(min_version=None, max_version=None, alpn=None, cafile=None, ciphers=None):
-    if cafile:
-        ctx = ssl.create_default_context(cafile=cafile)
-    else:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if ciphers:
-        ctx.set_ciphers(ciphers)
-    if min_version is not None:
-        ctx.minimum_version = min_version
-    if max_version is not None:
-        ctx.maximum_version = max_version
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    return ctx
 
 
 class TLSConn(RawConn):
