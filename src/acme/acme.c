@@ -16,6 +16,7 @@
 
 #include "acme/client.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "runtime/gen.h"
@@ -328,10 +329,8 @@ static int install(const struct entry *e, const struct acme_result *r, char *err
 
 static void fmt_time(time_t t, char *out, size_t cap)
 {
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!clock_iso_format(t, out, cap))
+        snprintf(out, cap, "%lld", (long long)t);
 }
 
 static void order_done(struct entry *e, uint64_t ms)

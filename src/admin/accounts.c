@@ -1,5 +1,6 @@
 /* accounts: bearer-token accounts in the metabase's `accounts` table, and the role table. */
 #include "admin/accounts.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 
 #include <errno.h>
@@ -211,10 +212,7 @@ static int acct_count(struct mb *mb, long long *n)
 
 static void acct_iso_time(int64_t t, char *out, size_t cap)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (!clock_iso_format((time_t)t, out, cap))
         snprintf(out, cap, "%lld", (long long)t);
 }
 

@@ -174,3 +174,10 @@ bool clock_http_parse(const char *s, size_t n, time_t *out)
     *out = timegm(&tm);
     return *out != (time_t)-1;
 }
+
+bool clock_iso_format(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+
+    return gmtime_r(&t, &tm) != NULL && strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) != 0;
+}

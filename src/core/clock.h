@@ -25,6 +25,10 @@ time_t clock_wall(void);
 const char *clock_http_date(void);
 /** Format T as an IMF-fixdate into OUT (at least HTTP_DATE_LEN + 1 bytes). */
 void clock_http_format(time_t t, char *out);
+/** Length of an ISO 8601 UTC time from clock_iso_format ("2026-12-01T10:00:00Z"). */
+#define CLOCK_ISO_LEN 20
+/** Format T as ISO 8601 UTC into OUT[CAP] (CAP > CLOCK_ISO_LEN); false if T cannot be. */
+bool clock_iso_format(time_t t, char *out, size_t cap);
 /** Parse an HTTP-date in any of the three RFC 9110 forms; false if malformed. */
 bool clock_http_parse(const char *s, size_t n, time_t *out);
 

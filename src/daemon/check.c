@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "metabase/mb.h"
 #include "runtime/config.h"
 #include "runtime/gen.h"
@@ -63,7 +64,6 @@ static void check_cert(struct findings *f, const char *what, const char *cert, c
     enum tls_pair_fault fault;
     char why[600], until[32];
     time_t now = time(NULL);
-    struct tm tm;
 
     if (tls_check_pair(cert, key, &fault, why, sizeof(why)) == -1 ||
         tls_cert_info(cert, &info, why, sizeof(why)) == -1) {
@@ -74,8 +74,7 @@ static void check_cert(struct findings *f, const char *what, const char *cert, c
             say(f, "error", "%s: %s", what, why);
         return;
     }
-    gmtime_r(&info.not_after, &tm);
-    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    clock_iso_format(info.not_after, until, sizeof(until));
     if (info.not_after <= now)
         say(f, "error", "%s: the certificate %s expired at %s", what, cert, until);
     else if (info.not_after - now < CHECK_EXPIRY_DAYS * 86400)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "metabase/mb_int.h"
 
 #define AUDIT_DEFAULT 50
@@ -9,10 +10,7 @@
 
 void mb_iso_time(int64_t t, char *out, size_t cap)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (!clock_iso_format((time_t)t, out, cap))
         snprintf(out, cap, "%s", "");
 }
 
