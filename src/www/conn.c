@@ -35,6 +35,8 @@ static const struct http1_limits limits = {
 static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events);
 static void conn_read(struct www_conn *c);
 static int conn_flush(struct www_conn *c);
+static void conn_kick_later(struct www_conn *c);
+static void conn_resume(struct www_conn *c);
 
 /* ---- output queue ---- */
 
@@ -184,26 +186,187 @@ static void enc_end_head(struct www_res *res)
 {
     struct www_conn *c = enc_conn(res);
 
-    if (res->close)
+    if (res->close || (c->body_ends_conn && !c->detached))
         c->close_after = true;
     if (res->extra_len)
         www_out(c, res->extra, res->extra_len);
+    if (res->stream && !res->head_only) { /* a body of unknown length */
+        if (c->minor >= 1) {
+            www_out(c, "Transfer-Encoding: chunked\r\n", 28);
+            c->chunk_out = true;
+        } else {
+            c->close_after = true; /* HTTP/1.0: the end of the connection ends the body */
+        }
+    }
     www_out_end_head(c, !c->close_after, c->minor);
+}
+
+static void chunk_head(struct www_conn *c, size_t n)
+{
+    char line[24];
+    int k = snprintf(line, sizeof(line), "%zx\r\n", n);
+
+    www_out(c, line, (size_t)k);
 }
 
 static void enc_body(struct www_res *res, const void *p, size_t n)
 {
-    www_out(enc_conn(res), p, n);
+    struct www_conn *c = enc_conn(res);
+
+    if (c->chunk_out) {
+        if (n == 0)
+            return; /* a zero-size chunk would end the body */
+        chunk_head(c, n);
+        www_out(c, p, n);
+        www_out(c, "\r\n", 2);
+    } else {
+        www_out(c, p, n);
+    }
+    if (c->detached)
+        conn_kick_later(c);
 }
 
 static void enc_file(struct www_res *res, struct fc_entry *fe, off_t off, size_t len)
 {
-    www_out_file(enc_conn(res), fe, off, len);
+    struct www_conn *c = enc_conn(res);
+
+    if (c->chunk_out && len > 0)
+        chunk_head(c, len);
+    www_out_file(c, fe, off, len);
+    if (c->chunk_out && len > 0)
+        www_out(c, "\r\n", 2);
+    if (c->detached)
+        conn_kick_later(c);
 }
 
 static uint64_t enc_queued(const struct www_res *res)
 {
     return www_out_queued(enc_conn(res));
+}
+
+/* ---- handlers that answer later ---- */
+
+static void conn_wake(struct www_wait *wt)
+{
+    struct www_conn *c = container_of(wt, struct www_conn, wait);
+
+    c->waiting--;
+    if (c->orphan) { /* closed and released while the handler waited */
+        if (c->waiting == 0)
+            free(c);
+        return;
+    }
+    if (c->state == CS_DEAD || !c->suspended)
+        return;
+    c->suspended = false;
+    c->retrying = true;
+    conn_resume(c);
+}
+
+static struct www_wait *enc_suspend(struct www_res *res)
+{
+    struct www_conn *c = enc_conn(res);
+
+    c->suspended = true;
+    c->read_blocked = true;
+    c->waiting++;
+    c->wait.wake = conn_wake;
+    return &c->wait;
+}
+
+/* Keep the request's strings the access log needs, for a detached response. */
+static void keep_str(struct buf *b, struct http_str *s)
+{
+    size_t at = b->len;
+
+    buf_append(b, s->p ? s->p : "", s->n);
+    s->p = (const char *)(uintptr_t)at; /* an offset until the buffer stops growing */
+}
+
+static void rebase_str(const struct buf *b, struct http_str *s)
+{
+    s->p = b->data + (uintptr_t)s->p;
+}
+
+static struct www_res *enc_detach(struct www_res *res)
+{
+    struct www_conn *c = enc_conn(res);
+    struct www_req *q = &c->dreq;
+    struct http_str *keep[] = {&q->method_str, &q->target, &q->path, &q->query, &q->host,
+                               &q->host_name, &q->user_agent, &q->referer};
+
+    c->dres = *res;
+    c->detached = true;
+    c->dres_base = c->s.bytes_out + c->resp_before;
+    *q = *c->cur_req;
+    q->headers = NULL;
+    q->nheaders = 0;
+    q->authorization = q->content_type = q->if_match = q->if_none_match = (struct http_str){0};
+    q->if_modified_since = q->if_unmodified_since = q->if_range = q->range = (struct http_str){0};
+    c->dstore.len = 0;
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        keep_str(&c->dstore, keep[i]);
+    buf_reserve(&c->dstore, 1);
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        rebase_str(&c->dstore, keep[i]);
+    return &c->dres;
+}
+
+static void detached_end(struct www_conn *c)
+{
+    c->detached = false;
+    c->body_paused = c->drain_wanted = false;
+    c->dres.on_body = NULL;
+    c->dres.on_drain = NULL;
+    c->dres.on_abort = NULL;
+    c->dres.arg = NULL;
+}
+
+static void enc_finish(struct www_res *res, int status)
+{
+    struct www_conn *c = enc_conn(res);
+
+    if (c->chunk_out)
+        www_out(c, "0\r\n\r\n", 5);
+    c->chunk_out = false;
+    if (res->close)
+        c->stop_reading = c->close_after = true;
+    www_account(&c->dreq, c->s.site, status, c->s.bytes_out + www_out_queued(c) - c->dres_base,
+                res->file_sent);
+    detached_end(c);
+    conn_kick_later(c);
+}
+
+static bool enc_room(const struct www_res *res)
+{
+    struct www_conn *c = enc_conn(res);
+    bool room = www_out_queued(c) < OUT_HIGH_WATER && c->nsegs + 4 <= CONN_MAX_SEGS;
+
+    if (!room)
+        c->drain_wanted = true;
+    return room;
+}
+
+static void enc_resume_body(struct www_res *res)
+{
+    struct www_conn *c = enc_conn(res);
+
+    c->body_paused = false;
+    conn_kick_later(c);
+}
+
+/* The handler is told the connection went away; it must not touch RES again. */
+static void conn_detached_abort(struct www_conn *c)
+{
+    void (*abort_fn)(void *) = c->dres.on_abort;
+    void *arg = c->dres.arg;
+
+    if (!c->detached)
+        return;
+    detached_end(c);
+    c->chunk_out = false;
+    if (abort_fn)
+        abort_fn(arg);
 }
 
 static const struct www_res_ops http1_encoder = {
@@ -213,6 +376,11 @@ static const struct www_res_ops http1_encoder = {
     .body = enc_body,
     .file = enc_file,
     .queued = enc_queued,
+    .suspend = enc_suspend,
+    .detach = enc_detach,
+    .finish = enc_finish,
+    .room = enc_room,
+    .resume_body = enc_resume_body,
 };
 
 /* The Host header without its port ("a.test:8080", "[::1]:80"). */
@@ -258,6 +426,13 @@ static void conn_req(struct www_conn *c, const struct http1_req *h, struct www_r
     q->range = h->range;
     q->user_agent = h->user_agent;
     q->referer = h->referer;
+    q->authorization = h->authorization;
+    q->content_type = h->content_type;
+    q->headers = h->headers;
+    q->nheaders = h->nheaders;
+    q->has_body = h->body == HTTP_BODY_CHUNKED || (h->body == HTTP_BODY_LENGTH && h->content_length > 0);
+    q->length_known = h->body != HTTP_BODY_CHUNKED;
+    q->content_length = h->body == HTTP_BODY_LENGTH ? h->content_length : 0;
 }
 
 /* Run HANDLER on the request (or ERROR when STATUS is set) and account for it. */
@@ -273,7 +448,12 @@ static void conn_respond(struct www_conn *c, const struct http1_req *h, int stat
     if (status != 0) {
         www_res_error(&res, status, reason);
     } else {
+        c->cur_req = &q;
+        c->resp_before = before;
         status = www_static_handle(&q, &res);
+        c->cur_req = NULL;
+        if (status == WWW_SUSPENDED || status == WWW_DETACHED)
+            return; /* answered later: after the wake, or by ops->finish */
         if (res.close)
             c->stop_reading = true;
     }
@@ -294,6 +474,10 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
     struct www_conn *c = container_of(t, struct www_conn, timer);
 
     (void)l;
+    if (c->detached || c->suspended) { /* an upload stalled, or a check took too long */
+        www_conn_close(c);
+        return;
+    }
     if (c->state != CS_HANDSHAKE && c->head_timer && !conn_out_pending(c)) {
         /* A request head (or the first one) did not arrive: say why. An idle
          * keep-alive connection runs the other timer and closes silently. */
@@ -320,6 +504,12 @@ static void conn_arm_timer(struct www_conn *c)
     } else if (conn_out_pending(c)) {
         c->head_timer = false;
         loop_timer_set(l, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+    } else if (c->detached && c->state != CS_BODY) {
+        loop_timer_clear(l, &c->timer); /* the handler keeps its own time (cgi_timeout) */
+    } else if (c->state == CS_BODY && c->detached) {
+        /* an upload: the time allowed is between arrivals, not for the whole body */
+        c->head_timer = true;
+        loop_timer_set(l, &c->timer, header_timeout_ms(c), conn_timeout);
     } else if (partial || c->state == CS_BODY || c->s.requests == 0) {
         if (!c->head_timer || !loop_timer_armed(&c->timer)) {
             c->head_timer = true;
@@ -365,6 +555,9 @@ void www_conn_close(struct www_conn *c)
         return;
     c->state = CS_DEAD;
     loop_timer_clear(w->loop, &c->timer);
+    loop_timer_clear(w->loop, &c->kick);
+    conn_detached_abort(c);
+    buf_free(&c->dstore);
     xport_close(&c->x);
     conn_out_release(c);
     worker_buf_put(w, c->in);
@@ -376,7 +569,7 @@ void www_conn_drain(struct www_conn *c)
 {
     bool partial = c->in != NULL && buf_unread(c->in) > 0;
 
-    if (!partial && !conn_out_pending(c) && c->state != CS_BODY)
+    if (!partial && !conn_out_pending(c) && c->state != CS_BODY && !c->detached && !c->suspended)
         www_conn_close(c);
     else
         c->close_after = true;
@@ -464,7 +657,7 @@ static int conn_flush(struct www_conn *c)
         conn_out_release(c);
         xport_release(&c->x);
     }
-    if (c->out == NULL && c->close_after) {
+    if (c->out == NULL && c->close_after && !c->detached && !c->suspended) {
         www_conn_close(c);
         return -1;
     }
@@ -509,16 +702,26 @@ static bool conn_site_full(struct www_conn *c)
     return s->max_connections > 0 && stats_current(s->stats_slot) > s->max_connections;
 }
 
+static bool body_skipped(enum http_method m)
+{
+    return m == HTTP_M_GET || m == HTTP_M_HEAD || m == HTTP_M_OPTIONS;
+}
+
 static void conn_on_request(struct www_conn *c, const struct http1_req *req)
 {
     bool has_body = req->body == HTTP_BODY_CHUNKED ||
                     (req->body == HTTP_BODY_LENGTH && req->content_length > 0);
+    bool retry = c->retrying; /* the same request again, after its handler's wait */
     const struct www_site *ws;
 
+    c->retrying = false;
     conn_choose_site(c, req);
     ws = www_site_of(c->s.site);
-    session_note_request(&c->s, req->method_str.p, req->method_str.n, req->target.p,
-                         req->target.n);
+    if (!retry) {
+        session_note_request(&c->s, req->method_str.p, req->method_str.n, req->target.p,
+                             req->target.n);
+        c->continue_sent = false;
+    }
     if (!req->keep_alive || c->s.w->draining)
         c->close_after = true;
     if (conn_site_full(c)) {
@@ -544,25 +747,62 @@ static void conn_on_request(struct www_conn *c, const struct http1_req *req)
         conn_respond(c, req, 0, NULL);
         return;
     }
-    if (has_body && req->expect_continue)
+    /* GET, HEAD and OPTIONS bodies are read and dropped (100 first if asked
+     * for); a handler that wants the body detaches before writing (uploads,
+     * CGI); any other body is never parsed and the connection ends after the
+     * answer (Connection: close, set by the encoder). */
+    c->body_ends_conn = has_body && !body_skipped(req->method);
+    if (has_body && req->expect_continue && !c->continue_sent && body_skipped(req->method)) {
         www_out(c, CONTINUE_100, sizeof(CONTINUE_100) - 1);
+        c->continue_sent = true;
+    }
     c->resp_mark = c->out ? c->out->len : 0;
     c->segs_mark = c->nsegs;
     conn_respond(c, req, 0, NULL);
-    if (has_body)
-        conn_begin_body(c, req);
+    c->body_ends_conn = false;
+    if (c->suspended)
+        return;
+    if (!has_body) {
+        if (c->detached && c->dres.on_body)
+            c->dres.on_body(c->dres.arg, NULL, 0); /* no body: its end at once */
+        return;
+    }
+    if (c->detached && c->dres.on_body) {
+        if (req->expect_continue && !c->continue_sent &&
+            (c->out == NULL || c->out->len == c->resp_mark) && c->nsegs == c->segs_mark) {
+            www_out(c, CONTINUE_100, sizeof(CONTINUE_100) - 1);
+            c->resp_mark = c->out->len;
+        }
+        c->continue_sent = true;
+    } else if (!body_skipped(req->method)) {
+        c->stop_reading = true;
+        c->close_after = true;
+        return;
+    }
+    conn_begin_body(c, req);
 }
 
 static void conn_body_failed(struct www_conn *c, int status, const char *reason)
 {
+    conn_detached_abort(c);
     conn_out_truncate(c, c->resp_mark, c->segs_mark);
     c->state = CS_HEAD;
     c->stop_reading = true;
     conn_respond(c, NULL, status, reason);
 }
 
-/* Consume request-body bytes from p[0..len); returns bytes used. */
-static size_t conn_skip_body(struct www_conn *c, char *p, size_t len)
+/* Request-body bytes to the detached handler that reads them. */
+static void conn_body_deliver(struct www_conn *c, const char *p, size_t n)
+{
+    if (!c->detached || c->dres.on_body == NULL)
+        return; /* answered already: the body is skipped */
+    if (c->dres.on_body(c->dres.arg, p, n) == WWW_BODY_PAUSE && n > 0)
+        c->body_paused = true;
+}
+
+/* Consume request-body bytes from p[0..len): given to a detached handler,
+ * else skipped. Returns bytes used. */
+static size_t conn_body(struct www_conn *c, char *p, size_t len)
 {
     const struct www_site *ws = www_site_of(c->s.site);
     size_t used, out_len;
@@ -573,16 +813,26 @@ static size_t conn_skip_body(struct www_conn *c, char *p, size_t len)
     if (!c->body_chunked) {
         used = len < c->body_left ? len : (size_t)c->body_left;
         c->body_left -= used;
-        if (c->body_left == 0)
+        if (used > 0)
+            conn_body_deliver(c, p, used);
+        if (c->body_left == 0 && c->state == CS_BODY) {
             c->state = CS_HEAD;
+            conn_body_deliver(c, NULL, 0);
+        }
         return used;
     }
     r = http1_chunked_decode(&c->chunked, p, len, ws ? ws->max_body : 1 << 20, &used, &out_len,
                              &status, &reason);
-    if (r == HTTP1_DONE)
-        c->state = CS_HEAD;
-    else if (r == HTTP1_ERROR)
+    if (r == HTTP1_ERROR) {
         conn_body_failed(c, status, reason);
+        return used;
+    }
+    if (out_len > 0)
+        conn_body_deliver(c, p, out_len);
+    if (r == HTTP1_DONE && c->state == CS_BODY) {
+        c->state = CS_HEAD;
+        conn_body_deliver(c, NULL, 0);
+    }
     return used;
 }
 
@@ -597,10 +847,15 @@ static size_t conn_process(struct www_conn *c, char *p, size_t len)
 
     while (done < len && !c->stop_reading && c->state != CS_DEAD) {
         if (c->state == CS_BODY) {
-            done += conn_skip_body(c, p + done, len - done);
+            if (c->body_paused) {
+                c->read_blocked = true;
+                break;
+            }
+            done += conn_body(c, p + done, len - done);
             continue;
         }
-        if (c->close_after || (c->out && c->out->len - c->out_sent > OUT_HIGH_WATER) ||
+        if (c->suspended || c->detached || c->close_after ||
+            (c->out && c->out->len - c->out_sent > OUT_HIGH_WATER) ||
             c->nsegs + 4 > CONN_MAX_SEGS) {
             c->read_blocked = true;
             break;
@@ -616,6 +871,10 @@ static size_t conn_process(struct www_conn *c, char *p, size_t len)
         }
         c->req_bytes = used + (req.body == HTTP_BODY_LENGTH ? req.content_length : 0);
         conn_on_request(c, &req);
+        if (c->suspended) { /* the head stays unread: it is parsed again after the wake */
+            c->read_blocked = true;
+            break;
+        }
         done += used;
         c->head_timer = false;
     }
@@ -681,6 +940,10 @@ static void conn_read_some(struct www_conn *c)
                 c->close_after = true;
                 break;
             }
+            if (n == 0 && c->detached && c->state != CS_BODY) {
+                c->close_after = c->stop_reading = true; /* answer the request, then close */
+                break;
+            }
             www_conn_close(c);
             return;
         }
@@ -694,12 +957,26 @@ static void conn_read_some(struct www_conn *c)
 /* Flush, and whenever the output drained while pipelined input was held
  * back, answer the held requests and read on: the socket will not signal
  * those bytes again (edge-triggered). Stops when a send would block. */
+/* Input waits for a handler: the wake, the end of a detached response, or more room for a body. */
+static bool conn_held(const struct www_conn *c)
+{
+    return c->suspended || c->body_paused || (c->detached && c->state != CS_BODY);
+}
+
 static void conn_pump(struct www_conn *c)
 {
     for (;;) {
         if (c->state == CS_DEAD || conn_flush(c) == -1)
             return;
-        if (!c->read_blocked || conn_out_pending(c))
+        if (c->detached && c->drain_wanted && c->dres.on_drain &&
+            www_out_queued(c) < OUT_HIGH_WATER / 2) {
+            c->drain_wanted = false;
+            c->dres.on_drain(c->dres.arg);
+            if (c->state == CS_DEAD)
+                return;
+            continue;
+        }
+        if (!c->read_blocked || conn_out_pending(c) || conn_held(c))
             break;
         conn_process_buffered(c);
         if (c->state == CS_DEAD)
@@ -715,6 +992,33 @@ static void conn_read(struct www_conn *c)
 {
     conn_read_some(c);
     conn_pump(c);
+}
+
+/* After a wake, a finished or resumed handler: answer what is buffered, read on, send. */
+static void conn_resume(struct www_conn *c)
+{
+    if (c->state == CS_DEAD)
+        return;
+    if (!conn_held(c)) {
+        conn_process_buffered(c);
+        if (c->state == CS_DEAD)
+            return;
+        if (!c->read_blocked && !conn_held(c))
+            conn_read_some(c);
+    }
+    conn_pump(c);
+}
+
+static void conn_kick(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    conn_resume(container_of(t, struct www_conn, kick));
+}
+
+static void conn_kick_later(struct www_conn *c)
+{
+    if (c->state != CS_DEAD && !loop_timer_armed(&c->kick))
+        loop_timer_set(c->s.w->loop, &c->kick, 0, conn_kick);
 }
 
 /* A plain HTTP request on a TLS port gets a plain answer saying so, as

@@ -20,6 +20,7 @@
 #include "runtime/session.h"
 #include "runtime/xport.h"
 #include "www/http1.h"
+#include "www/req.h"
 
 struct listener;
 struct worker;
@@ -65,6 +66,19 @@ struct www_conn {
     uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
     int minor;            /* HTTP/1.x minor version of the request being answered */
     int limit_slot;       /* stats slot whose max_connections this connection was checked against */
+    /* a request whose handler does not answer at once (www/req.h) */
+    struct www_wait wait;  /* suspended: what the handler wakes */
+    struct www_res dres;   /* detached: the response the handler goes on writing */
+    struct www_req dreq;   /* detached: the request, for the access log (strings in dstore) */
+    struct buf dstore;
+    const struct www_req *cur_req; /* during the handler's call */
+    uint64_t resp_before;  /* queued bytes before the handler's call */
+    uint64_t dres_base;    /* bytes out (sent + queued) when the response began */
+    struct loop_timer kick; /* a detached handler's output is flushed from the loop */
+    unsigned waiting;      /* wakes still to come: the memory is freed after the last */
+    bool suspended, retrying, detached, body_paused, chunk_out, drain_wanted, orphan;
+    bool continue_sent;    /* 100 Continue went out for the request being answered */
+    bool body_ends_conn;   /* during the handler's call: a body it does not take closes */
 };
 
 /** The connection whose session header is S. */

@@ -282,6 +282,7 @@ static void h1_req_init(struct http1_req *r)
     r->expect_continue = r->expect_other = false;
     r->if_match = r->if_none_match = r->if_modified_since = r->if_unmodified_since = none;
     r->if_range = r->range = r->user_agent = r->referer = r->cookie = none;
+    r->authorization = r->content_type = none;
 }
 
 /* Leading CRLFs (RFC 9112 2.2), at most H1_MAX_EMPTY_LINES of them. */
@@ -677,6 +678,10 @@ static enum http1_result h1_apply_header(struct h1_parse *p, const struct http_h
         else if (h1_lower_eq(n, "if-range", 8))
             h1_keep_first(&r->if_range, v);
         break;
+    case 12:
+        if (h1_lower_eq(n, "content-type", 12))
+            h1_keep_first(&r->content_type, v);
+        break;
     case 10:
         if (h1_lower_eq(n, "connection", 10))
             h1_on_connection(p, v);
@@ -686,6 +691,8 @@ static enum http1_result h1_apply_header(struct h1_parse *p, const struct http_h
     case 13:
         if (h1_lower_eq(n, "if-none-match", 13))
             h1_keep_first(&r->if_none_match, v);
+        else if (h1_lower_eq(n, "authorization", 13))
+            h1_keep_first(&r->authorization, v);
         break;
     case 14:
         if (h1_lower_eq(n, "content-length", 14))

@@ -32,9 +32,39 @@ struct www_req {
     const char *protocol;      /* "HTTP/1.1", "HTTP/1.0": for the access log */
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since;
     struct http_str if_range, range, user_agent, referer;
+    struct http_str authorization, content_type;
+    const struct http_header *headers; /* every header field as sent (CGI's HTTP_ variables) */
+    size_t nheaders;
+    bool has_body;             /* a body follows (Content-Length > 0 or chunked) */
+    bool length_known;         /* content_length is its size (not chunked) */
+    uint64_t content_length;
     uint64_t bytes_in;         /* bytes of the request, for the access log */
     struct session *s;         /* the connection: client, site, worker */
 };
+
+/*
+ * Handlers that cannot answer at once. A handler returns a status it sent,
+ * or one of these:
+ *  - WWW_SUSPENDED after ops->suspend: it waits for something (a password
+ *    check); once www_wake is called the protocol hands the same request to
+ *    the handler again, which then answers from what it learnt (a cache).
+ *  - WWW_DETACHED after ops->detach: the response goes on after the call
+ *    (an upload being written, a CGI program's output) through the long-lived
+ *    struct www_res detach returned, until ops->finish.
+ */
+#define WWW_SUSPENDED (-1)
+#define WWW_DETACHED (-2)
+
+/* What a suspended request waits on; the protocol embeds it per request. */
+struct www_wait {
+    void (*wake)(struct www_wait *w);
+};
+
+/** Hand the suspended request back to its handler (on the worker's thread; once per suspend). */
+static inline void www_wake(struct www_wait *w)
+{
+    w->wake(w);
+}
 
 /* An encoder: how a protocol writes a response. */
 struct www_res_ops {
@@ -50,7 +80,21 @@ struct www_res_ops {
     void (*file)(struct www_res *res, struct fc_entry *fe, off_t off, size_t len);
     /** Bytes queued so far, for the access log. */
     uint64_t (*queued)(const struct www_res *res);
+    /** Suspend the request (see WWW_SUSPENDED); the protocol keeps it and stops reading. */
+    struct www_wait *(*suspend)(struct www_res *res);
+    /** Keep answering after the call (see WWW_DETACHED): the response to use from now on. */
+    struct www_res *(*detach)(struct www_res *res);
+    /** The end of a detached response: STATUS is logged; RES is gone after the call. */
+    void (*finish)(struct www_res *res, int status);
+    /** Whether the protocol takes more body now (else wait for on_drain). */
+    bool (*room)(const struct www_res *res);
+    /** Deliver request-body bytes again after on_body returned WWW_BODY_PAUSE. */
+    void (*resume_body)(struct www_res *res);
 };
+
+/* on_body's answers. */
+#define WWW_BODY_OK 0
+#define WWW_BODY_PAUSE 1
 
 struct www_res {
     const struct www_res_ops *ops;
@@ -60,6 +104,16 @@ struct www_res {
     bool file_sent; /* set by the handler: counts as a file sent */
     const char *extra; /* header lines the encoder adds to the head (the vdir's http_headers) */
     size_t extra_len;
+    const char *allow; /* the Allow header's methods for 405 and OPTIONS; NULL: GET, HEAD, OPTIONS */
+    bool stream;       /* set before end_head: the body's length is unknown, the encoder frames it */
+    /* Set by the handler on a detached response; ARG is theirs. */
+    void *arg;
+    /** Request-body bytes (N == 0: the end); WWW_BODY_OK or WWW_BODY_PAUSE. */
+    int (*on_body)(void *arg, const char *p, size_t n);
+    /** The protocol takes output again (after room() said no). */
+    void (*on_drain)(void *arg);
+    /** The connection is gone: RES must not be used again, nor finished. */
+    void (*on_abort)(void *arg);
 };
 
 /** A handler: answer REQ through RES completely; returns the status sent. */
@@ -69,6 +123,8 @@ typedef int (*www_handler_fn)(const struct www_req *req, struct www_res *res);
 const char *www_status_text(int status);
 /** A header line "NAME" (with ": ") and the decimal V. */
 void www_res_header_u64(struct www_res *res, const char *name, size_t nlen, uint64_t v);
+/** The Allow header line (res->allow, or the static methods). */
+void www_res_allow(struct www_res *res);
 /** A complete error response with an HTML body saying REASON. */
 void www_res_error(struct www_res *res, int status, const char *reason);
 

@@ -12,24 +12,38 @@ const char *www_status_text(int status)
     switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
     case 204: return "No Content";
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
     case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
     case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
     case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
@@ -78,6 +92,16 @@ static void html_escape(struct buf *b, const char *s)
 
 #define HEADER_LIT(res, s) (res)->ops->header((res), (s), sizeof(s) - 1)
 
+void www_res_allow(struct www_res *res)
+{
+    const char *m = res->allow ? res->allow : "GET, HEAD, OPTIONS";
+    char line[128];
+    int n = snprintf(line, sizeof(line), "Allow: %s\r\n", m);
+
+    if (n > 0 && (size_t)n < sizeof(line))
+        res->ops->header(res, line, (size_t)n);
+}
+
 void www_res_error(struct www_res *res, int status, const char *reason)
 {
     struct buf body = {0};
@@ -92,7 +116,7 @@ void www_res_error(struct www_res *res, int status, const char *reason)
     buf_puts(&body, "</body></html>\n");
     res->ops->status(res, status);
     if (status == 405 || status == 501)
-        HEADER_LIT(res, "Allow: GET, HEAD, OPTIONS\r\n");
+        www_res_allow(res);
     HEADER_LIT(res, "Content-Type: text/html; charset=utf-8\r\n");
     www_res_header_u64(res, "Content-Length: ", 16, body.len);
     res->ops->end_head(res);

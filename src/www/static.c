@@ -49,7 +49,8 @@ struct www_file {
 
 bool www_static_accepts(enum http_method m)
 {
-    return m == HTTP_M_GET || m == HTTP_M_HEAD || m == HTTP_M_OPTIONS;
+    return m == HTTP_M_GET || m == HTTP_M_HEAD || m == HTTP_M_OPTIONS || m == HTTP_M_PUT ||
+           m == HTTP_M_DELETE || m == HTTP_M_POST;
 }
 
 #define HEAD_LIT(r, s) (r)->res->ops->header((r)->res, (s), sizeof(s) - 1)
@@ -70,7 +71,7 @@ static int reply_error(struct reply *r, int status, const char *reason)
     /* The site's own page (error_pages), read when the configuration was applied. */
     r->res->ops->status(r->res, status);
     if (status == 405 || status == 501)
-        HEAD_LIT(r, "Allow: GET, HEAD, OPTIONS\r\n");
+        www_res_allow(r->res);
     r->res->ops->header(r->res, "Content-Type: ", 14);
     r->res->ops->header(r->res, pg->type, strlen(pg->type));
     HEAD_LIT(r, "\r\n");
@@ -468,7 +469,7 @@ static int reply_redirect_tls(struct reply *r)
 static int reply_options(struct reply *r)
 {
     r->res->ops->status(r->res, 204);
-    HEAD_LIT(r, "Allow: GET, HEAD, OPTIONS\r\n");
+    www_res_allow(r->res);
     r->res->ops->end_head(r->res);
     return 204;
 }

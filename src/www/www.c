@@ -28,7 +28,13 @@ static void www_drain(struct session *s)
 
 static void www_free(struct session *s)
 {
-    free(www_conn_of(s));
+    struct www_conn *c = www_conn_of(s);
+
+    if (c->waiting > 0) { /* a handler's check still has to answer: its wake frees */
+        c->orphan = true;
+        return;
+    }
+    free(c);
 }
 
 /* Default documents and MIME overrides, as the home directory sees them. */
