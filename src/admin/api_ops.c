@@ -405,7 +405,7 @@ static const struct metric_family {
     [STAT_NOT_FOUND_ERRORS] = {"not_found_errors_total", "Requests for files that do not exist."},
     [STAT_MENUS_SENT] = {"menus_sent_total", "Gopher menus sent."},
     [STAT_FILES_RECEIVED] = {"files_received_total", "FTP uploads completed."},
-    [STAT_LOGON_ATTEMPTS] = {"logon_attempts_total", "FTP logon attempts (PASS commands)."},
+    [STAT_LOGON_ATTEMPTS] = {"logon_attempts_total", "Logon attempts: FTP PASS commands, WWW password checks."},
     [STAT_CERTS_ISSUED] = {"certificates_issued_total", "Certificates the ACME CA issued."},
     [STAT_CERT_FAILURES] = {"certificate_failures_total", "ACME orders and renewals that failed."},
     [STAT_ACCESS_DENIED] = {"access_denied_total",

@@ -109,14 +109,15 @@ const struct cli_cmd cli_cmds[] = {
     {{"user", "add"}, cli_cmd_user_add, "ftp.users", 0, 1, 1,
      "home=,password-file=,password-stdin,disabled,comment=",
      "NAME (--password-file FILE | --password-stdin) [--home /DIR] [--disabled] [--comment C]",
-     "Create a named FTP user. The password is read from FILE or standard input (first line) "
-     "and stored as an argon2id hash; --home confines the user to that directory under each "
-     "FTP site's root (default: the whole site)."},
+     "Create a named user, for FTP logins and WWW Basic authentication (auth_basic). The "
+     "password is read from FILE or standard input (first line) and stored as an argon2id "
+     "hash; --home confines the user's FTP sessions to that directory under each FTP site's "
+     "root (default: the whole site)."},
     {{"user", "passwd"}, cli_cmd_user_passwd, "ftp.users", 0, 1, 1,
      "password-file=,password-stdin,comment=", "NAME (--password-file FILE | --password-stdin)",
-     "Give an FTP user a new password (read as for user add)."},
+     "Give a user a new password (read as for user add)."},
     {{"user", "remove"}, cli_cmd_user_remove, "ftp.users", 0, 1, 1, "", "NAME",
-     "Delete a named FTP user; its sessions stay until they end."},
+     "Delete a named user; its FTP sessions stay until they end."},
     {{"user", "list"}, cli_cmd_user_list, "ftp.users", CMD_TABLE, 0, 0, "", "",
      "List the named FTP users with their home directory and whether they may log in (never "
      "a password)."},

@@ -22,6 +22,12 @@ static const char *const off_on_values[] = {"off", "on", NULL};
 static const char *const acme_challenge_values[] = {"http-01", "tls-alpn-01", NULL};
 static const char *const ip_default_values[] = {"grant", "deny", NULL};
 
+/* A realm goes inside a quoted string of WWW-Authenticate. */
+static const char *realm_check(const char *s)
+{
+    return strpbrk(s, "\"\\") ? "a realm without '\"' or '\\'" : NULL;
+}
+
 /* An IPv4 or IPv6 address or network, as net_parse_cidr takes it. */
 static const char *cidr_check(const char *s)
 {
@@ -141,6 +147,30 @@ static const struct prop table[] = {
      .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Client addresses or networks (\"10.0.0.0/8\", \"2001:db8::/32\", \"127.0.0.1\") "
             "that get the opposite of ip_default."},
+    {.name = "auth_anonymous", .type = PROP_BOOL, .def = "true", .where = SITE | VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Requests without credentials are served (as anonymous_user)."},
+    {.name = "auth_basic", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Users (infoadm user add) may log in with HTTP Basic authentication; with "
+            "auth_anonymous off, only they are served (401 for others)."},
+    {.name = "auth_realm", .type = PROP_STRING, .def = "\"\"", .item_check = realm_check,
+     .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "The realm Basic authentication names (empty: the site's name)."},
+    {.name = "auth_basic_insecure", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Accept Basic credentials over plain HTTP, where anyone on the path can read "
+            "them (else 403: use HTTPS)."},
+    {.name = "script_map", .type = PROP_MAP, .def = "{}", .where = ANYWHERE,
+     .services = MB_SVC_WWW, .inherit = true,
+     .doc = "File extension -> interpreter (absolute path) for access_script and "
+            "access_execute directories, e.g. {\"py\": \"/usr/bin/python3\"}."},
+    {.name = "cgi_timeout", .type = PROP_INT, .def = "60", .min = 1, .max = 86400,
+     .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Seconds a CGI program may run before it is killed (504 if it sent nothing)."},
+    {.name = "cgi_max_processes", .type = PROP_INT, .def = "32", .min = 1, .max = 4096,
+     .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "CGI programs running at once in the whole server; beyond it requests get 503."},
     {.name = "http_headers", .type = PROP_MAP, .def = "{}", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
      .doc = "Response headers added to every response (name -> value), e.g. "

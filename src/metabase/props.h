@@ -56,7 +56,7 @@ struct prop {
     const char *def;           /* default as JSON text; NULL = none */
     int64_t min, max;          /* PROP_INT bounds */
     const char *const *values; /* PROP_ENUM, and PROP_STRLIST items when set: NULL-terminated */
-    /* PROP_STRLIST: NULL when an item is valid, else what an item must be (may be NULL) */
+    /* PROP_STRLIST items and PROP_STRING values: NULL when valid, else what it must be */
     const char *(*item_check)(const char *item);
     unsigned where;            /* mask of enum mb_kind */
     unsigned services;         /* mask of enum mb_service (ignored on the machine key) */

@@ -156,10 +156,12 @@ int props_check_value(const struct prop *p, const json_t *v, const char *key, st
     case PROP_ENUM:
         return check_enum(p, v, key, err);
     case PROP_STRING:
-        return text_ok(v, 0, STRING_MAX)
-                   ? 0
-                   : bad(p, v, key, "a string of at most 1024 bytes without control characters",
-                         err);
+        if (!text_ok(v, 0, STRING_MAX))
+            return bad(p, v, key, "a string of at most 1024 bytes without control characters",
+                       err);
+        if (p->item_check && p->item_check(json_string_value(v)))
+            return bad(p, v, key, p->item_check(json_string_value(v)), err);
+        return 0;
     case PROP_PATH:
         return text_ok(v, 1, PATH_MAX_LEN) && json_string_value(v)[0] == '/'
                    ? 0

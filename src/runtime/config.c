@@ -610,7 +610,7 @@ static int vdir_add(struct cc *c, struct site *s, const char *key, const char *p
         vdir_error_pages(c, v, key, eff) == -1)
         return -1;
     if (c->svc->compile_vdir)
-        c->svc->compile_vdir(v, eff);
+        return c->svc->compile_vdir(v, eff, key, c->err);
     return 0;
 }
 

@@ -38,6 +38,11 @@ static void site_free(struct site *s)
         for (size_t k = 0; k < s->vdirs[i].nerror_pages; k++)
             free(s->vdirs[i].error_pages[k].body);
         free(s->vdirs[i].error_pages);
+        for (size_t k = 0; k < s->vdirs[i].nscripts; k++) {
+            free(s->vdirs[i].scripts[k].ext);
+            free(s->vdirs[i].scripts[k].interpreter);
+        }
+        free(s->vdirs[i].scripts);
     }
     free(s->vdirs);
     strv_free(s->host_names, s->nhost_names);

@@ -72,6 +72,22 @@ struct vdir {
     size_t nerror_pages;
     bool browse;         /* the service's listing flag (WWW: directory_browsing) */
     unsigned browse_flags; /* the service's listing options (WWW: enum dirlist_flags) */
+    /* WWW: who may read here (auth_*), and how programs run (script_map, cgi_*) */
+    unsigned auth;       /* enum vdir_auth bits */
+    char realm[128];     /* auth_realm, or the site's name */
+    struct vdir_script {
+        char *ext;         /* with its dot, lower case: ".py" */
+        char *interpreter; /* absolute path */
+    } *scripts;
+    size_t nscripts;
+    uint32_t cgi_timeout_ms;
+    uint32_t cgi_max;    /* CGI processes of the whole server at once */
+};
+
+enum vdir_auth {
+    VDIR_AUTH_ANONYMOUS = 1 << 0, /* auth_anonymous */
+    VDIR_AUTH_BASIC = 1 << 1,     /* auth_basic */
+    VDIR_AUTH_INSECURE = 1 << 2,  /* auth_basic_insecure: Basic over plain HTTP */
 };
 
 /* ACME challenge types (acme_challenges). */

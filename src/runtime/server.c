@@ -577,6 +577,7 @@ void server_stop(unsigned grace_ms)
     for (unsigned i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
         fcache_free(w->fcache);
+        free(w->auth_cache);
         gen_unref(w->gen);
         loop_free(w->loop);
         for (size_t p = 0; p < w->npool; p++) {

@@ -53,8 +53,8 @@ struct service {
      */
     int (*compile_site)(struct site *s, const json_t *eff, const json_t *root, const char *key,
                         struct mb_error *err);
-    /** Settings of a virtual directory beyond the shared ones (may be NULL). */
-    void (*compile_vdir)(struct vdir *v, const json_t *eff);
+    /** Settings of virtual directory V (metabase key KEY) beyond the shared ones (may be NULL). */
+    int (*compile_vdir)(struct vdir *v, const json_t *eff, const char *key, struct mb_error *err);
     /** Free what compile_site stored in s->svc_data. */
     void (*free_site)(struct site *s);
     /**

@@ -48,6 +48,7 @@ struct worker {
     struct listener **listeners;   /* open ones, and closed ones sessions still use */
     size_t nlisteners;
     struct fcache *fcache;
+    void *auth_cache;              /* WWW's verified credentials (www/auth.c): plain memory */
     struct session *sessions;      /* live sessions, most recent first */
     size_t nsessions;
     struct session *dead;          /* closed, freed when the loop goes idle */

@@ -125,6 +125,9 @@ const char *www_status_text(int status);
 void www_res_header_u64(struct www_res *res, const char *name, size_t nlen, uint64_t v);
 /** The Allow header line (res->allow, or the static methods). */
 void www_res_allow(struct www_res *res);
+/** An error response with header LINES (N bytes, "Name: value\r\n" each) in its head. */
+void www_res_error_with(struct www_res *res, int status, const char *reason, const char *lines,
+                        size_t n);
 /** A complete error response with an HTML body saying REASON. */
 void www_res_error(struct www_res *res, int status, const char *reason);
 

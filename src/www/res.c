@@ -104,6 +104,12 @@ void www_res_allow(struct www_res *res)
 
 void www_res_error(struct www_res *res, int status, const char *reason)
 {
+    www_res_error_with(res, status, reason, NULL, 0);
+}
+
+void www_res_error_with(struct www_res *res, int status, const char *reason, const char *lines,
+                        size_t n)
+{
     struct buf body = {0};
 
     buf_printf(&body, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1>\n",
@@ -117,6 +123,8 @@ void www_res_error(struct www_res *res, int status, const char *reason)
     res->ops->status(res, status);
     if (status == 405 || status == 501)
         www_res_allow(res);
+    if (n > 0)
+        res->ops->header(res, lines, n);
     HEADER_LIT(res, "Content-Type: text/html; charset=utf-8\r\n");
     www_res_header_u64(res, "Content-Length: ", 16, body.len);
     res->ops->end_head(res);

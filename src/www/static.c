@@ -14,6 +14,7 @@
 #include "runtime/session.h"
 #include "runtime/worker.h"
 #include "runtime/accesslog.h"
+#include "www/auth.h"
 #include "www/cond.h"
 #include "www/dirlist.h"
 #include "runtime/mime.h"
@@ -110,6 +111,7 @@ void www_account(const struct www_req *q, const struct site *site, int status, u
         return;
     e.time = clock_wall();
     e.client_ip = ss->peer_ip;
+    e.user = ss->user[0] ? ss->user : NULL;
     e.method = log_method(q);
     e.uri_stem = q->path.n ? q->path.p : "-";
     e.uri_stem_len = q->path.n ? q->path.n : 1;
@@ -519,6 +521,8 @@ static int reply_path(struct reply *r)
         session_stat(r->req->s, STAT_ACCESS_DENIED);
         return reply_error(r, 403, "Access from your address is not allowed here.");
     }
+    if ((st = www_auth_check(r->req, r->res, v)) != 0)
+        return st;
     if (!(v->access & VDIR_READ))
         return reply_error(r, 403, "Read access is not allowed here.");
     if (v->require_tls && !r->req->s->tls)
@@ -569,6 +573,7 @@ int www_static_handle(const struct www_req *req, struct www_res *res)
     struct reply r = {.req = req, .res = res, .site = s->site, .head_only = res->head_only};
     int st;
 
+    req->s->user[0] = '\0'; /* anonymous until Basic credentials are verified */
     if (acme_challenge(&r))
         st = 200;
     else if (r.site == NULL)

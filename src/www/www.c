@@ -1,9 +1,16 @@
 /* www: the WWW service's table of operations and its per-site settings. */
 #include "www/www.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "core/alloc.h"
+#include "metabase/mb.h"
 #include "metabase/props.h"
 #include "runtime/config.h"
 #include "runtime/stats.h"
@@ -61,10 +68,48 @@ static int www_compile_site(struct site *s, const json_t *eff, const json_t *roo
     return 0;
 }
 
-static void www_compile_vdir(struct vdir *v, const json_t *eff)
+static const struct config_name auth_props[] = {
+    {"auth_anonymous", VDIR_AUTH_ANONYMOUS}, {"auth_basic", VDIR_AUTH_BASIC},
+    {"auth_basic_insecure", VDIR_AUTH_INSECURE}, {NULL, 0}};
+
+/* script_map: ".ext" (or "ext") -> an absolute interpreter path. */
+static int www_script_map(struct vdir *v, const json_t *eff, const char *key, struct mb_error *err)
 {
+    const json_t *map = json_object_get(eff, "script_map"), *val;
+    const char *ext;
+
+    v->scripts = xcalloc(json_object_size(map) + 1, sizeof(*v->scripts));
+    json_object_foreach ((json_t *)(uintptr_t)map, ext, val) {
+        const char *interp = json_string_value(val);
+        struct vdir_script *sc = &v->scripts[v->nscripts];
+        if (interp == NULL || interp[0] != '/' || access(interp, X_OK) == -1)
+            return mb_fail(err, MB_E_APPLY_FAILED, key, "script_map",
+                           "%s: script_map \"%s\": %s is not an executable file given by its "
+                           "absolute path",
+                           key, ext, interp ? interp : "?");
+        sc->ext = xmalloc(strlen(ext) + 2);
+        sc->ext[0] = '.';
+        strcpy(sc->ext + 1, ext[0] == '.' ? ext + 1 : ext);
+        for (char *p = sc->ext; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        sc->interpreter = xstrdup(interp);
+        v->nscripts++;
+    }
+    return 0;
+}
+
+static int www_compile_vdir(struct vdir *v, const json_t *eff, const char *key,
+                            struct mb_error *err)
+{
+    const char *realm = config_str(eff, "auth_realm");
+
     v->browse = json_is_true(json_object_get(eff, "directory_browsing"));
     v->browse_flags = config_flags_of(eff, browse_props);
+    v->auth = config_flags_of(eff, auth_props);
+    snprintf(v->realm, sizeof(v->realm), "%s", realm);
+    v->cgi_timeout_ms = (uint32_t)json_integer_value(json_object_get(eff, "cgi_timeout")) * 1000;
+    v->cgi_max = (uint32_t)json_integer_value(json_object_get(eff, "cgi_max_processes"));
+    return www_script_map(v, eff, key, err);
 }
 
 static void www_free_site(struct site *s)
@@ -95,7 +140,7 @@ const struct service www_service = {
                 STAT_BIT(STAT_CONNECTION_ATTEMPTS) | STAT_BIT(STAT_GET_REQUESTS) |
                 STAT_BIT(STAT_HEAD_REQUESTS) | STAT_BIT(STAT_OTHER_REQUESTS) |
                 STAT_BIT(STAT_TOTAL_REQUESTS) | STAT_BIT(STAT_NOT_FOUND_ERRORS) |
-                STAT_BIT(STAT_ACCESS_DENIED) |
+                STAT_BIT(STAT_ACCESS_DENIED) | STAT_BIT(STAT_LOGON_ATTEMPTS) |
                 STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS) |
                 STATS_CERT_COUNTERS,
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
