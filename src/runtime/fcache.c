@@ -200,6 +200,19 @@ static struct fc_entry *entry_lookup(struct fcache *c, const struct vdir *v, con
     return NULL;
 }
 
+void fcache_forget(struct fcache *c, uint64_t vdir_uid, const char *rel, size_t len)
+{
+    uint64_t h = fc_hash(vdir_uid, rel, len);
+
+    for (struct fc_entry *e = c->buckets[h % NBUCKETS]; e != NULL; e = e->hnext) {
+        if (e->hash == h && e->vdir_uid == vdir_uid && e->rel_len == len &&
+            memcmp(e->rel, rel, len) == 0) {
+            entry_remove(c, e);
+            return;
+        }
+    }
+}
+
 struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len)
 {
     uint64_t h = fc_hash(v->uid, rel, len);

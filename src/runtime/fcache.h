@@ -60,6 +60,8 @@ void fcache_free(struct fcache *c);
 struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len);
 /** Drop a reference taken by fcache_get. */
 void fcache_put(struct fc_entry *e);
+/** Forget the entry of REL beneath the vdir VDIR_UID, if any (the file was replaced or removed). */
+void fcache_forget(struct fcache *c, uint64_t vdir_uid, const char *rel, size_t len);
 /** Forget every entry (descriptors close once no response uses them). */
 void fcache_flush(struct fcache *c);
 /** Counters for statistics. */

@@ -659,6 +659,39 @@ static void job_flush(struct worker *w, struct gather *g)
         fcache_flush(w->fcache);
 }
 
+struct forget {
+    struct worker *w;
+    uint64_t uid;
+    size_t len;
+    char rel[];
+};
+
+static void job_forget(void *arg)
+{
+    struct forget *f = arg;
+
+    if (f->w->fcache)
+        fcache_forget(f->w->fcache, f->uid, f->rel, f->len);
+    free(f);
+}
+
+void server_forget_file(struct worker *self, uint64_t vdir_uid, const char *rel, size_t len)
+{
+    if (self->fcache)
+        fcache_forget(self->fcache, vdir_uid, rel, len);
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct forget *f;
+        if (&workers[i] == self)
+            continue;
+        f = xmalloc(sizeof(*f) + len);
+        f->w = &workers[i];
+        f->uid = vdir_uid;
+        f->len = len;
+        memcpy(f->rel, rel, len);
+        worker_post(&workers[i], job_forget, f);
+    }
+}
+
 void server_flush_caches(void)
 {
     struct gather g = {0};

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 struct gen;
+struct worker;
 
 /** Create NWORKERS worker threads with no generation and no listeners yet. */
 int server_start(unsigned nworkers);
@@ -39,6 +40,11 @@ json_t *server_listeners(void);
 void server_stop(unsigned grace_ms);
 /** Ask every worker to flush its open-file cache, and wait for them. */
 void server_flush_caches(void);
+/**
+ * Every worker forgets its cached entry of REL beneath the vdir VDIR_UID
+ * (a file was uploaded or deleted): this worker now, the others by message.
+ */
+void server_forget_file(struct worker *self, uint64_t vdir_uid, const char *rel, size_t len);
 /** The live sessions of every worker as a new JSON array (caller's reference); waits. */
 json_t *server_sessions(void);
 /** Close session ID; returns 1 when it existed, else 0. Waits. */

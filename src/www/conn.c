@@ -326,10 +326,10 @@ static void enc_finish(struct www_res *res, int status)
 {
     struct www_conn *c = enc_conn(res);
 
-    if (c->chunk_out)
+    if (c->chunk_out && !res->broken)
         www_out(c, "0\r\n\r\n", 5);
     c->chunk_out = false;
-    if (res->close)
+    if (res->close || res->broken)
         c->stop_reading = c->close_after = true;
     www_account(&c->dreq, c->s.site, status, c->s.bytes_out + www_out_queued(c) - c->dres_base,
                 res->file_sent);

@@ -106,6 +106,7 @@ struct www_res {
     size_t extra_len;
     const char *allow; /* the Allow header's methods for 405 and OPTIONS; NULL: GET, HEAD, OPTIONS */
     bool stream;       /* set before end_head: the body's length is unknown, the encoder frames it */
+    bool broken;       /* set before finish: the body was cut off; the connection ends unframed */
     /* Set by the handler on a detached response; ARG is theirs. */
     void *arg;
     /** Request-body bytes (N == 0: the end); WWW_BODY_OK or WWW_BODY_PAUSE. */

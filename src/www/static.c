@@ -15,6 +15,8 @@
 #include "runtime/worker.h"
 #include "runtime/accesslog.h"
 #include "www/auth.h"
+#include "www/cgi.h"
+#include "www/upload.h"
 #include "www/cond.h"
 #include "www/dirlist.h"
 #include "runtime/mime.h"
@@ -481,14 +483,51 @@ static int reply_method(struct reply *r)
     switch (r->req->method) {
     case HTTP_M_GET:
     case HTTP_M_HEAD:
+    case HTTP_M_PUT:
+    case HTTP_M_DELETE:
+    case HTTP_M_POST:
         return 0;
     case HTTP_M_OPTIONS:
-        return reply_options(r);
+        return r->req->asterisk ? reply_options(r) : 0;
     case HTTP_M_UNKNOWN:
         return reply_error(r, 501, "This method is not implemented.");
     default:
         return reply_error(r, 405, "Static content accepts GET, HEAD and OPTIONS only.");
     }
+}
+
+/* The methods a directory answers, for Allow. */
+static const char *vdir_allow(const struct vdir *v)
+{
+    bool write = v->access & VDIR_WRITE, run = v->access & (VDIR_EXECUTE | VDIR_SCRIPT);
+
+    if (write && run)
+        return "GET, HEAD, OPTIONS, POST, PUT, DELETE";
+    if (write)
+        return "GET, HEAD, OPTIONS, PUT, DELETE";
+    return run ? "GET, HEAD, OPTIONS, POST" : NULL;
+}
+
+/* OPTIONS, uploads and programs; 0 for a GET or HEAD of a file. */
+static int reply_other_methods(struct reply *r, const struct vdir *v, const char *path,
+                               size_t plen, const char *rel, size_t rlen)
+{
+    enum http_method m = r->req->method;
+    struct cgi_target t;
+
+    if (m == HTTP_M_OPTIONS)
+        return reply_options(r);
+    if (m == HTTP_M_PUT || m == HTTP_M_DELETE) {
+        if (!(v->access & VDIR_WRITE))
+            return reply_error(r, 405, "Files here cannot be uploaded or deleted (access_write).");
+        return m == HTTP_M_PUT ? www_upload_put(r->req, r->res, v, rel, rlen)
+                               : www_upload_delete(r->req, r->res, v, rel, rlen);
+    }
+    if (www_cgi_match(v, rel, rlen, &t))
+        return www_cgi_run(r->req, r->res, v, path, plen, rel, rlen, &t);
+    if (m == HTTP_M_POST)
+        return reply_error(r, 405, "Static content accepts GET, HEAD and OPTIONS only.");
+    return 0;
 }
 
 static const char *open_reason(int status)
@@ -523,14 +562,17 @@ static int reply_path(struct reply *r)
     }
     if ((st = www_auth_check(r->req, r->res, v)) != 0)
         return st;
-    if (!(v->access & VDIR_READ))
-        return reply_error(r, 403, "Read access is not allowed here.");
     if (v->require_tls && !r->req->s->tls)
         return reply_redirect_tls(r);
     rel = path + v->prefix_len;
     if (*rel == '/')
         rel++;
     rlen = plen - (size_t)(rel - path);
+    r->res->allow = vdir_allow(v);
+    if ((st = reply_other_methods(r, v, path, plen, rel, rlen)) != 0)
+        return st;
+    if (!(v->access & VDIR_READ))
+        return reply_error(r, 403, "Read access is not allowed here.");
     fe = fcache_get(r->req->s->w->fcache, v, rel, rlen);
     if (fe->fd < 0)
         st = reply_error(r, path_errno_status(fe->err), open_reason(path_errno_status(fe->err)));

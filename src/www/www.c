@@ -141,6 +141,7 @@ const struct service www_service = {
                 STAT_BIT(STAT_HEAD_REQUESTS) | STAT_BIT(STAT_OTHER_REQUESTS) |
                 STAT_BIT(STAT_TOTAL_REQUESTS) | STAT_BIT(STAT_NOT_FOUND_ERRORS) |
                 STAT_BIT(STAT_ACCESS_DENIED) | STAT_BIT(STAT_LOGON_ATTEMPTS) |
+                STAT_BIT(STAT_FILES_RECEIVED) |
                 STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS) |
                 STATS_CERT_COUNTERS,
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
