@@ -854,7 +854,7 @@ static size_t conn_process(struct www_conn *c, char *p, size_t len)
             done += conn_body(c, p + done, len - done);
             continue;
         }
-        if (c->suspended || c->detached || c->close_after ||
+        if (c->suspended || c->detached || (c->close_after && !c->retrying) ||
             (c->out && c->out->len - c->out_sent > OUT_HIGH_WATER) ||
             c->nsegs + 4 > CONN_MAX_SEGS) {
             c->read_blocked = true;

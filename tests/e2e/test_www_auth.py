@@ -47,6 +47,7 @@ def srv(tmp_path_factory, infosrv_bin, infoadm_bin):
         adm_ok(s, "vdir", "add", "default", "/private", os.path.join(dirs["root"], "private"))
         adm_input(s, "s3cret pass\n", "user", "add", "alice", "--password-stdin")
         adm_input(s, "other\n", "user", "add", "bob", "--password-stdin", "--disabled")
+        adm_input(s, "dpw\n", "user", "add", "dave", "--password-stdin")
         adm_ok(s, "set", "/www/sites/default/root/private", "auth_basic=true",
                "auth_anonymous=false", "auth_realm=Staff only")
 
@@ -113,6 +114,11 @@ def test_basic_over_plain_http_is_refused_unless_insecure_is_set(srv):
     assert r.status == 403 and b"HTTPS" in r.body, r
     adm_ok(srv, "set", "/www/sites/default/root/private", "auth_basic_insecure=true")
     try:
+        # never checked before, on a request that asks to close: the check
+        # suspends it, and it is still answered before the close
+        r = request(srv.plain_port, "GET", "/private/secret.txt",
+                    headers=[("Authorization", basic("dave", "dpw"))])
+        assert r.status == 200 and r.body == b"the secret\n", r
         r = request(srv.plain_port, "GET", "/private/secret.txt",
                     headers=[("Authorization", basic("alice", "s3cret pass"))])
         assert r.status == 200 and r.body == b"the secret\n", r
