@@ -496,6 +496,7 @@ class Infosrv(Server):
                "--state-dir", self.state_dir,
                "--root", self.docroot,
                "--http", "%s:0" % HOST,
+               "--admin", "none",  # the unix socket only: runs side by side never collide
                "--workers", str(self.workers),
                "--keepalive-timeout", str(self.keepalive_timeout)]
         if self.tls:
