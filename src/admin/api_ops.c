@@ -410,6 +410,9 @@ static const struct metric_family {
     [STAT_CERT_FAILURES] = {"certificate_failures_total", "ACME orders and renewals that failed."},
     [STAT_ACCESS_DENIED] = {"access_denied_total",
                             "Requests refused (403) by the ip_default and ip_exceptions rules."},
+    [STAT_LOG_DROPPED] = {"log_entries_dropped_total",
+                          "Access log entries lost: the log writer was behind or could not "
+                          "write."},
     [STAT_CURRENT_CONNECTIONS] = {"current_connections", "Connections open now."},
     [STAT_MAX_CONNECTIONS] = {"max_connections",
                               "Most connections open at once since the statistics were cleared."},
