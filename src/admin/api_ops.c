@@ -19,7 +19,7 @@ static const char *capabilities[] = {
     "config.import",  "backups",        "services",    "services.pause",      "stats",
     "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
     "audit",          "metrics",        "certificates", "www.ip_restrictions",
-    "www.headers",    "www.error_pages",
+    "www.headers",    "www.error_pages", "log.query",
 };
 
 static bool is(const struct api_request *rq, const char *method)
@@ -539,6 +539,8 @@ static void route_v1(const struct api_request *rq, struct api_response *rs)
         api_route_ftp_users(rq, rs);
     else if (starts(p, "/api/v1/certificates"))
         api_route_certificates(rq, rs);
+    else if (strcmp(p, "/api/v1/log") == 0)
+        api_route_log(rq, rs);
     else if (strcmp(p, "/api/v1/audit") == 0 && is(rq, "GET"))
         audit_route(rq, rs);
     else

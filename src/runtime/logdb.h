@@ -5,12 +5,14 @@
  * rollover), WAL mode, table "access" (docs/logdb.md). Workers only encode
  * entries into their own buffer (logdb_encode); the access log's writer
  * thread owns the struct logdb and inserts each batch in one transaction.
+ * logdb_search opens the files read-only from any thread (the admin thread).
  * Everything else about a struct logdb belongs to the writer thread, but
  * logdb_set_keep.
  */
 #ifndef RUNTIME_LOGDB_H
 #define RUNTIME_LOGDB_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 
 #include "core/buf.h"
 #include "runtime/accesslog.h"
+#include "runtime/logq.h"
 
 #define LOGDB_SCHEMA_VERSION 1  /* PRAGMA user_version of the files written */
 #define LOGDB_FIELD_MAX 4096    /* bytes kept of one text field */
@@ -67,5 +70,19 @@ size_t logdb_file_name(enum alog_period period, unsigned seq, time_t t, char *ou
 bool logdb_file_of(const char *name, enum alog_period period, unsigned *seq);
 /** Whether NAME is a log file of any period. */
 bool logdb_is_log_file(const char *name);
+
+/** A log to search: a site's log directory. */
+struct logdb_source {
+    const char *service, *site, *dir;
+};
+
+/**
+ * Run Q over every database file of the NSRC sources (logdb_search.c):
+ * {"entries": [...], "truncated": bool} with at most Q->limit entries, newest
+ * (or oldest) first, "truncated" true when more matched; and "skipped_files"
+ * naming the files that could not be read, when there are any. Read-only;
+ * any thread.
+ */
+json_t *logdb_search(const struct logdb_source *src, size_t nsrc, const struct logq *q);
 
 #endif
