@@ -297,16 +297,11 @@ static int64_t one_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* The schema of a new file, or a check that an old one is ours. */
-static const char *prepare_schema(sqlite3 *db)
+/* The tables of a new file. */
+static const char *create_schema(sqlite3 *db)
 {
-    int64_t version = one_int(db, "PRAGMA user_version");
     char set[96];
 
-    if (version == LOGDB_SCHEMA_VERSION)
-        return NULL;
-    if (version != 0)
-        return "the access log database has a schema this server does not know";
     snprintf(set, sizeof(set), "PRAGMA user_version = %d; PRAGMA application_id = %d;",
              LOGDB_SCHEMA_VERSION, LOGDB_APP_ID);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
@@ -319,14 +314,22 @@ static const char *prepare_schema(sqlite3 *db)
     return NULL;
 }
 
+/* A file that is not ours is left as it is: nothing is changed before the check. */
 static const char *configure(sqlite3 *db)
 {
+    int64_t version;
+
     sqlite3_busy_timeout(db, LOGDB_BUSY_MS);
+    version = one_int(db, "PRAGMA user_version");
+    if (version == -1)
+        return "the access log file cannot be read as a SQLite database";
+    if (version != 0 && version != LOGDB_SCHEMA_VERSION)
+        return "the access log database has a schema this server does not know";
     if (sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                          "PRAGMA journal_size_limit = 4194304;",
                      NULL, NULL, NULL) != SQLITE_OK)
         return "cannot put the access log database in WAL mode";
-    return prepare_schema(db);
+    return version == 0 ? create_schema(db) : NULL;
 }
 
 static void file_close(struct logdb *db)
@@ -361,6 +364,15 @@ static const char *file_open_at(struct logdb *db, const char *path)
 
 static void prune(struct logdb *db);
 
+/* ": " and SQLite's reason, for a warning. */
+static const char *errmsg_of(sqlite3 *db)
+{
+    static _Thread_local char msg[256];
+
+    snprintf(msg, sizeof(msg), ": %s", sqlite3_errmsg(db));
+    return msg;
+}
+
 /* Open the file for NOW (or the current size sequence), then prune. */
 static const char *file_open(struct logdb *db, time_t now)
 {
@@ -373,8 +385,8 @@ static const char *file_open(struct logdb *db, time_t now)
     why = file_open_at(db, path);
     if (why != NULL) {
         if (ratelimit(&db->warned_open, now))
-            log_warnx("logdb: %s: %s: %s", path, why,
-                      db->db ? sqlite3_errmsg(db->db) : "out of memory");
+            log_warnx("logdb: %s: %s%s%s", path, why, db->db == NULL ? " (out of memory)" : "",
+                      db->db && sqlite3_errcode(db->db) != SQLITE_OK ? errmsg_of(db->db) : "");
         file_close(db);
     } else {
         prune(db);
