@@ -20,8 +20,8 @@
 /* What a site's log is, by name. */
 static const char *format_name(const struct site *s)
 {
-    static const char *const names[] = {[ALOG_W3C] = "w3c", [ALOG_NCSA] = "ncsa",
-                                        [ALOG_SQLITE] = "sqlite"};
+    static const char *const names[] = {
+        [ALOG_W3C] = "w3c", [ALOG_NCSA] = "ncsa", [ALOG_SQLITE] = "sqlite"};
 
     return s->alog == NULL ? "none" : names[alog_format_of(s->alog)];
 }
@@ -29,8 +29,8 @@ static const char *format_name(const struct site *s)
 static void reply_bad(struct api_response *rs, const struct logq_error *e)
 {
     api_reply_json(rs, 400,
-                   json_pack("{s:{s:s,s:s,s:{s:s}}}", "error", "code", "invalid_request",
-                             "message", e->message, "details", "parameter", e->param));
+                   json_pack("{s:{s:s,s:s,s:{s:s}}}", "error", "code", "invalid_request", "message",
+                             e->message, "details", "parameter", e->param));
 }
 
 /* The sites Q names: of its service (every one when none), called its site
@@ -44,9 +44,9 @@ static bool site_wanted(const struct site *s, const struct logq *q)
 struct sources {
     struct logdb_source *v;
     size_t n;
-    json_t *names;     /* "www/default" of each source */
+    json_t *names;       /* "www/default" of each source */
     json_t *unqueryable; /* {"service", "site", "log_format"} of the others */
-    size_t matched;    /* sites Q names, queryable or not */
+    size_t matched;      /* sites Q names, queryable or not */
 };
 
 static void sources_collect(struct sources *out, const struct gen *g, const struct logq *q)
@@ -89,8 +89,7 @@ static void reply_no_such(struct api_response *rs, const char *param, const char
 }
 
 /* 400 for a name that is no service or site, 409 when none of the sites logs to SQLite. */
-static bool sources_usable(const struct sources *src, const struct logq *q,
-                           struct api_response *rs)
+static bool sources_usable(const struct sources *src, const struct logq *q, struct api_response *rs)
 {
     const json_t *first = json_array_get(src->unqueryable, 0);
 

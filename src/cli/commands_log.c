@@ -25,9 +25,9 @@ static json_t *target(const json_t *e)
 
 static void entry_row(struct out_table *t, const json_t *e)
 {
-    static const char *const f[] = {"time",   "service", "site",   "client",   "user",
-                                    "method", NULL,      "status", "bytes_sent",
-                                    "bytes_received",    "time_taken_ms"};
+    static const char *const f[] = {"time",       "service",        "site",         "client",
+                                    "user",       "method",         NULL,           "status",
+                                    "bytes_sent", "bytes_received", "time_taken_ms"};
     json_t *path = target(e);
     const json_t *row[11];
 

@@ -754,8 +754,9 @@ static void alog_writer_cycle(struct alog *l, bool reopen, bool stop)
     if (l->batch.cap > ALOG_KEEP_CAP)
         buf_free(&l->batch);
     if (l->unreported_drops != 0 && (alog_ratelimit(&l->warned_drop, now) || stop)) {
-        log_warnx("accesslog: writer behind, dropped %llu lines",
-                  (unsigned long long)l->unreported_drops);
+        log_warnx("accesslog: %s: dropped %llu entries (the writer behind, or the log not "
+                  "writable)",
+                  l->dir, (unsigned long long)l->unreported_drops);
         l->unreported_drops = 0;
     }
 }

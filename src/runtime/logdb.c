@@ -30,8 +30,17 @@
 /* ---- records: what a worker hands over ---- */
 
 enum logdb_field {
-    F_CLIENT, F_USER, F_METHOD, F_PATH, F_QUERY, F_PROTOCOL, F_HOST, F_USER_AGENT, F_REFERER,
-    F_SERVER_IP, NFIELDS
+    F_CLIENT,
+    F_USER,
+    F_METHOD,
+    F_PATH,
+    F_QUERY,
+    F_PROTOCOL,
+    F_HOST,
+    F_USER_AGENT,
+    F_REFERER,
+    F_SERVER_IP,
+    NFIELDS
 };
 
 /* The fixed part of a record, copied in and out with memcpy (records are not
@@ -90,7 +99,8 @@ void logdb_encode(struct buf *b, const struct alog_entry *e)
         [F_REFERER] = opt_str(e->referer, e->referer ? e->referer_len : 0),
         [F_SERVER_IP] = opt_str(e->server_ip, z(e->server_ip)),
     };
-    struct logdb_rec r = {.status = e->status, .time = (int64_t)e->time,
+    struct logdb_rec r = {.status = e->status,
+                          .time = (int64_t)e->time,
                           .bytes_sent = clamp63(e->bytes_sent),
                           .bytes_received = clamp63(e->bytes_received),
                           .time_taken_ms = clamp63(e->time_taken_ms),
@@ -251,9 +261,9 @@ struct logdb {
     sqlite3 *db;          /* NULL while no file is open */
     sqlite3_stmt *ins, *pages;
     int64_t page_size;
-    bool has_rows;        /* the open file holds an entry */
+    bool has_rows; /* the open file holds an entry */
     char name[LOGDB_NAME_MAX];
-    unsigned seq;         /* ALOG_SIZE file number */
+    unsigned seq; /* ALOG_SIZE file number */
     time_t warned_open, warned_write;
 };
 
@@ -325,8 +335,9 @@ static const char *configure(sqlite3 *db)
         return "the access log file cannot be read as a SQLite database";
     if (version != 0 && version != LOGDB_SCHEMA_VERSION)
         return "the access log database has a schema this server does not know";
-    if (sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                         "PRAGMA journal_size_limit = 4194304;",
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                     "PRAGMA journal_size_limit = 4194304;",
                      NULL, NULL, NULL) != SQLITE_OK)
         return "cannot put the access log database in WAL mode";
     return version == 0 ? create_schema(db) : NULL;
@@ -352,8 +363,8 @@ static const char *file_open_at(struct logdb *db, const char *path)
     if (why == NULL &&
         (sqlite3_prepare_v3(db->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->ins, NULL) !=
              SQLITE_OK ||
-         sqlite3_prepare_v3(db->db, "PRAGMA page_count", -1, SQLITE_PREPARE_PERSISTENT,
-                            &db->pages, NULL) != SQLITE_OK))
+         sqlite3_prepare_v3(db->db, "PRAGMA page_count", -1, SQLITE_PREPARE_PERSISTENT, &db->pages,
+                            NULL) != SQLITE_OK))
         why = "cannot prepare the access log statements";
     if (why == NULL) {
         db->page_size = one_int(db->db, "PRAGMA page_size");
@@ -578,8 +589,11 @@ static uint64_t insert_batch(struct logdb *db, const char *p, size_t n, size_t *
     return rows;
 }
 
-/* Make sure the right file is open for the next transaction. */
-static int current_file(struct logdb *db, time_t now)
+/* Close a file whose period is over (so that its WAL is checkpointed away)
+ * and prune when log_keep_periods changed; the next file opens with the next
+ * entry, so that an idle log (a site's log superseded by new settings keeps
+ * its writer until exit) creates no files. */
+static void roll_idle(struct logdb *db, time_t now)
 {
     if (db->db != NULL && atomic_load(&db->keep) != db->pruned_keep)
         prune(db);
@@ -588,6 +602,12 @@ static int current_file(struct logdb *db, time_t now)
         if (db->period == ALOG_SIZE)
             db->seq++;
     }
+}
+
+/* Make sure the right file is open for the next transaction. */
+static int current_file(struct logdb *db, time_t now)
+{
+    roll_idle(db, now);
     if (db->db == NULL && file_open(db, now) != NULL)
         return -1;
     return 0;
@@ -610,7 +630,7 @@ uint64_t logdb_write(struct logdb *db, const char *p, size_t n, time_t now)
         p += used;
         n -= used;
     }
-    current_file(db, now); /* roll and prune while idle too */
+    roll_idle(db, now);
     return lost;
 }
 

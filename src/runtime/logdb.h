@@ -22,19 +22,19 @@
 #include "runtime/accesslog.h"
 #include "runtime/logq.h"
 
-#define LOGDB_SCHEMA_VERSION 1  /* PRAGMA user_version of the files written */
-#define LOGDB_FIELD_MAX 4096    /* bytes kept of one text field */
-#define LOGDB_TXN_ROWS 4096     /* entries in one transaction at most */
+#define LOGDB_SCHEMA_VERSION 1 /* PRAGMA user_version of the files written */
+#define LOGDB_FIELD_MAX 4096   /* bytes kept of one text field */
+#define LOGDB_TXN_ROWS 4096    /* entries in one transaction at most */
 #define LOGDB_NAME_MAX 40
 
 struct logdb;
 
 struct logdb_config {
-    const char *dir;     /* exists; the caller created it */
+    const char *dir; /* exists; the caller created it */
     const char *service, *site;
     enum alog_period period;
-    uint64_t max_size;   /* ALOG_SIZE: bytes of a file before the next one starts */
-    unsigned keep;       /* old periods kept beside the current one */
+    uint64_t max_size; /* ALOG_SIZE: bytes of a file before the next one starts */
+    unsigned keep;     /* old periods kept beside the current one */
 };
 
 /** Append entry E to B as a record for logdb_write (worker threads, their own B). */

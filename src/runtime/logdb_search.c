@@ -103,7 +103,7 @@ static int oldest_file_first(const void *a, const void *b)
 /* Length of the well-formed UTF-8 sequence at S (N bytes left), 0 if none. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t len = s[0] < 0x80                     ? 1
+    size_t len = s[0] < 0x80                    ? 1
                  : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
                  : s[0] >= 0xe0 && s[0] <= 0xef ? 3
                  : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4

@@ -237,8 +237,9 @@ static int set_name(char *dst, const char *v, const char **why)
     size_t n = strlen(v);
 
     *why = "a name of 1 to 127 letters, digits, '-', '_' or '.'";
-    if (n == 0 || n >= LOGQ_NAME_MAX || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
-                                                  "TUVWXYZ0123456789-_.") != n)
+    if (n == 0 || n >= LOGQ_NAME_MAX ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                  "TUVWXYZ0123456789-_.") != n)
         return -1;
     memcpy(dst, v, n + 1);
     return 0;
@@ -393,8 +394,10 @@ int logq_set(struct logq *q, const char *name, const char *value, struct logq_er
         return fail(err, name, "%s: %s, not \"%s\"", name, why, echo(value, shown, sizeof(shown)));
     }
     echo(name, shown, sizeof(shown));
-    return fail(err, shown, "unknown parameter \"%s\" (known: service, site, status, client, "
-                            "path, since, until, limit, order)", shown);
+    return fail(err, shown,
+                "unknown parameter \"%s\" (known: service, site, status, client, "
+                "path, since, until, limit, order)",
+                shown);
 }
 
 /* ---- the query string ---- */

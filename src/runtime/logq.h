@@ -16,10 +16,10 @@
 
 #define LOGQ_LIMIT_DEFAULT 100
 #define LOGQ_LIMIT_MAX 10000
-#define LOGQ_PATH_MAX 1024   /* bytes of a path prefix */
-#define LOGQ_CLIENT_MAX 64   /* an IPv6 address in text, with room */
-#define LOGQ_NAME_MAX 128    /* a service or site name */
-#define LOGQ_QUERY_MAX 4096  /* bytes of a whole query string */
+#define LOGQ_PATH_MAX 1024  /* bytes of a path prefix */
+#define LOGQ_CLIENT_MAX 64  /* an IPv6 address in text, with room */
+#define LOGQ_NAME_MAX 128   /* a service or site name */
+#define LOGQ_QUERY_MAX 4096 /* bytes of a whole query string */
 #define LOGQ_BINDS_MAX 8
 
 /* Open ends of the time interval. */
@@ -27,19 +27,19 @@
 #define LOGQ_TIME_MAX INT64_MAX
 
 struct logq {
-    char service[LOGQ_NAME_MAX]; /* "" = every service */
-    char site[LOGQ_NAME_MAX];    /* "" = every site */
-    int status_min, status_max;  /* 0, 0: any status */
+    char service[LOGQ_NAME_MAX];  /* "" = every service */
+    char site[LOGQ_NAME_MAX];     /* "" = every site */
+    int status_min, status_max;   /* 0, 0: any status */
     char client[LOGQ_CLIENT_MAX]; /* canonical address text; "" = any */
     char path[LOGQ_PATH_MAX + 1]; /* prefix of the path (uri stem); path_len 0 = any */
     size_t path_len;
     char path_end[LOGQ_PATH_MAX + 1]; /* the first string after all those with the prefix */
     size_t path_end_len;              /* 0: there is none (the prefix is all 0xff bytes) */
-    int64_t since, until;        /* entries with since <= time < until */
-    unsigned limit;              /* 1..LOGQ_LIMIT_MAX */
-    bool oldest_first;           /* default: newest first */
-    time_t now;                  /* what relative times count from */
-    unsigned seen;               /* bit per parameter given, to refuse repeats */
+    int64_t since, until;             /* entries with since <= time < until */
+    unsigned limit;                   /* 1..LOGQ_LIMIT_MAX */
+    bool oldest_first;                /* default: newest first */
+    time_t now;                       /* what relative times count from */
+    unsigned seen;                    /* bit per parameter given, to refuse repeats */
 };
 
 /* What was wrong: the parameter (for the API's details) and a sentence. */
@@ -90,10 +90,26 @@ size_t logq_sql(const struct logq *q, struct buf *sql, struct logq_bind *binds);
     "time, service, site, client, user, method, path, query, protocol, status, bytes_sent, "       \
     "bytes_received, time_taken_ms, host, user_agent, referer, server_ip, server_port, id"
 enum logq_column {
-    LOGQ_C_TIME, LOGQ_C_SERVICE, LOGQ_C_SITE, LOGQ_C_CLIENT, LOGQ_C_USER, LOGQ_C_METHOD,
-    LOGQ_C_PATH, LOGQ_C_QUERY, LOGQ_C_PROTOCOL, LOGQ_C_STATUS, LOGQ_C_BYTES_SENT,
-    LOGQ_C_BYTES_RECEIVED, LOGQ_C_TIME_TAKEN, LOGQ_C_HOST, LOGQ_C_USER_AGENT, LOGQ_C_REFERER,
-    LOGQ_C_SERVER_IP, LOGQ_C_SERVER_PORT, LOGQ_C_ID, LOGQ_NCOLUMNS
+    LOGQ_C_TIME,
+    LOGQ_C_SERVICE,
+    LOGQ_C_SITE,
+    LOGQ_C_CLIENT,
+    LOGQ_C_USER,
+    LOGQ_C_METHOD,
+    LOGQ_C_PATH,
+    LOGQ_C_QUERY,
+    LOGQ_C_PROTOCOL,
+    LOGQ_C_STATUS,
+    LOGQ_C_BYTES_SENT,
+    LOGQ_C_BYTES_RECEIVED,
+    LOGQ_C_TIME_TAKEN,
+    LOGQ_C_HOST,
+    LOGQ_C_USER_AGENT,
+    LOGQ_C_REFERER,
+    LOGQ_C_SERVER_IP,
+    LOGQ_C_SERVER_PORT,
+    LOGQ_C_ID,
+    LOGQ_NCOLUMNS
 };
 
 #endif

@@ -62,8 +62,12 @@ static char *t_files(const char *dir)
 static struct logdb *t_open(const char *dir, const char *site, enum alog_period period,
                             uint64_t max_size, unsigned keep, time_t now)
 {
-    struct logdb_config cfg = {.dir = dir, .service = "www", .site = site, .period = period,
-                               .max_size = max_size, .keep = keep};
+    struct logdb_config cfg = {.dir = dir,
+                               .service = "www",
+                               .site = site,
+                               .period = period,
+                               .max_size = max_size,
+                               .keep = keep};
     const char *err = NULL;
     struct logdb *db = logdb_open(&cfg, now, &err);
 
@@ -73,16 +77,23 @@ static struct logdb *t_open(const char *dir, const char *site, enum alog_period 
 
 static struct alog_entry t_entry(time_t t, const char *path, int status, const char *client)
 {
-    return (struct alog_entry){.time = t, .client_ip = client, .method = "GET",
-                               .uri_stem = path, .uri_stem_len = strlen(path),
-                               .protocol = "HTTP/1.1", .status = status, .bytes_sent = 100,
-                               .bytes_received = 50, .time_taken_ms = 3,
-                               .server_ip = "127.0.0.1", .server_port = 8080, .site = "x"};
+    return (struct alog_entry){.time = t,
+                               .client_ip = client,
+                               .method = "GET",
+                               .uri_stem = path,
+                               .uri_stem_len = strlen(path),
+                               .protocol = "HTTP/1.1",
+                               .status = status,
+                               .bytes_sent = 100,
+                               .bytes_received = 50,
+                               .time_taken_ms = 3,
+                               .server_ip = "127.0.0.1",
+                               .server_port = 8080,
+                               .site = "x"};
 }
 
 /* Write N entries at T, T+1, ... with paths "/PREFIX-i", at the writer's time NOW. */
-static void t_write_n(struct logdb *db, time_t t, int n, const char *prefix, int status,
-                      time_t now)
+static void t_write_n(struct logdb *db, time_t t, int n, const char *prefix, int status, time_t now)
 {
     struct buf b = {0};
     char path[64];
@@ -109,8 +120,8 @@ static json_t *t_search(const char *dir, const char *raw)
 
 static const char *t_path_at(const json_t *res, size_t i)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(res, "entries"), i),
-                                             "path"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(res, "entries"), i), "path"));
 }
 
 static size_t t_count(const json_t *res)
@@ -213,9 +224,9 @@ Test(logdb_rows, the_file_as_sqlite3_sees_it)
     t_write_n(db, T_2026_11_30_1200, 3, "p", 200, T_2026_11_30_1200);
     snprintf(path, sizeof(path), "%s/access-2026-11-30.sqlite", dir);
     cr_assert_eq(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(s, "SELECT count(*), min(iso), max(path) FROM access", -1,
-                                    &st, NULL),
-                 SQLITE_OK, "%s", sqlite3_errmsg(s));
+    cr_assert_eq(
+        sqlite3_prepare_v2(s, "SELECT count(*), min(iso), max(path) FROM access", -1, &st, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(s));
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     cr_expect_eq(sqlite3_column_int(st, 0), 3);
     cr_expect_str_eq((const char *)sqlite3_column_text(st, 1), "2026-11-30T12:00:00Z");
@@ -252,7 +263,8 @@ Test(logdb_search, filters_select_rows)
     cr_assert_eq(logdb_write(db, b.data, b.len, T_2026_11_30_1200), 0);
     r = t_search(dir, "status=404");
     cr_expect(t_count(r) == 2 && strcmp(t_path_at(r, 0), "/docs") == 0 &&
-              strcmp(t_path_at(r, 1), "/docs/b") == 0, "newest first");
+                  strcmp(t_path_at(r, 1), "/docs/b") == 0,
+              "newest first");
     json_decref(r);
     r = t_search(dir, "status=4xx&order=oldest");
     cr_expect(t_count(r) == 3 && strcmp(t_path_at(r, 0), "/docs/b") == 0 &&
@@ -319,9 +331,12 @@ Test(logdb_period, days_roll_and_old_ones_go)
 Test(logdb_period, opening_prunes_and_leaves_other_files)
 {
     char *dir = t_mkdtemp(), path[512];
-    const char *const planted[] = {"access-2026-11-20.sqlite", "access-2026-11-21.sqlite",
-                                   "access-2026-11-22.sqlite", "access-2026-11-21.sqlite-wal",
-                                   "access-2026-12-05.sqlite", "access-3.sqlite",
+    const char *const planted[] = {"access-2026-11-20.sqlite",
+                                   "access-2026-11-21.sqlite",
+                                   "access-2026-11-22.sqlite",
+                                   "access-2026-11-21.sqlite-wal",
+                                   "access-2026-12-05.sqlite",
+                                   "access-3.sqlite",
                                    "ex261120.log"};
     struct logdb *db;
     FILE *f;
@@ -401,7 +416,8 @@ Test(logdb_search, merges_files_and_sites_in_time_order)
         for (int i = 0; i < 10; i++) {
             char path[32];
             snprintf(path, sizeof(path), "/a%d", h * 20 + 2 * i);
-            struct alog_entry en = t_entry(T_2026_11_30_1200 + h * 3600 + 2 * i, path, 200, "192.0.2.1");
+            struct alog_entry en =
+                t_entry(T_2026_11_30_1200 + h * 3600 + 2 * i, path, 200, "192.0.2.1");
             logdb_encode(&buf, &en);
         }
         cr_assert_eq(logdb_write(da, buf.data, buf.len, T_2026_11_30_1200 + h * 3600), 0);
@@ -411,7 +427,8 @@ Test(logdb_search, merges_files_and_sites_in_time_order)
         struct buf buf = {0};
         char path[32];
         snprintf(path, sizeof(path), "/b%d", 2 * i + 1);
-        struct alog_entry en = t_entry(T_2026_11_30_1200 + 2 * 3600 + 2 * i + 1, path, 200, "192.0.2.1");
+        struct alog_entry en =
+            t_entry(T_2026_11_30_1200 + 2 * 3600 + 2 * i + 1, path, 200, "192.0.2.1");
         logdb_encode(&buf, &en);
         cr_assert_eq(logdb_write(db, buf.data, buf.len, T_2026_11_30_1200), 0);
         buf_free(&buf);
@@ -451,8 +468,7 @@ Test(logdb_search, a_foreign_file_is_skipped_and_named)
     t_write_n(db, T_2026_11_30_1200, 2, "p", 200, T_2026_11_30_1200);
     snprintf(path, sizeof(path), "%s/access.sqlite", dir);
     cr_assert_eq(sqlite3_open(path, &s), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(s, "CREATE TABLE t (x); PRAGMA user_version = 9;", NULL, NULL,
-                              NULL),
+    cr_assert_eq(sqlite3_exec(s, "CREATE TABLE t (x); PRAGMA user_version = 9;", NULL, NULL, NULL),
                  SQLITE_OK);
     sqlite3_close(s);
     r = t_search(dir, "");
@@ -468,8 +484,8 @@ Test(logdb_search, a_foreign_file_is_skipped_and_named)
 Test(logdb_rows, a_foreign_current_file_is_refused)
 {
     char *dir = t_mkdtemp(), path[512];
-    struct logdb_config cfg = {.dir = dir, .service = "www", .site = "s",
-                               .period = ALOG_PERIOD_NONE, .keep = 1};
+    struct logdb_config cfg = {
+        .dir = dir, .service = "www", .site = "s", .period = ALOG_PERIOD_NONE, .keep = 1};
     const char *err = NULL;
     sqlite3 *s;
 
@@ -479,6 +495,28 @@ Test(logdb_rows, a_foreign_current_file_is_refused)
     sqlite3_close(s);
     cr_expect_null(logdb_open(&cfg, T_2026_11_30_1200, &err));
     cr_expect(err != NULL && strstr(err, "schema") != NULL, "%s", err ? err : "");
+    t_rmtree(dir);
+    free(dir);
+}
+
+/* A log without traffic creates no files: the next period's opens with its first entry. */
+Test(logdb_period, an_idle_log_creates_no_files)
+{
+    char *dir = t_mkdtemp();
+    struct logdb *db = t_open(dir, "s", ALOG_DAILY, 0, 30, T_2026_11_30_1200);
+    char *path;
+
+    t_write_n(db, T_2026_11_30_1200, 1, "p", 200, T_2026_11_30_1200);
+    for (int d = 1; d <= 3; d++)
+        cr_expect_eq(logdb_write(db, NULL, 0, T_2026_11_30_1200 + d * DAY), 0);
+    cr_expect_str_eq(t_files(dir), "access-2026-11-30.sqlite");
+    cr_expect_null(logdb_path(db), "the finished day's file is closed");
+    t_write_n(db, T_2026_11_30_1200 + 3 * DAY, 1, "later", 200, T_2026_11_30_1200 + 3 * DAY);
+    cr_expect_str_eq(t_files(dir), "access-2026-11-30.sqlite access-2026-12-03.sqlite");
+    path = logdb_path(db);
+    cr_expect(path != NULL && strstr(path, "access-2026-12-03.sqlite") != NULL);
+    free(path);
+    logdb_close(db);
     t_rmtree(dir);
     free(dir);
 }
