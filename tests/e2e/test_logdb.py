@@ -520,3 +520,27 @@ def test_entries_that_cannot_be_written_are_counted_as_dropped(make_server):
     assert stats()["log_entries_dropped"] == dropped
     metrics = admin_request(srv, "GET", "/metrics").body.decode()
     assert f'infosrv_log_entries_dropped_total{{service="www",site="default"}} {dropped}' in metrics
+
+
+def test_a_crash_loses_nothing_that_was_committed(make_server):
+    """SIGKILL: what a query saw is in the file (the WAL is recovered), and the
+    daemon starts again on it."""
+    if near_midnight():
+        pytest.skip("too close to midnight UTC")
+    srv = start_sqlite(make_server)
+    for i in range(20):
+        assert request(srv.port, "GET", f"/crash-{TAG}-{i:02d}").status == 404
+    wait_rows(srv, f"path=/crash-{TAG}-19", 1, "the last entry committed")
+    seen = sorted(paths(entries(srv, f"path=/crash-{TAG}")))
+    assert len(seen) == 20, seen
+    srv.kill()
+    path = os.path.join(log_dir(srv), day_name(time.time()))
+    assert os.path.exists(path + "-wal"), "killed, the daemon did not checkpoint"
+    with contextlib.closing(sqlite3.connect(path)) as c:
+        got = sorted(r[0] for r in c.execute("SELECT path FROM access WHERE path LIKE ?",
+                                             (f"/crash-{TAG}-%",)))
+    assert got == seen
+    srv.restart()
+    assert request(srv.port, "GET", f"/crash-{TAG}-after").status == 404
+    wait_rows(srv, f"path=/crash-{TAG}-after", 1, "logging after the restart")
+    assert len(entries(srv, f"path=/crash-{TAG}")) == 21
