@@ -49,6 +49,8 @@ void api_route_backups(const struct api_request *rq, struct api_response *rs);
 void api_route_ftp_users(const struct api_request *rq, struct api_response *rs);
 /** Certificates of TLS sites (api_certs.c). */
 void api_route_certificates(const struct api_request *rq, struct api_response *rs);
+/** The access log of sites logging to SQLite (api_log.c). */
+void api_route_log(const struct api_request *rq, struct api_response *rs);
 /** The metabase handle given to api_init. */
 struct mb *api_metabase(void);
 

@@ -20,6 +20,7 @@ static const char *capabilities[] = {
     "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
     "audit",          "metrics",        "certificates", "www.ip_restrictions",
     "www.headers",    "www.error_pages", "www.auth",   "www.uploads",         "www.cgi",
+    "log.query",
 };
 
 static bool is(const struct api_request *rq, const char *method)
@@ -410,6 +411,9 @@ static const struct metric_family {
     [STAT_CERT_FAILURES] = {"certificate_failures_total", "ACME orders and renewals that failed."},
     [STAT_ACCESS_DENIED] = {"access_denied_total",
                             "Requests refused (403) by the ip_default and ip_exceptions rules."},
+    [STAT_LOG_DROPPED] = {"log_entries_dropped_total",
+                          "Access log entries lost: the log writer was behind or could not "
+                          "write."},
     [STAT_CURRENT_CONNECTIONS] = {"current_connections", "Connections open now."},
     [STAT_MAX_CONNECTIONS] = {"max_connections",
                               "Most connections open at once since the statistics were cleared."},
@@ -536,6 +540,8 @@ static void route_v1(const struct api_request *rq, struct api_response *rs)
         api_route_ftp_users(rq, rs);
     else if (starts(p, "/api/v1/certificates"))
         api_route_certificates(rq, rs);
+    else if (strcmp(p, "/api/v1/log") == 0)
+        api_route_log(rq, rs);
     else if (strcmp(p, "/api/v1/audit") == 0 && is(rq, "GET"))
         audit_route(rq, rs);
     else

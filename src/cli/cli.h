@@ -184,6 +184,7 @@ int cli_cmd_user_passwd(struct cli_run *r);
 int cli_cmd_user_remove(struct cli_run *r);
 int cli_cmd_user_list(struct cli_run *r);
 int cli_cmd_audit(struct cli_run *r);
+int cli_cmd_log(struct cli_run *r);
 int cli_cmd_cert_list(struct cli_run *r);
 int cli_cmd_cert_renew(struct cli_run *r);
 /** Print a "warning:" line for each certificate in CERTS (GET /api/v1/certificates) in trouble. */

@@ -139,6 +139,19 @@ const struct cli_cmd cli_cmds[] = {
      "List admin accounts and their roles."},
     {{"account", "token"}, cli_cmd_account_token, "accounts", 0, 1, 1, "", "NAME",
      "Give an account a new token (the old one stops working) and print it once."},
+    {{"log"}, cli_cmd_log, "log.query", CMD_TABLE, 0, 0,
+     "service=,site=,status=,client=,path=,since=,until=,limit=,oldest-first",
+     "[--service S] [--site S] [--status N|Nxx|N-M] [--client ADDR] [--path PREFIX] "
+     "[--since T] [--until T] [--limit N] [--oldest-first]",
+     "Show access log entries, newest first (--oldest-first: oldest first), of the sites "
+     "whose log_format is sqlite: time, service, site, client, user, method, path?query, "
+     "status, bytes sent and received, milliseconds taken. --status takes a code (404), a "
+     "class (4xx) or a range (400-499); --path a prefix of the path. T is an ISO 8601 date "
+     "or time in UTC (2026-11-30, 2026-11-30T12:00:00Z, +HH:MM offsets), today, yesterday, "
+     "now, -Nu with u one of s, m, h, d, w (-1d), or @EPOCH; a date stands for its whole "
+     "day, so --since yesterday --until yesterday is all of yesterday. At most --limit "
+     "entries (default 100, at most 10000); a line below the table says when more match. "
+     "A site whose log is not in SQLite cannot be queried."},
     {{"audit"}, cli_cmd_audit, "audit", CMD_TABLE, 0, 0, "limit=,before=",
      "[--limit N] [--before ID]",
      "Show the audit log: who changed or did what, from where, when, and the result."},

@@ -128,7 +128,7 @@ static const char usage_text[] =
     "  --browse                 allow directory browsing in the home directory\n"
     "  --header-timeout SEC     time allowed to receive a request head (default 10)\n"
     "  --keepalive-timeout SEC  idle time allowed between requests (default 15)\n"
-    "  --log-format w3c|ncsa    access log format (default w3c)\n"
+    "  --log-format F           access log format: w3c (the default), ncsa or sqlite\n"
     "  --log-period P           hourly|daily|weekly|monthly|size|none (default daily)\n"
     "  --log-size BYTES         file size for --log-period size (default 10485760)\n"
     "  --check                  validate the configuration and exit (0 = valid)\n"
@@ -342,8 +342,10 @@ static void parse_args(struct options *o, int argc, char **argv)
                 o->log_format = ALOG_W3C;
             else if (strcmp(f, "ncsa") == 0)
                 o->log_format = ALOG_NCSA;
+            else if (strcmp(f, "sqlite") == 0)
+                o->log_format = ALOG_SQLITE;
             else
-                usage_error("--log-format must be w3c or ncsa, not \"%s\"", f);
+                usage_error("--log-format must be w3c, ncsa or sqlite, not \"%s\"", f);
         } else if (strcmp(a, "--log-period") == 0) {
             o->site_flags = true;
             o->log_period = parse_period(need_arg(argc, argv, &i));
@@ -614,7 +616,8 @@ struct alog_slot {
 static struct alog_slot alogs[MAX_ALOGS];
 static size_t nalogs;
 
-/* Access logs outlive generations: one per site and settings, closed at exit. */
+/* Access logs outlive generations: one per site and settings, closed at exit.
+ * How many old periods are kept is no reason for a new log: it is handed on. */
 static struct alog *alog_for(void *arg, const char *service, const char *site,
                              const struct alog_config *cfg, const char **err)
 {
@@ -625,8 +628,10 @@ static struct alog *alog_for(void *arg, const char *service, const char *site,
     for (size_t i = 0; i < nalogs; i++)
         if (strcmp(alogs[i].service, service) == 0 && strcmp(alogs[i].site, site) == 0 &&
             alogs[i].cfg.format == cfg->format &&
-            alogs[i].cfg.period == cfg->period && alogs[i].cfg.max_size == cfg->max_size)
+            alogs[i].cfg.period == cfg->period && alogs[i].cfg.max_size == cfg->max_size) {
+            alog_set_keep(alogs[i].log, cfg->keep_periods);
             return alogs[i].log;
+        }
     if (nalogs == MAX_ALOGS)
         return *err = "too many access logs", NULL;
     snprintf(dir, sizeof(dir), "%s/%s/%s", log_dir, service, site);
@@ -666,7 +671,7 @@ static json_t *seed_ops(struct options *o)
 {
     static struct config_vdir v[MAX_VDIRS];
     static const char *sym[] = {"inside", "never", "any"};
-    static const char *fmt[] = {"w3c", "ncsa"};
+    static const char *fmt[] = {"w3c", "ncsa", "sqlite"};
     static const char *per[] = {"none", "hourly", "daily", "weekly", "monthly", "size"};
     char http[80], https[80], gopher[80], ftp[80];
     struct config_flags f = {

@@ -19,7 +19,7 @@ struct config_flags { /* what main.c parsed from the command line */
     const char *https; /* "ADDR:PORT" of its TLS binding, or NULL */
     bool browse;
     unsigned header_timeout, keepalive_timeout; /* seconds */
-    const char *log_format;                     /* "w3c" | "ncsa" */
+    const char *log_format;                     /* "w3c" | "ncsa" | "sqlite" */
     const char *log_period;                     /* "hourly" ... "none" */
     uint64_t log_size;
     struct config_vdir {

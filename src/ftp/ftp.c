@@ -183,7 +183,7 @@ const struct service ftp_service = {
                 STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS) |
                 STAT_BIT(STAT_CURRENT_ANONYMOUS) | STAT_BIT(STAT_MAX_ANONYMOUS) |
                 STAT_BIT(STAT_CURRENT_NONANONYMOUS) | STAT_BIT(STAT_MAX_NONANONYMOUS) |
-                STATS_CERT_COUNTERS,
+                STATS_CERT_COUNTERS | STATS_LOG_COUNTERS,
     .busy_reply = "421 The site has too many connections right now; try again later.\r\n",
     .tls_scheme = "ftps://",
     .alpn = ftp_alpn,

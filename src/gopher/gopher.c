@@ -84,7 +84,7 @@ const struct service gopher_service = {
                 STAT_BIT(STAT_TOTAL_CONNECTIONS) | STAT_BIT(STAT_CONNECTION_ATTEMPTS) |
                 STAT_BIT(STAT_TOTAL_REQUESTS) | STAT_BIT(STAT_NOT_FOUND_ERRORS) |
                 STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS) |
-                STATS_CERT_COUNTERS,
+                STATS_CERT_COUNTERS | STATS_LOG_COUNTERS,
     .busy_reply = "3The site has too many connections right now; try again later.\t"
                   "error.host\t1\r\n.\r\n",
     .tls_scheme = "gophers://",

@@ -11,7 +11,7 @@
 /* The table reads best as one compact entry per property. */
 /* clang-format off */
 static const char *const symlink_values[] = {"inside", "never", "any", NULL};
-static const char *const log_format_values[] = {"w3c", "ncsa", "none", NULL};
+static const char *const log_format_values[] = {"w3c", "ncsa", "sqlite", "none", NULL};
 static const char *const log_period_values[] = {"hourly", "daily",  "weekly", "monthly",
                                                 "size",   "none",   NULL};
 static const char *const state_values[] = {"started", "stopped", "paused", NULL};
@@ -199,13 +199,19 @@ static const struct prop table[] = {
      .doc = "Largest request body accepted, in bytes; a larger one gets 413."},
     {.name = "log_format", .type = PROP_ENUM, .def = "\"w3c\"", .values = log_format_values,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
-     .doc = "Access log format: W3C extended, NCSA common, or no access log."},
+     .doc = "Access log format: W3C extended, NCSA common, SQLite databases that infoadm log "
+            "queries (docs/logdb.md), or no access log."},
     {.name = "log_period", .type = PROP_ENUM, .def = "\"daily\"", .values = log_period_values,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "When the access log starts a new file: by time, by size (log_size), or never."},
     {.name = "log_size", .type = PROP_INT, .def = "10485760", .min = 1024, .max = TiB,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "File size in bytes at which log_period \"size\" starts a new access log file."},
+    {.name = "log_keep_periods", .type = PROP_INT, .def = "30", .min = 0, .max = 100000,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Old periods (files) of a log_format \"sqlite\" access log kept beside the "
+            "current one; older ones are deleted whole (0 = the current period only). Text "
+            "logs are never deleted."},
     {.name = "gopher_site", .type = PROP_STRING, .where = SERVICE | SITE,
      .services = MB_SVC_GOPHER, .inherit = true,
      .doc = "Name of the Gopher site, in Gopher+ +ADMIN (Site:) and caps.txt."},

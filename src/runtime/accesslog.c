@@ -17,6 +17,8 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "runtime/logdb.h"
+#include "runtime/stats.h"
 
 #define ALOG_WORKER_MAX (32u * 1024)        /* a worker hands over past this, or after ALOG_HANDOVER_MS */
 #define ALOG_WAKE_BYTES (64u * 1024)        /* pending bytes worth waking the writer */
@@ -46,6 +48,7 @@ struct alog {
     uint64_t max_size;
     unsigned nworkers;
     char *dir;
+    int stats_slot; /* -1: drops are not counted in the statistics */
     struct alog_worker *workers;
     pthread_t thread;
 
@@ -61,12 +64,14 @@ struct alog {
 
     /* The writer thread's own (the opening and closing thread outside its life). */
     struct buf batch;
+    struct logdb *db; /* ALOG_SQLITE: the database instead of fd */
     int fd;
     uint64_t file_size; /* bytes in the current file */
     uint64_t file_body; /* bytes of entries in it (directives excluded) */
     unsigned seq;       /* ALOG_SIZE file number */
     char name[ALOG_NAME_MAX];
     uint64_t unreported_drops;
+    uint64_t new_drops; /* of this cycle, for the statistics */
     time_t warned_write, warned_open, warned_drop;
 };
 
@@ -381,11 +386,15 @@ void alog_write(struct alog *l, unsigned w, const struct alog_entry *e)
     if (w >= l->nworkers)
         fatalx("alog_write: worker %u of %u", w, l->nworkers);
     wk = &l->workers[w];
-    alog_stamp(l, wk, e->time);
-    if (l->format == ALOG_W3C)
-        alog_format_w3c(wk, e);
-    else
-        alog_format_ncsa(wk, e);
+    if (l->format == ALOG_SQLITE) {
+        logdb_encode(&wk->buf, e);
+    } else {
+        alog_stamp(l, wk, e->time);
+        if (l->format == ALOG_W3C)
+            alog_format_w3c(wk, e);
+        else
+            alog_format_ncsa(wk, e);
+    }
     wk->lines++;
     if (buf_unread(&wk->buf) >= ALOG_WORKER_MAX)
         alog_flush(l, w);
@@ -422,9 +431,25 @@ char *alog_current_path(struct alog *l)
     char *path;
 
     pthread_mutex_lock(&l->lock);
-    path = xstrdup(l->path);
+    path = l->path ? xstrdup(l->path) : NULL;
     pthread_mutex_unlock(&l->lock);
     return path;
+}
+
+void alog_set_keep(struct alog *l, unsigned n)
+{
+    if (l->db != NULL)
+        logdb_set_keep(l->db, n);
+}
+
+enum alog_format alog_format_of(const struct alog *l)
+{
+    return l->format;
+}
+
+const char *alog_dir(const struct alog *l)
+{
+    return l->dir;
 }
 
 /* ---- file names ---- */
@@ -677,16 +702,15 @@ static bool alog_writer_wait(struct alog *l, bool *reopen)
     *reopen = l->reopen;
     l->reopen = false;
     l->unreported_drops += l->dropped;
+    l->new_drops = l->dropped;
     l->dropped = 0;
     stop = l->stop;
     pthread_mutex_unlock(&l->lock);
     return stop;
 }
 
-static void alog_writer_cycle(struct alog *l, bool reopen, bool stop)
+static void alog_file_cycle(struct alog *l, bool reopen, time_t now)
 {
-    time_t now = time(NULL);
-
     if (reopen)
         alog_file_close(l);
     alog_check_period(l, now);
@@ -694,12 +718,45 @@ static void alog_writer_cycle(struct alog *l, bool reopen, bool stop)
         alog_file_open(l, now);
     if (l->fd != -1)
         alog_write_batch(l, buf_head(&l->batch), buf_unread(&l->batch), now);
+}
+
+/* Entries the database could not take count as dropped, like those the
+ * writer was too far behind to take. */
+static void alog_db_cycle(struct alog *l, bool reopen, time_t now)
+{
+    uint64_t lost;
+    char *path;
+
+    if (reopen)
+        logdb_reopen(l->db);
+    lost = logdb_write(l->db, buf_head(&l->batch), buf_unread(&l->batch), now);
+    l->unreported_drops += lost;
+    l->new_drops += lost;
+    path = logdb_path(l->db);
+    if (path != NULL && (l->path == NULL || strcmp(path, l->path) != 0))
+        alog_set_path(l, path);
+    else
+        free(path);
+}
+
+static void alog_writer_cycle(struct alog *l, bool reopen, bool stop)
+{
+    time_t now = time(NULL);
+
+    if (l->db != NULL)
+        alog_db_cycle(l, reopen, now);
+    else
+        alog_file_cycle(l, reopen, now);
+    if (l->new_drops != 0)
+        stats_add_shared(l->stats_slot, STAT_LOG_DROPPED, l->new_drops);
+    l->new_drops = 0;
     buf_reset(&l->batch);
     if (l->batch.cap > ALOG_KEEP_CAP)
         buf_free(&l->batch);
     if (l->unreported_drops != 0 && (alog_ratelimit(&l->warned_drop, now) || stop)) {
-        log_warnx("accesslog: writer behind, dropped %llu lines",
-                  (unsigned long long)l->unreported_drops);
+        log_warnx("accesslog: %s: dropped %llu entries (the writer behind, or the log not "
+                  "writable)",
+                  l->dir, (unsigned long long)l->unreported_drops);
         l->unreported_drops = 0;
     }
 }
@@ -759,7 +816,7 @@ static const char *alog_check_config(const struct alog_config *cfg)
         return "access log needs at least one worker buffer";
     if (cfg->period == ALOG_SIZE && cfg->max_size == 0)
         return "access log size rollover needs a maximum size";
-    if ((unsigned)cfg->format > ALOG_NCSA || (unsigned)cfg->period > ALOG_SIZE)
+    if ((unsigned)cfg->format > ALOG_SQLITE || (unsigned)cfg->period > ALOG_SIZE)
         return "access log format or period out of range";
     return NULL;
 }
@@ -787,6 +844,7 @@ static struct alog *alog_new(const struct alog_config *cfg)
     l->period = cfg->period;
     l->max_size = cfg->max_size;
     l->nworkers = cfg->nworkers;
+    l->stats_slot = cfg->service && cfg->site ? stats_slot(cfg->service, cfg->site) : -1;
     l->workers = alog_workers_new(cfg->nworkers);
     l->fd = -1;
     pthread_mutex_init(&l->lock, NULL);
@@ -800,6 +858,7 @@ static struct alog *alog_new(const struct alog_config *cfg)
 static void alog_free(struct alog *l)
 {
     alog_file_close(l);
+    logdb_close(l->db);
     for (unsigned i = 0; i < l->nworkers; i++)
         buf_free(&l->workers[i].buf);
     free(l->workers);
@@ -825,6 +884,19 @@ static int alog_start_writer(struct alog *l)
     return rc;
 }
 
+static int alog_db_open(struct alog *l, const struct alog_config *cfg, const char **err)
+{
+    struct logdb_config dc = {.dir = l->dir, .service = cfg->service, .site = cfg->site,
+                              .period = cfg->period, .max_size = cfg->max_size,
+                              .keep = cfg->keep_periods};
+
+    l->db = logdb_open(&dc, time(NULL), err);
+    if (l->db == NULL)
+        return -1;
+    l->path = logdb_path(l->db);
+    return 0;
+}
+
 struct alog *alog_open(const struct alog_config *cfg, const char **err)
 {
     struct alog *l;
@@ -837,11 +909,16 @@ struct alog *alog_open(const struct alog_config *cfg, const char **err)
         *err = "cannot create the access log directory";
         goto fail;
     }
-    if (l->period == ALOG_SIZE)
-        l->seq = alog_scan_seq(l);
-    if (alog_file_open(l, time(NULL)) == -1) {
-        *err = "cannot open the access log file";
-        goto fail;
+    if (l->format == ALOG_SQLITE) {
+        if (alog_db_open(l, cfg, err) == -1)
+            goto fail;
+    } else {
+        if (l->period == ALOG_SIZE)
+            l->seq = alog_scan_seq(l);
+        if (alog_file_open(l, time(NULL)) == -1) {
+            *err = "cannot open the access log file";
+            goto fail;
+        }
     }
     if (alog_start_writer(l) != 0) {
         *err = "cannot start the access log writer thread";

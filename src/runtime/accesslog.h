@@ -1,8 +1,9 @@
 /*
- * accesslog: the access log in W3C Extended or NCSA combined format, with
- * hourly/daily/weekly/monthly or size rollover. Workers format lines into
- * their own buffer (alog_write, alog_flush) and never touch the file; a
- * writer thread owned by the struct alog writes and rolls files. alog_reopen
+ * accesslog: the access log in W3C Extended or NCSA combined format, or in
+ * SQLite databases (logdb.h), with hourly/daily/weekly/monthly or size
+ * rollover. Workers format lines (or encode records) into their own buffer
+ * (alog_write, alog_flush) and never touch the file; a writer thread owned
+ * by the struct alog writes and rolls files. alog_reopen and alog_set_keep
  * may be called from any thread (SIGUSR1 handling in the main thread).
  */
 #ifndef RUNTIME_ACCESSLOG_H
@@ -13,7 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
-enum alog_format { ALOG_W3C = 0, ALOG_NCSA };
+enum alog_format { ALOG_W3C = 0, ALOG_NCSA, ALOG_SQLITE };
 enum alog_period { ALOG_PERIOD_NONE = 0, ALOG_HOURLY, ALOG_DAILY, ALOG_WEEKLY, ALOG_MONTHLY,
                    ALOG_SIZE };
 
@@ -23,6 +24,10 @@ struct alog_config {
     enum alog_period period;
     uint64_t max_size;     /* bytes, for ALOG_SIZE: roll when a file would exceed it */
     unsigned nworkers;     /* number of per-worker buffers */
+    /* Whose log it is: the SQLite rows name them, and entries dropped are
+       counted in their statistics (log_entries_dropped). NULL: nobody's. */
+    const char *service, *site;
+    unsigned keep_periods; /* ALOG_SQLITE: old periods kept beside the current one */
 };
 
 struct alog_entry {
@@ -73,6 +78,12 @@ void alog_reopen(struct alog *l);
 void alog_close(struct alog *l);
 /** Name of the file currently written (for tests and status); caller frees. */
 char *alog_current_path(struct alog *l);
+/** Keep N old periods of an ALOG_SQLITE log from now on (log_keep_periods). */
+void alog_set_keep(struct alog *l, unsigned n);
+/** The log's format, as opened. */
+enum alog_format alog_format_of(const struct alog *l);
+/** The log's directory, as opened (lives as long as the log). */
+const char *alog_dir(const struct alog *l);
 
 /**
  * File name (no directory) used for FORMAT and PERIOD at time T (UTC), or for

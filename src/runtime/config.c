@@ -43,7 +43,8 @@ static const struct config_name state_names[] = {{"started", SITE_STARTED},
                                                 {"stopped", SITE_STOPPED},
                                                 {"paused", SITE_PAUSED},
                                                 {NULL, 0}};
-static const struct config_name format_names[] = {{"w3c", ALOG_W3C}, {"ncsa", ALOG_NCSA}, {NULL, 0}};
+static const struct config_name format_names[] = {
+    {"w3c", ALOG_W3C}, {"ncsa", ALOG_NCSA}, {"sqlite", ALOG_SQLITE}, {NULL, 0}};
 static const struct config_name period_names[] = {{"hourly", ALOG_HOURLY},
                                                  {"daily", ALOG_DAILY},
                                                  {"weekly", ALOG_WEEKLY},
@@ -372,7 +373,9 @@ static int site_tls(struct cc *c, struct site *s, const char *key, const json_t 
 static int site_log(struct cc *c, struct site *s, const char *key, const json_t *eff)
 {
     struct alog_config cfg = {.max_size = (uint64_t)config_int(eff, "log_size"),
-                              .nworkers = c->env->nworkers};
+                              .nworkers = c->env->nworkers, .service = c->svc->name,
+                              .site = s->name,
+                              .keep_periods = (unsigned)config_int(eff, "log_keep_periods")};
     const char *why = NULL;
     unsigned format, period;
 

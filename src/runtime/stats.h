@@ -33,6 +33,7 @@ enum stat_id {
     STAT_CERTS_ISSUED,     /* TLS sites: certificates the ACME CA issued */
     STAT_CERT_FAILURES,    /* TLS sites: ACME orders and renewals that failed */
     STAT_ACCESS_DENIED,    /* www: requests refused by ip_default/ip_exceptions (403) */
+    STAT_LOG_DROPPED,      /* access log entries lost: the writer behind, the disk failing */
     STAT_COUNTERS, /* number of per-worker counters */
     STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
     STAT_MAX_CONNECTIONS,
@@ -50,6 +51,8 @@ enum stat_gauge { GAUGE_CONNECTIONS, GAUGE_ANONYMOUS, GAUGE_NONANONYMOUS, GAUGES
 #define STAT_BIT(id) (1ull << (id))
 /* The ACME counters every service with TLS sites keeps. */
 #define STATS_CERT_COUNTERS (STAT_BIT(STAT_CERTS_ISSUED) | STAT_BIT(STAT_CERT_FAILURES))
+/* The access log's counters, which every service keeps. */
+#define STATS_LOG_COUNTERS STAT_BIT(STAT_LOG_DROPPED)
 
 #define STATS_MAX_SLOTS 256
 #define STATS_MAX_WORKERS 64

@@ -143,7 +143,7 @@ const struct service www_service = {
                 STAT_BIT(STAT_ACCESS_DENIED) | STAT_BIT(STAT_LOGON_ATTEMPTS) |
                 STAT_BIT(STAT_FILES_RECEIVED) |
                 STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS) |
-                STATS_CERT_COUNTERS,
+                STATS_CERT_COUNTERS | STATS_LOG_COUNTERS,
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                   "Content-Length: 45\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
                   "The site has too many connections right now.\n",
