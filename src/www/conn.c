@@ -258,6 +258,7 @@ static void conn_req(struct www_conn *c, const struct http1_req *h, struct www_r
     q->range = h->range;
     q->user_agent = h->user_agent;
     q->referer = h->referer;
+    q->accept_encoding = h->accept_encoding;
 }
 
 /* Run HANDLER on the request (or ERROR when STATUS is set) and account for it. */

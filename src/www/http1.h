@@ -71,6 +71,7 @@ struct http1_req {
     bool expect_other;        /* some other expectation: 417 */
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since;
     struct http_str if_range, range, user_agent, referer, cookie;
+    struct http_str accept_encoding; /* the first Accept-Encoding field */
 };
 
 /**

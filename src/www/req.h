@@ -32,6 +32,7 @@ struct www_req {
     const char *protocol;      /* "HTTP/1.1", "HTTP/1.0": for the access log */
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since;
     struct http_str if_range, range, user_agent, referer;
+    struct http_str accept_encoding; /* p == NULL when absent */
     uint64_t bytes_in;         /* bytes of the request, for the access log */
     struct session *s;         /* the connection: client, site, worker */
 };
