@@ -410,6 +410,8 @@ static const struct metric_family {
     [STAT_CERT_FAILURES] = {"certificate_failures_total", "ACME orders and renewals that failed."},
     [STAT_ACCESS_DENIED] = {"access_denied_total",
                             "Requests refused (403) by the ip_default and ip_exceptions rules."},
+    [STAT_FILES_COMPRESSED] = {"files_compressed_total",
+                               "File versions gzipped into the compressed-file cache."},
     [STAT_CURRENT_CONNECTIONS] = {"current_connections", "Connections open now."},
     [STAT_MAX_CONNECTIONS] = {"max_connections",
                               "Most connections open at once since the statistics were cleared."},

@@ -120,6 +120,7 @@ static int compile_machine(struct cc *c, struct gen *g)
         return mb_fail(c->err, MB_E_APPLY_FAILED, "/", NULL, "the machine key / cannot be read");
     g->cache_bytes = (uint64_t)config_int(eff, "cache_size");
     g->cache_valid_ms = (uint32_t)config_int(eff, "cache_revalidate");
+    g->zcache_bytes = (uint64_t)config_int(eff, "compression_cache_size");
     json_decref(eff);
     return 0;
 }

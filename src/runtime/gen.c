@@ -38,6 +38,7 @@ static void site_free(struct site *s)
         for (size_t k = 0; k < s->vdirs[i].nerror_pages; k++)
             free(s->vdirs[i].error_pages[k].body);
         free(s->vdirs[i].error_pages);
+        strv_free(s->vdirs[i].compression_types, s->vdirs[i].ncompression_types);
     }
     free(s->vdirs);
     strv_free(s->host_names, s->nhost_names);

@@ -72,6 +72,11 @@ struct vdir {
     size_t nerror_pages;
     bool browse;         /* the service's listing flag (WWW: directory_browsing) */
     unsigned browse_flags; /* the service's listing options (WWW: enum dirlist_flags) */
+    /* The service's content codings (WWW: compression, compression_min_size, compression_types) */
+    enum vdir_compression { COMPRESSION_OFF, COMPRESSION_STATIC, COMPRESSION_ON } compression;
+    uint64_t compression_min;  /* smaller files are not compressed on the fly */
+    char **compression_types;  /* lower case; "text/" then a star takes every subtype */
+    size_t ncompression_types;
 };
 
 /* ACME challenge types (acme_challenges). */
@@ -141,6 +146,7 @@ struct gen {
     unsigned nworkers;
     uint64_t cache_bytes;         /* open-file cache budget across workers */
     uint32_t cache_valid_ms;      /* how long a cached file's metadata is trusted */
+    uint64_t zcache_bytes;        /* budget of the compressed-file cache (compression_cache_size) */
     void *svc_data[SERVICES_MAX]; /* per service (by service_index): what compile_service made */
 };
 

@@ -33,6 +33,7 @@ enum stat_id {
     STAT_CERTS_ISSUED,     /* TLS sites: certificates the ACME CA issued */
     STAT_CERT_FAILURES,    /* TLS sites: ACME orders and renewals that failed */
     STAT_ACCESS_DENIED,    /* www: requests refused by ip_default/ip_exceptions (403) */
+    STAT_FILES_COMPRESSED, /* www: file versions compressed for the compressed-file cache */
     STAT_COUNTERS, /* number of per-worker counters */
     STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
     STAT_MAX_CONNECTIONS,

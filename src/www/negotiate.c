@@ -135,7 +135,9 @@ void negotiate_accept_encoding(const char *s, size_t n, struct accept_codings *o
     for (int i = 0; i < CODINGS; i++) {
         int q = explicit_q[i];
         if (q == Q_UNSET)
-            q = explicit_q[Q_STAR] != Q_UNSET ? explicit_q[Q_STAR] : i == CODING_IDENTITY ? QVALUE_MAX : 0;
+            q = explicit_q[Q_STAR] != Q_UNSET ? explicit_q[Q_STAR]
+                : i == CODING_IDENTITY        ? QVALUE_MAX
+                                              : 0;
         out->q[i] = (uint16_t)q;
     }
 }

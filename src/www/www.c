@@ -1,6 +1,7 @@
 /* www: the WWW service's table of operations and its per-site settings. */
 #include "www/www.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 
 #include "core/alloc.h"
@@ -10,6 +11,11 @@
 #include "www/conn.h"
 #include "www/dirlist.h"
 #include "runtime/mime.h"
+
+static const struct config_name compression_names[] = {{"off", COMPRESSION_OFF},
+                                                      {"static", COMPRESSION_STATIC},
+                                                      {"on", COMPRESSION_ON},
+                                                      {NULL, 0}};
 
 static const struct config_name browse_props[] = {
     {"browse_show_date", DIRLIST_DATE},     {"browse_show_time", DIRLIST_TIME},
@@ -55,10 +61,28 @@ static int www_compile_site(struct site *s, const json_t *eff, const json_t *roo
     return 0;
 }
 
+/* compression_types, checked by the property table, in lower case. */
+static void www_compression_types(struct vdir *v, const json_t *eff)
+{
+    const json_t *list = json_object_get(eff, "compression_types"), *it;
+    size_t i;
+
+    v->compression_types = xcalloc(json_array_size(list) + 1, sizeof(char *));
+    json_array_foreach (list, i, it) {
+        char *t = xstrdup(json_string_value(it) ? json_string_value(it) : "");
+        for (char *p = t; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        v->compression_types[v->ncompression_types++] = t;
+    }
+}
+
 static void www_compile_vdir(struct vdir *v, const json_t *eff)
 {
     v->browse = json_is_true(json_object_get(eff, "directory_browsing"));
     v->browse_flags = config_flags_of(eff, browse_props);
+    v->compression = (enum vdir_compression)config_value(eff, "compression", compression_names);
+    v->compression_min = (uint64_t)config_int(eff, "compression_min_size");
+    www_compression_types(v, eff);
 }
 
 static void www_free_site(struct site *s)
@@ -89,7 +113,7 @@ const struct service www_service = {
                 STAT_BIT(STAT_CONNECTION_ATTEMPTS) | STAT_BIT(STAT_GET_REQUESTS) |
                 STAT_BIT(STAT_HEAD_REQUESTS) | STAT_BIT(STAT_OTHER_REQUESTS) |
                 STAT_BIT(STAT_TOTAL_REQUESTS) | STAT_BIT(STAT_NOT_FOUND_ERRORS) |
-                STAT_BIT(STAT_ACCESS_DENIED) |
+                STAT_BIT(STAT_ACCESS_DENIED) | STAT_BIT(STAT_FILES_COMPRESSED) |
                 STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS) |
                 STATS_CERT_COUNTERS,
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"

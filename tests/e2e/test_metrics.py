@@ -40,6 +40,7 @@ FAMILIES = {
     "certificates_issued": "infosrv_certificates_issued_total",
     "certificate_failures": "infosrv_certificate_failures_total",
     "access_denied": "infosrv_access_denied_total",
+    "files_compressed": "infosrv_files_compressed_total",
     "current_connections": "infosrv_current_connections",
     "max_connections": "infosrv_max_connections",
     "current_anonymous_users": "infosrv_current_anonymous_users",
