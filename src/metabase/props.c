@@ -101,8 +101,8 @@ static const struct prop table[] = {
             "again."},
     {.name = "bandwidth_limit", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
      .where = MACHINE, .services = MB_SVC_ALL,
-     .doc = "Outgoing bandwidth of the whole server in bytes per second (0 = no limit). "
-            "Stored but not enforced yet in release 0.1."},
+     .doc = "Outgoing bandwidth of the whole server in bytes per second, every service's "
+            "sending counted (0 = no limit); connections share it in turns."},
     {.name = "compression_cache_size", .type = PROP_INT, .def = "134217728", .min = 0,
      .max = TiB, .where = MACHINE, .services = MB_SVC_WWW,
      .doc = "Bytes of gzip copies kept in STATE_DIR/cache/gzip for compression \"on\", least "
@@ -194,6 +194,10 @@ static const struct prop table[] = {
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Most simultaneous connections to a site (0 = unlimited); set on the service "
             "for every site."},
+    {.name = "max_bandwidth", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Outgoing bandwidth of a site in bytes per second, shared by its connections "
+            "(0 = no limit); set on the service for each of its sites."},
     {.name = "max_body", .type = PROP_INT, .def = "1048576", .min = 0, .max = TiB,
      .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Largest request body accepted, in bytes; a larger one gets 413."},

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "runtime/service.h"
+#include "runtime/tbucket.h"
 
 static struct gen *_Atomic current;
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,6 +57,7 @@ static void site_free(struct site *s)
     }
     if (s->svc && s->svc->free_site && s->svc_data)
         s->svc->free_site(s);
+    tbucket_unref(s->bw);
     free(s->name);
 }
 
@@ -85,6 +87,7 @@ void gen_unref(struct gen *g)
     for (size_t i = 0; i < g->nbindings; i++)
         free(g->bindings[i].sites);
     free(g->bindings);
+    tbucket_unref(g->bw);
     free(g);
 }
 

@@ -35,6 +35,7 @@ static const struct http1_limits limits = {
 static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events);
 static void conn_read(struct www_conn *c);
 static int conn_flush(struct www_conn *c);
+static void conn_bw_resume(struct bw_waiter *bw);
 
 /* ---- output queue ---- */
 
@@ -346,6 +347,7 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
     c->s.tls = li->bind->tls;
     c->limit_slot = c->s.site_slot;
     c->state = c->s.tls ? CS_HANDSHAKE : CS_HEAD;
+    throttle_waiter_init(&c->bw, &c->s, conn_bw_resume);
     if (xport_accept_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
         www_conn_close(c);
         return;
@@ -366,6 +368,7 @@ void www_conn_close(struct www_conn *c)
         return;
     c->state = CS_DEAD;
     loop_timer_clear(w->loop, &c->timer);
+    throttle_cancel(&c->bw);
     xport_close(&c->x);
     conn_out_release(c);
     worker_buf_put(w, c->in);
@@ -396,7 +399,10 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
     *blocked = false;
     if (c->out_sent < upto) {
         size_t want = upto - c->out_sent;
-        n = xport_write(&c->x, c->out->data + c->out_sent, want, s && s->at == upto);
+        const char *p = c->out->data + c->out_sent;
+        bool more = s && s->at == upto;
+        n = c->s.w->bw_limited ? throttle_write(&c->bw, &c->x, p, &want, more)
+                               : xport_write(&c->x, p, want, more);
         if (n < 0)
             return n == XP_AGAIN ? (*blocked = true, 0) : -1;
         c->out_sent += (size_t)n;
@@ -406,7 +412,8 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
     }
     if (s == NULL || s->at > limit)
         return *blocked = true, 0;
-    n = xport_sendfile(&c->x, s->fe->fd, &s->off, s->len);
+    n = c->s.w->bw_limited ? throttle_sendfile(&c->bw, &c->x, s->fe->fd, &s->off, &(size_t){s->len})
+                           : xport_sendfile(&c->x, s->fe->fd, &s->off, s->len);
     if (n == XP_AGAIN)
         return *blocked = true, 0;
     if (n <= 0) /* an error, or the file shrank under us: the framing is lost */
@@ -450,8 +457,8 @@ static int conn_flush(struct www_conn *c)
             www_conn_close(c);
             return -1;
         }
-        if (blocked)
-            return conn_watch_out(c);
+        if (blocked) /* by the socket, or waiting for bandwidth (the queue resumes it) */
+            return c->bw.queued ? 0 : conn_watch_out(c);
     }
     /* TLS records made above leave in as few sends as the socket takes. */
     switch (xport_pending(&c->x) ? xport_flush(&c->x) : 0) {
@@ -716,6 +723,12 @@ static void conn_read(struct www_conn *c)
 {
     conn_read_some(c);
     conn_pump(c);
+}
+
+/* The bandwidth the connection waited for is there. */
+static void conn_bw_resume(struct bw_waiter *bw)
+{
+    conn_pump(container_of(bw, struct www_conn, bw));
 }
 
 /* A plain HTTP request on a TLS port gets a plain answer saying so, as

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/loop.h"
 #include "runtime/session.h"
+#include "runtime/throttle.h"
 #include "runtime/xport.h"
 #include "www/http1.h"
 
@@ -65,6 +66,7 @@ struct www_conn {
     uint64_t req_bytes;   /* bytes of the request being answered, for the access log */
     int minor;            /* HTTP/1.x minor version of the request being answered */
     int limit_slot;       /* stats slot whose max_connections this connection was checked against */
+    struct bw_waiter bw;  /* its place in the worker's queue for bandwidth (runtime/throttle) */
 };
 
 /** The connection whose session header is S. */
