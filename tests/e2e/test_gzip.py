@@ -10,7 +10,7 @@ import os
 import random
 import subprocess
 
-from conftest import adm, adm_ok, health_check
+from conftest import adm, adm_ok, admin_request, health_check
 from rawhttp import request, wait_for
 
 WORDS = ["<div>", "</div>", "<p class=\"note\">", "</p>", "infosrv", "gopher", "archie",
@@ -241,6 +241,7 @@ def test_a_big_file_is_compressed_off_the_loop(admin_server):
 
 def test_bad_compression_settings_are_refused(admin_server):
     srv = admin_server()
+    assert "www.compression" in admin_request(srv, "GET", "/api").json["capabilities"]
     for setting, words in (('compression_types=["text"]', "media type"),
                            ('compression_types=["*/*"]', "media type"),
                            ('compression_types=["text/html; charset=utf-8"]', "media type"),

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import adm, adm_ok, health_check
+from conftest import adm, adm_ok, admin_request, health_check
 from rawhttp import wait_for
 
 MB = 1_000_000
@@ -144,6 +144,7 @@ def test_a_changed_limit_applies_to_a_download_in_progress(srv, tmp_path):
 
 
 def test_limits_on_the_service_apply_to_each_site_and_bad_values_are_refused(srv, tmp_path):
+    assert "bandwidth" in admin_request(srv, "GET", "/api").json["capabilities"]
     adm_ok(srv, "set", "/www", f"max_bandwidth={2 * MB}")
     size, secs = download(srv, "/half.bin", tmp_path / "out")
     assert within(size / secs, 2 * MB), f"{size / secs:.0f} B/s for {2 * MB} set on /www"
