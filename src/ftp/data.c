@@ -161,7 +161,10 @@ static void data_timeout_fired(struct loop *l, struct loop_timer *t)
     struct ftp_data *d = container_of(t, struct ftp_data, timer);
     struct ftp_conn *c = d->c;
 
-    (void)l;
+    if (d->bw.queued) { /* waiting for bandwidth is not a stalled transfer */
+        loop_timer_set(l, &d->timer, data_timeout(d), data_timeout_fired);
+        return;
+    }
     if (!d->have_req) { /* a prepared connection nobody used */
         data_free(d, false);
         return;

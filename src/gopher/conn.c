@@ -36,6 +36,10 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
     struct gopher_conn *c = container_of(t, struct gopher_conn, timer);
 
     (void)l;
+    if (c->bw.queued) { /* waiting for bandwidth is not a stalled client */
+        loop_timer_set(c->s.w->loop, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+        return;
+    }
     gopher_conn_close(c);
 }
 

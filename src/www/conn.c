@@ -296,6 +296,10 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
     struct www_conn *c = container_of(t, struct www_conn, timer);
 
     (void)l;
+    if (c->bw.queued) { /* waiting for bandwidth is not a stalled client */
+        loop_timer_set(c->s.w->loop, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+        return;
+    }
     if (c->state != CS_HANDSHAKE && c->head_timer && !conn_out_pending(c)) {
         /* A request head (or the first one) did not arrive: say why. An idle
          * keep-alive connection runs the other timer and closes silently. */
