@@ -20,7 +20,7 @@ static const char *capabilities[] = {
     "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
     "audit",          "metrics",        "certificates", "www.ip_restrictions",
     "www.headers",    "www.error_pages", "www.auth",   "www.uploads",         "www.cgi",
-    "log.query",
+    "log.query",      "www.compression", "bandwidth",
 };
 
 static bool is(const struct api_request *rq, const char *method)
@@ -414,6 +414,8 @@ static const struct metric_family {
     [STAT_LOG_DROPPED] = {"log_entries_dropped_total",
                           "Access log entries lost: the log writer was behind or could not "
                           "write."},
+    [STAT_FILES_COMPRESSED] = {"files_compressed_total",
+                               "File versions gzipped into the compressed-file cache."},
     [STAT_CURRENT_CONNECTIONS] = {"current_connections", "Connections open now."},
     [STAT_MAX_CONNECTIONS] = {"max_connections",
                               "Most connections open at once since the statistics were cleared."},

@@ -39,6 +39,7 @@
 #include "runtime/service.h"
 #include "runtime/stats.h"
 #include "runtime/tls.h"
+#include "runtime/zcache.h"
 #include "version.h"
 #include "runtime/accesslog.h"
 #include "runtime/mime.h"
@@ -928,6 +929,10 @@ int main(int argc, char **argv)
     mb = open_metabase(&o, path);
     metabase_workers(&o, mb);
     stats_init(o.workers);
+    snprintf(path, sizeof(path), "%s/cache/gzip", o.state_dir);
+    if (zcache_open(path) == -1)
+        log_warn("infosrv: the compressed-file cache %s cannot be used; only precompressed "
+                 "files are sent coded", path);
     snprintf(tls_dir, sizeof(tls_dir), "%s/tls", o.state_dir);
     env = (struct config_env){.nworkers = o.workers, .alog_for = alog_for, .tls_dir = tls_dir,
                               .published = acme_notify};
@@ -937,6 +942,7 @@ int main(int argc, char **argv)
     if (apply_now(mb, &err) == -1) {
         fprintf(stderr, "infosrv: cannot start: %s\n", err.message);
         server_stop(0);
+        zcache_close();
         gen_shutdown();
         alogs_each(alog_close);
         mb_close(mb);
@@ -953,6 +959,7 @@ int main(int argc, char **argv)
     acme_stop();
     admin_stop();
     server_stop(GRACE_MS);
+    zcache_close();
     gen_shutdown();
     alogs_each(alog_close);
     mb_close(mb);

@@ -21,6 +21,7 @@
 #include "core/net.h"
 #include "ftp/ctrl.h"
 #include "ftp/ftp.h"
+#include "runtime/throttle.h"
 #include "runtime/tls.h"
 #include "runtime/worker.h"
 
@@ -52,12 +53,14 @@ struct ftp_data {
     size_t out_sent;
     uint64_t bytes;
     size_t turn;          /* bytes moved since the loop last had the worker */
+    struct bw_waiter bw;  /* its place in the worker's queue for bandwidth */
 };
 
 static void data_on_io(struct loop *l, struct loop_io *io, uint32_t events);
 static void data_on_listen(struct loop *l, struct loop_io *io, uint32_t events);
 static void data_begin(struct ftp_data *d);
 static void data_pump(struct ftp_data *d);
+static void data_bw_resume(struct bw_waiter *bw);
 
 static uint32_t data_timeout(const struct ftp_data *d)
 {
@@ -90,6 +93,7 @@ static void data_free(struct ftp_data *d, bool keep_upload)
     struct loop *l = d->c->s.w->loop;
 
     loop_timer_clear(l, &d->timer);
+    throttle_cancel(&d->bw);
     if (d->lfd >= 0) {
         loop_del(l, &d->lio);
         close(d->lfd);
@@ -157,7 +161,10 @@ static void data_timeout_fired(struct loop *l, struct loop_timer *t)
     struct ftp_data *d = container_of(t, struct ftp_data, timer);
     struct ftp_conn *c = d->c;
 
-    (void)l;
+    if (d->bw.queued) { /* waiting for bandwidth is not a stalled transfer */
+        loop_timer_set(l, &d->timer, data_timeout(d), data_timeout_fired);
+        return;
+    }
     if (!d->have_req) { /* a prepared connection nobody used */
         data_free(d, false);
         return;
@@ -221,6 +228,7 @@ static struct ftp_data *data_new(struct ftp_conn *c)
     d->lfd = d->fd = -1;
     d->lio.cb = data_on_listen;
     d->io.cb = data_on_io;
+    throttle_waiter_init(&d->bw, &c->s, data_bw_resume);
     c->data = d;
     return d;
 }
@@ -505,7 +513,10 @@ static int data_yield(struct ftp_data *d, bool out)
 static int send_out(struct ftp_data *d, struct buf *b, size_t *sent)
 {
     while (*sent < b->len) {
-        ssize_t n = xport_write(&d->x, b->data + *sent, b->len - *sent, false);
+        size_t want = b->len - *sent;
+        ssize_t n = d->c->s.w->bw_limited
+                        ? throttle_write(&d->bw, &d->x, b->data + *sent, &want, false)
+                        : xport_write(&d->x, b->data + *sent, want, false);
         if (n == XP_AGAIN)
             return 0;
         if (n < 0)
@@ -538,7 +549,9 @@ static int send_step(struct ftp_data *d)
         }
     }
     while (r->off < d->end) {
-        ssize_t n = xport_sendfile(&d->x, r->fd, &r->off, (size_t)(d->end - r->off));
+        size_t want = (size_t)(d->end - r->off);
+        ssize_t n = d->c->s.w->bw_limited ? throttle_sendfile(&d->bw, &d->x, r->fd, &r->off, &want)
+                                          : xport_sendfile(&d->x, r->fd, &r->off, want);
         if (n == XP_AGAIN)
             return 0;
         if (n <= 0)
@@ -569,8 +582,9 @@ static void send_pump(struct ftp_data *d)
         return data_end(d, 426, "The data connection broke; transfer aborted.");
     if (rc == 2)
         return data_arm(d);
-    if (rc == 0) {
-        data_watch_out(d, true);
+    if (rc == 0) { /* the socket is full, or the queue resumes it when bandwidth is there */
+        if (!d->bw.queued)
+            data_watch_out(d, true);
         return data_arm(d);
     }
     data_end(d, 226, "Transfer complete.");
@@ -651,6 +665,14 @@ static void recv_pump(struct ftp_data *d)
             return data_arm(d);
         }
     }
+}
+
+static void data_bw_resume(struct bw_waiter *bw)
+{
+    struct ftp_data *d = container_of(bw, struct ftp_data, bw);
+
+    if (d->c->data == d && d->state == D_XFER)
+        data_pump(d);
 }
 
 static void data_pump(struct ftp_data *d)

@@ -27,6 +27,7 @@
 
 static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events);
 static void conn_pump(struct gopher_conn *c);
+static void conn_bw_resume(struct bw_waiter *bw);
 
 /* ---- life cycle ---- */
 
@@ -35,6 +36,10 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
     struct gopher_conn *c = container_of(t, struct gopher_conn, timer);
 
     (void)l;
+    if (c->bw.queued) { /* waiting for bandwidth is not a stalled client */
+        loop_timer_set(c->s.w->loop, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+        return;
+    }
     gopher_conn_close(c);
 }
 
@@ -77,6 +82,7 @@ void gopher_conn_accept(struct worker *w, struct listener *li, int fd, const str
     c->started_ms = clock_ms();
     c->method = "-";
     c->state = c->s.tls ? GC_HANDSHAKE : GC_READ;
+    throttle_waiter_init(&c->bw, &c->s, conn_bw_resume);
     if (xport_accept_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
         gopher_conn_close(c);
         return;
@@ -98,6 +104,7 @@ void gopher_conn_close(struct gopher_conn *c)
         return;
     c->state = GC_DEAD;
     loop_timer_clear(w->loop, &c->timer);
+    throttle_cancel(&c->bw);
     xport_close(&c->x);
     if (c->fe)
         fcache_put(c->fe);
@@ -196,7 +203,9 @@ static bool conn_refill(struct gopher_conn *c)
 static int conn_send_file(struct gopher_conn *c)
 {
     while (c->off < c->end) {
-        ssize_t n = xport_sendfile(&c->x, c->fe->fd, &c->off, (size_t)(c->end - c->off));
+        size_t want = (size_t)(c->end - c->off);
+        ssize_t n = c->s.w->bw_limited ? throttle_sendfile(&c->bw, &c->x, c->fe->fd, &c->off, &want)
+                                       : xport_sendfile(&c->x, c->fe->fd, &c->off, want);
         if (n == XP_AGAIN)
             return 0;
         if (n <= 0)
@@ -213,8 +222,10 @@ static int conn_send(struct gopher_conn *c)
 {
     for (;;) {
         while (c->out && c->out_sent < c->out->len) {
-            ssize_t n = xport_write(&c->x, c->out->data + c->out_sent, c->out->len - c->out_sent,
-                                    c->fe != NULL);
+            const char *p = c->out->data + c->out_sent;
+            size_t want = c->out->len - c->out_sent;
+            ssize_t n = c->s.w->bw_limited ? throttle_write(&c->bw, &c->x, p, &want, c->fe != NULL)
+                                           : xport_write(&c->x, p, want, c->fe != NULL);
             if (n == XP_AGAIN)
                 return 0;
             if (n < 0)
@@ -261,12 +272,17 @@ static void conn_pump(struct gopher_conn *c)
         c->status = c->status == 200 ? 499 : c->status; /* the client went away */
         conn_account(c);
         gopher_conn_close(c);
-    } else if (rc == 0) {
-        if (conn_watch_out(c) == 0)
+    } else if (rc == 0) { /* the socket is full, or the queue resumes it when bandwidth is there */
+        if (c->bw.queued || conn_watch_out(c) == 0)
             conn_arm_timer(c, WRITE_TIMEOUT_MS);
     } else {
         conn_finish(c);
     }
+}
+
+static void conn_bw_resume(struct bw_waiter *bw)
+{
+    conn_pump(container_of(bw, struct gopher_conn, bw));
 }
 
 /* ---- reading ---- */

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/loop.h"
 #include "runtime/session.h"
+#include "runtime/throttle.h"
 #include "runtime/xport.h"
 
 struct fc_entry;
@@ -45,6 +46,7 @@ struct gopher_conn {
     char selector[256];     /* as logged */
     char host[64];          /* what menus advertise */
     unsigned port;
+    struct bw_waiter bw;    /* its place in the worker's queue for bandwidth */
 };
 
 /** Adopt connection FD accepted on LI (the service's accept operation). */

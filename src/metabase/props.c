@@ -21,6 +21,31 @@ static const char *const ftp_tls_values[] = {"off", "allow", "require", NULL};
 static const char *const off_on_values[] = {"off", "on", NULL};
 static const char *const acme_challenge_values[] = {"http-01", "tls-alpn-01", NULL};
 static const char *const ip_default_values[] = {"grant", "deny", NULL};
+static const char *const compression_values[] = {"off", "static", "on", NULL};
+
+/* Letters, digits and the other characters of a media type's names (RFC 6838 4.2). */
+static size_t media_name_len(const char *s)
+{
+    size_t n = 0;
+
+    while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+           (s[n] >= '0' && s[n] <= '9') || (s[n] != '\0' && strchr("!#$&^_.+-", s[n])))
+        n++;
+    return n;
+}
+
+/* A media type without parameters: "type/subtype", or "type/" and a star (a whole type). */
+static const char *media_type_check(const char *s)
+{
+    static const char want[] = "a media type \"type/subtype\" or \"type/*\", without parameters";
+    size_t n = media_name_len(s);
+
+    if (n == 0 || s[n] != '/')
+        return want;
+    s += n + 1;
+    n = strcmp(s, "*") == 0 ? 1 : media_name_len(s);
+    return n > 0 && s[n] == '\0' ? NULL : want;
+}
 
 /* A realm goes inside a quoted string of WWW-Authenticate. */
 static const char *realm_check(const char *s)
@@ -82,8 +107,13 @@ static const struct prop table[] = {
             "again."},
     {.name = "bandwidth_limit", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
      .where = MACHINE, .services = MB_SVC_ALL,
-     .doc = "Outgoing bandwidth of the whole server in bytes per second (0 = no limit). "
-            "Stored but not enforced yet in release 0.1."},
+     .doc = "Outgoing bandwidth of the whole server in bytes per second, every service's "
+            "sending counted (0 = no limit); connections share it in turns."},
+    {.name = "compression_cache_size", .type = PROP_INT, .def = "134217728", .min = 0,
+     .max = TiB, .where = MACHINE, .services = MB_SVC_WWW,
+     .doc = "Bytes of gzip copies kept in STATE_DIR/cache/gzip for compression \"on\", least "
+            "recently used removed first (0 = no copies: only precompressed files are sent "
+            "coded)."},
     {.name = "worker_threads", .type = PROP_INT, .def = "0", .min = 0, .max = 64,
      .where = MACHINE, .services = MB_SVC_ALL, .apply = PROP_RESTART,
      .doc = "Worker threads, each with its own event loop (0 = one per CPU, at most 64)."},
@@ -194,6 +224,10 @@ static const struct prop table[] = {
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Most simultaneous connections to a site (0 = unlimited); set on the service "
             "for every site."},
+    {.name = "max_bandwidth", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
+     .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
+     .doc = "Outgoing bandwidth of a site in bytes per second, shared by its connections "
+            "(0 = no limit); set on the service for each of its sites."},
     {.name = "max_body", .type = PROP_INT, .def = "1048576", .min = 0, .max = TiB,
      .where = SERVICE | SITE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Largest request body accepted, in bytes; a larger one gets 413."},
@@ -321,6 +355,24 @@ static const struct prop table[] = {
      .inherit = true,
      .doc = "Extension (without the dot) to MIME type overrides; a map set lower down "
             "replaces one set higher up."},
+    {.name = "compression", .type = PROP_ENUM, .def = "\"on\"", .values = compression_values,
+     .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Content coding of files of compression_types for clients whose Accept-Encoding "
+            "allows it: \"off\"; \"static\" (a FILE.br or FILE.gz beside FILE, not older "
+            "than it, is sent instead); \"on\" (those, else a gzip copy made once per file "
+            "version)."},
+    {.name = "compression_min_size", .type = PROP_INT, .def = "1024", .min = 0, .max = TiB,
+     .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Smallest file, in bytes, that compression \"on\" gzips (files up to 64 MiB "
+            "are)."},
+    {.name = "compression_types", .type = PROP_STRLIST,
+     .def = "[\"text/html\", \"text/css\", \"text/plain\", \"text/javascript\", "
+            "\"application/javascript\", \"application/json\", \"application/xml\", "
+            "\"text/xml\", \"image/svg+xml\", \"text/csv\", \"text/markdown\", "
+            "\"application/wasm\"]",
+     .item_check = media_type_check, .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
+     .doc = "Media types that may be sent coded (\"text/*\" for a whole type); formats "
+            "compressed already (PNG, JPEG, gzip, zip, WOFF, audio, video) never are."},
     {.name = "symlinks", .type = PROP_ENUM, .def = "\"inside\"", .values = symlink_values,
      .where = ANYWHERE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Which symbolic links are followed: inside the directory only, never, or any."},

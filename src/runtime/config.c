@@ -21,6 +21,7 @@
 #include "core/net.h"
 #include "runtime/service.h"
 #include "runtime/stats.h"
+#include "runtime/tbucket.h"
 #include "runtime/tls.h"
 #include "runtime/tlscert.h"
 
@@ -33,6 +34,7 @@ struct cc {
     const struct config_env *env;
     struct mb_error *err;
     const struct service *svc;
+    struct gen *live; /* the generation being replaced (a reference), or NULL */
 };
 
 static const struct config_name symlink_names[] = {{"inside", PATH_SYMLINKS_INSIDE},
@@ -113,6 +115,28 @@ static int enum_of(struct cc *c, const json_t *eff, const char *key, const char 
                    name, s);
 }
 
+/* A bucket of RATE bytes a second (NULL for 0): the one LIVE has when its rate is the
+ * same, so that a change of anything else leaves transfers their place. */
+static struct tbucket *bucket_for(int64_t rate, struct tbucket *live)
+{
+    if (rate <= 0)
+        return NULL;
+    if (live && live->rate == (uint64_t)rate) {
+        tbucket_ref(live);
+        return live;
+    }
+    return tbucket_new((uint64_t)rate, tbucket_now());
+}
+
+/* The site of the live generation that S replaces: same service, same name. */
+static const struct site *live_site(const struct cc *c, const struct site *s)
+{
+    for (size_t i = 0; c->live && i < c->live->nsites; i++)
+        if (c->live->sites[i].svc == s->svc && strcmp(c->live->sites[i].name, s->name) == 0)
+            return &c->live->sites[i];
+    return NULL;
+}
+
 static int compile_machine(struct cc *c, struct gen *g)
 {
     json_t *eff = mb_effective(c->mb, "/");
@@ -121,6 +145,9 @@ static int compile_machine(struct cc *c, struct gen *g)
         return mb_fail(c->err, MB_E_APPLY_FAILED, "/", NULL, "the machine key / cannot be read");
     g->cache_bytes = (uint64_t)config_int(eff, "cache_size");
     g->cache_valid_ms = (uint32_t)config_int(eff, "cache_revalidate");
+    g->zcache_bytes = (uint64_t)config_int(eff, "compression_cache_size");
+    g->bw = bucket_for(config_int(eff, "bandwidth_limit"), c->live ? c->live->bw : NULL);
+    g->bw_any = g->bw != NULL;
     json_decref(eff);
     return 0;
 }
@@ -166,11 +193,13 @@ static void site_host_names(struct site *s, const json_t *eff)
 
 static int site_settings(struct cc *c, struct site *s, const char *key, const json_t *eff)
 {
+    const struct site *live = live_site(c, s);
     unsigned state;
 
     s->idle_timeout_ms = (uint32_t)config_int(eff, "connection_timeout") * 1000;
     s->max_connections = (uint32_t)config_int(eff, "max_connections");
     s->require_tls = json_is_true(json_object_get(eff, "require_tls"));
+    s->bw = bucket_for(config_int(eff, "max_bandwidth"), live ? live->bw : NULL);
     site_host_names(s, eff);
     if (enum_of(c, eff, key, "state", state_names, &state) == -1)
         return -1;
@@ -856,10 +885,15 @@ struct gen *config_compile(struct mb *mb, const struct config_env *env, struct m
 
     memset(c.err, 0, sizeof(*c.err));
     g->nworkers = env->nworkers;
+    c.live = gen_current_ref();
     if (compile_machine(&c, g) == -1 || compile_services(&c, g) == -1 ||
         check_bindings(&c, g) == -1) {
+        gen_unref(c.live);
         gen_unref(g);
         return NULL;
     }
+    gen_unref(c.live);
+    for (size_t i = 0; i < g->nsites; i++)
+        g->bw_any |= g->sites[i].bw != NULL;
     return g;
 }

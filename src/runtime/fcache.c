@@ -240,6 +240,33 @@ struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *
     return e;
 }
 
+struct fc_entry *fcache_detached(int fd)
+{
+    struct fc_entry *e;
+    struct stat st;
+
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    e = xcalloc(1, sizeof(*e));
+    e->refs = 1;
+    e->fd = fd;
+    e->size = st.st_size;
+    e->mtime = st.st_mtim.tv_sec;
+    e->mtime_nsec = st.st_mtim.tv_nsec;
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
+    if (e->size <= FC_BODY_MAX) {
+        e->body = xmalloc((size_t)e->size + 1);
+        if (pread(fd, e->body, (size_t)e->size, 0) != (ssize_t)e->size) {
+            free(e->body);
+            e->body = NULL;
+        }
+    }
+    return e;
+}
+
 void fcache_get_stats(const struct fcache *c, struct fcache_stats *out)
 {
     out->hits = c->hits;

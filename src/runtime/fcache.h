@@ -58,7 +58,14 @@ void fcache_free(struct fcache *c);
  * the caller; check fd == -1 for a failure (err says why).
  */
 struct fc_entry *fcache_get(struct fcache *c, const struct vdir *v, const char *rel, size_t len);
-/** Drop a reference taken by fcache_get. */
+/**
+ * An entry outside any cache for the regular file open as FD (taken over),
+ * e.g. a compressed copy: one reference for the caller, released with
+ * fcache_put; a file of at most FC_BODY_MAX bytes is read into memory as a
+ * cached one is. NULL (FD closed) when FD cannot be examined.
+ */
+struct fc_entry *fcache_detached(int fd);
+/** Drop a reference taken by fcache_get or fcache_detached. */
 void fcache_put(struct fc_entry *e);
 /** Forget the entry of REL beneath the vdir VDIR_UID, if any (the file was replaced or removed). */
 void fcache_forget(struct fcache *c, uint64_t vdir_uid, const char *rel, size_t len);

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "runtime/service.h"
+#include "runtime/tbucket.h"
 
 static struct gen *_Atomic current;
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,6 +44,7 @@ static void site_free(struct site *s)
             free(s->vdirs[i].scripts[k].interpreter);
         }
         free(s->vdirs[i].scripts);
+        strv_free(s->vdirs[i].compression_types, s->vdirs[i].ncompression_types);
     }
     free(s->vdirs);
     strv_free(s->host_names, s->nhost_names);
@@ -60,6 +62,7 @@ static void site_free(struct site *s)
     }
     if (s->svc && s->svc->free_site && s->svc_data)
         s->svc->free_site(s);
+    tbucket_unref(s->bw);
     free(s->name);
 }
 
@@ -89,6 +92,7 @@ void gen_unref(struct gen *g)
     for (size_t i = 0; i < g->nbindings; i++)
         free(g->bindings[i].sites);
     free(g->bindings);
+    tbucket_unref(g->bw);
     free(g);
 }
 

@@ -23,6 +23,7 @@
 struct alog;
 struct service;
 struct ssl_ctx_st;
+struct tbucket;
 
 enum vdir_access {
     VDIR_READ = 1 << 0,
@@ -82,6 +83,11 @@ struct vdir {
     size_t nscripts;
     uint32_t cgi_timeout_ms;
     uint32_t cgi_max;    /* CGI processes of the whole server at once */
+    /* The service's content codings (WWW: compression, compression_min_size, compression_types) */
+    enum vdir_compression { COMPRESSION_OFF, COMPRESSION_STATIC, COMPRESSION_ON } compression;
+    uint64_t compression_min;  /* smaller files are not compressed on the fly */
+    char **compression_types;  /* lower case; "text/" then a star takes every subtype */
+    size_t ncompression_types;
 };
 
 enum vdir_auth {
@@ -134,6 +140,7 @@ struct site {
     bool tls_wanted;              /* the service upgrades plain connections (FTP's AUTH TLS) */
     struct site_tls tls;
     struct alog *alog;            /* not owned: lives across generations */
+    struct tbucket *bw;           /* max_bandwidth's bucket (a reference), or NULL */
     void *svc_data;               /* the service's own settings (svc->compile_site) */
 };
 
@@ -157,6 +164,9 @@ struct gen {
     unsigned nworkers;
     uint64_t cache_bytes;         /* open-file cache budget across workers */
     uint32_t cache_valid_ms;      /* how long a cached file's metadata is trusted */
+    uint64_t zcache_bytes;        /* budget of the compressed-file cache (compression_cache_size) */
+    struct tbucket *bw;           /* bandwidth_limit's bucket (a reference), or NULL */
+    bool bw_any;                  /* bw or a site's: writers go through runtime/throttle */
     void *svc_data[SERVICES_MAX]; /* per service (by service_index): what compile_service made */
 };
 

@@ -150,6 +150,7 @@ static void worker_adopt(struct worker *w, struct gen *g)
         w->fcache = fcache_new(4096, g->cache_bytes / (nworkers ? nworkers : 1), g->cache_valid_ms);
     gen_unref(w->gen);
     w->gen = g;
+    throttle_adopt(w);
     for (s = w->sessions; s != NULL; s = next) {
         next = s->next;
         if (session_orphaned(s)) {
@@ -233,6 +234,7 @@ static void *worker_main(void *arg)
     loop_timer_clear(w->loop, &w->log_flush);
     while (w->sessions)
         w->sessions->svc->close(w->sessions);
+    throttle_worker_stop(w);
     worker_reap(w);
     while (w->nlisteners > 0)
         listener_close(w, w->listeners[w->nlisteners - 1]);

@@ -30,7 +30,9 @@ static const char *names[STAT_ALL] = {
     "bytes_sent",        "bytes_received",      "files_sent",   "total_connections",
     "connection_attempts", "get_requests",      "head_requests", "other_requests",
     "total_requests",    "not_found_errors",    "menus_sent",   "files_received",
-    "logon_attempts",    "certificates_issued", "certificate_failures", "access_denied", "log_entries_dropped", "current_connections", "max_connections", "current_anonymous_users",
+    "logon_attempts",    "certificates_issued", "certificate_failures", "access_denied",
+    "log_entries_dropped", "files_compressed",  "current_connections", "max_connections",
+    "current_anonymous_users",
     "max_anonymous_users", "current_nonanonymous_users", "max_nonanonymous_users",
 };
 

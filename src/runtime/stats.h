@@ -34,6 +34,7 @@ enum stat_id {
     STAT_CERT_FAILURES,    /* TLS sites: ACME orders and renewals that failed */
     STAT_ACCESS_DENIED,    /* www: requests refused by ip_default/ip_exceptions (403) */
     STAT_LOG_DROPPED,      /* access log entries lost: the writer behind, the disk failing */
+    STAT_FILES_COMPRESSED, /* www: file versions compressed for the compressed-file cache */
     STAT_COUNTERS, /* number of per-worker counters */
     STAT_CURRENT_CONNECTIONS = STAT_COUNTERS,
     STAT_MAX_CONNECTIONS,

@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/loop.h"
 #include "core/net.h"
+#include "runtime/throttle.h"
 
 struct binding;
 struct fcache;
@@ -59,6 +60,8 @@ struct worker {
     struct loop_timer accept_retry; /* armed while a listener's backlog was left behind */
     uint64_t accept_warned_ms;
     struct loop_timer log_flush;   /* armed while access-log lines wait in the worker */
+    bool bw_limited;               /* its generation limits bandwidth: runtime/throttle */
+    struct throttle_queue bwq;     /* connections waiting for bandwidth */
     bool draining;
 };
 

@@ -37,6 +37,7 @@ static void conn_read(struct www_conn *c);
 static int conn_flush(struct www_conn *c);
 static void conn_kick_later(struct www_conn *c);
 static void conn_resume(struct www_conn *c);
+static void conn_bw_resume(struct bw_waiter *bw);
 
 /* ---- output queue ---- */
 
@@ -433,6 +434,7 @@ static void conn_req(struct www_conn *c, const struct http1_req *h, struct www_r
     q->has_body = h->body == HTTP_BODY_CHUNKED || (h->body == HTTP_BODY_LENGTH && h->content_length > 0);
     q->length_known = h->body != HTTP_BODY_CHUNKED;
     q->content_length = h->body == HTTP_BODY_LENGTH ? h->content_length : 0;
+    q->accept_encoding = h->accept_encoding;
 }
 
 /* Run HANDLER on the request (or ERROR when STATUS is set) and account for it. */
@@ -474,6 +476,10 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
     struct www_conn *c = container_of(t, struct www_conn, timer);
 
     (void)l;
+    if (c->bw.queued) { /* waiting for bandwidth is not a stalled client */
+        loop_timer_set(c->s.w->loop, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+        return;
+    }
     if (c->detached || c->suspended) { /* an upload stalled, or a check took too long */
         www_conn_close(c);
         return;
@@ -535,6 +541,7 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
     c->s.tls = li->bind->tls;
     c->limit_slot = c->s.site_slot;
     c->state = c->s.tls ? CS_HANDSHAKE : CS_HEAD;
+    throttle_waiter_init(&c->bw, &c->s, conn_bw_resume);
     if (xport_accept_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
         www_conn_close(c);
         return;
@@ -558,6 +565,7 @@ void www_conn_close(struct www_conn *c)
     loop_timer_clear(w->loop, &c->kick);
     conn_detached_abort(c);
     buf_free(&c->dstore);
+    throttle_cancel(&c->bw);
     xport_close(&c->x);
     conn_out_release(c);
     worker_buf_put(w, c->in);
@@ -588,7 +596,10 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
     *blocked = false;
     if (c->out_sent < upto) {
         size_t want = upto - c->out_sent;
-        n = xport_write(&c->x, c->out->data + c->out_sent, want, s && s->at == upto);
+        const char *p = c->out->data + c->out_sent;
+        bool more = s && s->at == upto;
+        n = c->s.w->bw_limited ? throttle_write(&c->bw, &c->x, p, &want, more)
+                               : xport_write(&c->x, p, want, more);
         if (n < 0)
             return n == XP_AGAIN ? (*blocked = true, 0) : -1;
         c->out_sent += (size_t)n;
@@ -598,7 +609,8 @@ static int conn_flush_step(struct www_conn *c, size_t limit, unsigned seg_limit,
     }
     if (s == NULL || s->at > limit)
         return *blocked = true, 0;
-    n = xport_sendfile(&c->x, s->fe->fd, &s->off, s->len);
+    n = c->s.w->bw_limited ? throttle_sendfile(&c->bw, &c->x, s->fe->fd, &s->off, &(size_t){s->len})
+                           : xport_sendfile(&c->x, s->fe->fd, &s->off, s->len);
     if (n == XP_AGAIN)
         return *blocked = true, 0;
     if (n <= 0) /* an error, or the file shrank under us: the framing is lost */
@@ -642,8 +654,8 @@ static int conn_flush(struct www_conn *c)
             www_conn_close(c);
             return -1;
         }
-        if (blocked)
-            return conn_watch_out(c);
+        if (blocked) /* by the socket, or waiting for bandwidth (the queue resumes it) */
+            return c->bw.queued ? 0 : conn_watch_out(c);
     }
     /* TLS records made above leave in as few sends as the socket takes. */
     switch (xport_pending(&c->x) ? xport_flush(&c->x) : 0) {
@@ -1019,6 +1031,12 @@ static void conn_kick_later(struct www_conn *c)
 {
     if (c->state != CS_DEAD && !loop_timer_armed(&c->kick))
         loop_timer_set(c->s.w->loop, &c->kick, 0, conn_kick);
+}
+
+/* The bandwidth the connection waited for is there. */
+static void conn_bw_resume(struct bw_waiter *bw)
+{
+    conn_pump(container_of(bw, struct www_conn, bw));
 }
 
 /* A plain HTTP request on a TLS port gets a plain answer saying so, as

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/loop.h"
 #include "runtime/session.h"
+#include "runtime/throttle.h"
 #include "runtime/xport.h"
 #include "www/http1.h"
 #include "www/req.h"
@@ -79,6 +80,7 @@ struct www_conn {
     bool suspended, retrying, detached, body_paused, chunk_out, drain_wanted, orphan;
     bool continue_sent;    /* 100 Continue went out for the request being answered */
     bool body_ends_conn;   /* during the handler's call: a body it does not take closes */
+    struct bw_waiter bw;  /* its place in the worker's queue for bandwidth (runtime/throttle) */
 };
 
 /** The connection whose session header is S. */

@@ -283,6 +283,7 @@ static void h1_req_init(struct http1_req *r)
     r->if_match = r->if_none_match = r->if_modified_since = r->if_unmodified_since = none;
     r->if_range = r->range = r->user_agent = r->referer = r->cookie = none;
     r->authorization = r->content_type = none;
+    r->accept_encoding = none;
 }
 
 /* Leading CRLFs (RFC 9112 2.2), at most H1_MAX_EMPTY_LINES of them. */
@@ -697,6 +698,10 @@ static enum http1_result h1_apply_header(struct h1_parse *p, const struct http_h
     case 14:
         if (h1_lower_eq(n, "content-length", 14))
             return h1_on_content_length(p, v);
+        break;
+    case 15:
+        if (h1_lower_eq(n, "accept-encoding", 15))
+            h1_keep_first(&r->accept_encoding, v);
         break;
     case 17:
         if (h1_lower_eq(n, "transfer-encoding", 17))

@@ -72,6 +72,7 @@ struct http1_req {
     struct http_str if_match, if_none_match, if_modified_since, if_unmodified_since;
     struct http_str if_range, range, user_agent, referer, cookie;
     struct http_str authorization, content_type;
+    struct http_str accept_encoding; /* the first Accept-Encoding field */
 };
 
 /**

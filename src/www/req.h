@@ -38,6 +38,7 @@ struct www_req {
     bool has_body;             /* a body follows (Content-Length > 0 or chunked) */
     bool length_known;         /* content_length is its size (not chunked) */
     uint64_t content_length;
+    struct http_str accept_encoding; /* p == NULL when absent */
     uint64_t bytes_in;         /* bytes of the request, for the access log */
     struct session *s;         /* the connection: client, site, worker */
 };

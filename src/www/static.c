@@ -17,11 +17,13 @@
 #include "www/auth.h"
 #include "www/cgi.h"
 #include "www/upload.h"
+#include "www/coded.h"
 #include "www/cond.h"
 #include "www/dirlist.h"
 #include "runtime/mime.h"
 #include "runtime/fcache.h"
 #include "runtime/path.h"
+#include "www/negotiate.h"
 #include "www/range.h"
 #include "www/www.h"
 
@@ -34,13 +36,14 @@ struct reply {
     struct www_res *res;
     const struct site *site;
     const struct vdir *v;      /* the directory serving the path, once known */
-    const struct www_file *wf; /* of the file being answered */
+    struct www_file *wf;       /* of the file being answered */
     bool head_only;
     bool file_sent; /* counts as a file sent */
 };
 
 /* What WWW derives once from a cached file (its fc_entry's ext): they never
- * change while the entry lives, so they are not rebuilt per request. */
+ * change while the entry lives, so they are not rebuilt per request. The
+ * coded representations are found on the first request that asks for them. */
 struct www_file {
     const char *mime;
     char etag[ETAG_MAX];
@@ -48,6 +51,9 @@ struct www_file {
     char last_modified[HTTP_DATE_LEN + 1];
     char *hdr200; /* "Content-Type ... Accept-Ranges: bytes\r\n" of a full response */
     size_t hdr200_len;
+    bool negotiable;                /* may be sent coded: every answer says Vary */
+    struct www_gzip_copy gz;        /* the compressed-file cache's copy */
+    struct www_coded *sib[CODINGS]; /* FILE.gz and FILE.br as last found */
 };
 
 bool www_static_accepts(enum http_method m)
@@ -138,13 +144,18 @@ static void www_file_free(void *p)
 {
     struct www_file *wf = p;
 
+    coded_free(wf->gz.coded);
+    for (int k = 0; k < CODINGS; k++)
+        coded_free(wf->sib[k]);
     free(wf->hdr200);
     free(wf);
 }
 
-/* The entry's media type comes from the site's MIME map: an entry is keyed
- * by its vdir, which belongs to one site of one generation. */
-static const struct www_file *www_file_of(struct fc_entry *fe, const struct mime_map *mime)
+/* The entry's media type comes from the site's MIME map and whether it may
+ * be coded from its directory: an entry is keyed by its vdir, which belongs
+ * to one site of one generation. */
+static struct www_file *www_file_of(struct fc_entry *fe, const struct mime_map *mime,
+                                    const struct vdir *v)
 {
     struct www_file *wf = fe->ext;
     size_t cap;
@@ -157,12 +168,14 @@ static const struct www_file *www_file_of(struct fc_entry *fe, const struct mime
     wf->etag_len = cond_make_etag(wf->etag, sizeof(wf->etag), (uint64_t)fe->size,
                                   (int64_t)fe->mtime, fe->mtime_nsec);
     clock_http_format(fe->mtime, wf->last_modified);
-    cap = strlen(wf->mime) + wf->etag_len + 160;
+    wf->negotiable = coded_type_ok(v, wf->mime);
+    cap = strlen(wf->mime) + wf->etag_len + 160 + sizeof(VARY_LINE);
     wf->hdr200 = xmalloc(cap);
     n = snprintf(wf->hdr200, cap,
                  "Content-Type: %s\r\nContent-Length: %lld\r\nLast-Modified: %s\r\n"
-                 "ETag: %.*s\r\nAccept-Ranges: bytes\r\n",
-                 wf->mime, (long long)fe->size, wf->last_modified, (int)wf->etag_len, wf->etag);
+                 "ETag: %.*s\r\nAccept-Ranges: bytes\r\n%s",
+                 wf->mime, (long long)fe->size, wf->last_modified, (int)wf->etag_len, wf->etag,
+                 wf->negotiable ? VARY_LINE : "");
     wf->hdr200_len = (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
     fe->ext = wf;
     fe->ext_free = www_file_free;
@@ -192,10 +205,19 @@ static void head_line(struct reply *r, const char *name, const char *v1, size_t 
     buf_free(&big);
 }
 
+/* The validators of the representation sent, and Vary when the file has several. */
+static void out_validators(struct reply *r, const char *etag, size_t etag_len,
+                           const char *last_modified)
+{
+    head_line(r, "Last-Modified", last_modified, HTTP_DATE_LEN, NULL, 0);
+    head_line(r, "ETag", etag, etag_len, NULL, 0);
+    if (r->wf->negotiable)
+        HEAD_LIT(r, VARY_LINE);
+}
+
 static void out_file_headers(struct reply *r)
 {
-    head_line(r, "Last-Modified", r->wf->last_modified, HTTP_DATE_LEN, NULL, 0);
-    head_line(r, "ETag", r->wf->etag, r->wf->etag_len, NULL, 0);
+    out_validators(r, r->wf->etag, r->wf->etag_len, r->wf->last_modified);
 }
 
 static void out_body(struct reply *r, struct fc_entry *fe, uint64_t off, uint64_t len)
@@ -232,10 +254,11 @@ static void out_cache_headers(struct reply *r)
     r->res->ops->header(r->res, line, (size_t)n);
 }
 
-static int reply_not_modified(struct reply *r)
+static int reply_not_modified(struct reply *r, const char *etag, size_t etag_len,
+                              const char *last_modified)
 {
     r->res->ops->status(r->res, 304);
-    out_file_headers(r);
+    out_validators(r, etag, etag_len, last_modified);
     out_cache_headers(r);
     r->res->ops->end_head(r->res);
     return 304;
@@ -344,15 +367,77 @@ static int reply_ranges(struct reply *r, struct fc_entry *fe)
     }
 }
 
-static int reply_file(struct reply *r, struct fc_entry *fe)
-{
-    int st;
+/* ---- content codings ---- */
 
-    r->wf = www_file_of(fe, www_site_of(r->site)->mime);
-    st = cond_evaluate(r->req, r->wf->etag, r->wf->etag_len, fe->mtime);
+/* The file may be gzipped now: the directory compresses on the fly, and the
+ * file is big enough to gain from it (or the client refuses it unencoded). */
+static bool gzip_on_the_fly(const struct reply *r, const struct fc_entry *fe,
+                            const struct accept_codings *a)
+{
+    return r->v->compression == COMPRESSION_ON && !r->wf->gz.none &&
+           ((uint64_t)fe->size >= r->v->compression_min || a->q[CODING_IDENTITY] == 0);
+}
+
+/* The representation Accept-Encoding picks among FE's siblings and gzip copy;
+ * NULL for FE itself. A copy still being made leaves the choice to the others. */
+static const struct www_coded *choose_coded(struct reply *r, struct fc_entry *fe)
+{
+    const struct www_coded *have[CODINGS] = {NULL};
+    struct www_file *wf = r->wf;
+    struct accept_codings a;
+    unsigned avail = 0;
+    bool started;
+    enum coding k;
+
+    negotiate_accept_encoding(r->req->accept_encoding.p, r->req->accept_encoding.n, &a);
+    for (k = CODING_GZIP; k <= CODING_BR; k++)
+        if (a.q[k] > 0 && (have[k] = coded_sibling(r->req->s->w->fcache, r->v, fe, k, wf->mime,
+                                                   &wf->sib[k])) != NULL)
+            avail |= CODING_BIT(k);
+    if (have[CODING_GZIP] == NULL && a.q[CODING_GZIP] > 0 && gzip_on_the_fly(r, fe, &a))
+        avail |= CODING_BIT(CODING_GZIP);
+    k = negotiate_choose(&a, avail);
+    if (k == CODING_GZIP && have[k] == NULL) {
+        have[k] = coded_gzip_copy(fe, wf->mime, r->req->s->gen->zcache_bytes, &wf->gz, &started);
+        if (started)
+            session_stat(r->req->s, STAT_FILES_COMPRESSED);
+        if (have[k] == NULL)
+            k = negotiate_choose(&a, avail & ~CODING_BIT(CODING_GZIP));
+    }
+    return have[k];
+}
+
+static int reply_coded(struct reply *r, const struct www_coded *k)
+{
+    int st = cond_evaluate(r->req, k->etag, k->etag_len, k->mtime);
 
     if (st == 304)
-        return reply_not_modified(r);
+        return reply_not_modified(r, k->etag, k->etag_len, k->last_modified);
+    if (st == 412)
+        return reply_error(r, 412, "A precondition of the request does not hold.");
+    r->res->ops->status(r->res, 200);
+    r->res->ops->header(r->res, k->hdr200, k->hdr200_len);
+    out_cache_headers(r);
+    r->res->ops->end_head(r->res);
+    out_body(r, k->fe, 0, (uint64_t)k->fe->size);
+    r->file_sent = true;
+    return 200;
+}
+
+/* Ranges are always of the unencoded file: a Range request is not negotiated. */
+static int reply_file(struct reply *r, struct fc_entry *fe)
+{
+    const struct www_coded *k = NULL;
+    int st;
+
+    r->wf = www_file_of(fe, www_site_of(r->site)->mime, r->v);
+    if (r->wf->negotiable && r->req->accept_encoding.n > 0 && r->req->range.n == 0)
+        k = choose_coded(r, fe);
+    if (k != NULL)
+        return reply_coded(r, k);
+    st = cond_evaluate(r->req, r->wf->etag, r->wf->etag_len, fe->mtime);
+    if (st == 304)
+        return reply_not_modified(r, r->wf->etag, r->wf->etag_len, r->wf->last_modified);
     if (st == 412)
         return reply_error(r, 412, "A precondition of the request does not hold.");
     /* HEAD gets the headers GET would get (RFC 9110 9.3.2), ranges included. */

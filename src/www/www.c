@@ -18,6 +18,11 @@
 #include "www/dirlist.h"
 #include "runtime/mime.h"
 
+static const struct config_name compression_names[] = {{"off", COMPRESSION_OFF},
+                                                      {"static", COMPRESSION_STATIC},
+                                                      {"on", COMPRESSION_ON},
+                                                      {NULL, 0}};
+
 static const struct config_name browse_props[] = {
     {"browse_show_date", DIRLIST_DATE},     {"browse_show_time", DIRLIST_TIME},
     {"browse_show_size", DIRLIST_SIZE},     {"browse_show_extension", DIRLIST_EXTENSION},
@@ -68,6 +73,21 @@ static int www_compile_site(struct site *s, const json_t *eff, const json_t *roo
     return 0;
 }
 
+/* compression_types, checked by the property table, in lower case. */
+static void www_compression_types(struct vdir *v, const json_t *eff)
+{
+    const json_t *list = json_object_get(eff, "compression_types"), *it;
+    size_t i;
+
+    v->compression_types = xcalloc(json_array_size(list) + 1, sizeof(char *));
+    json_array_foreach (list, i, it) {
+        char *t = xstrdup(json_string_value(it) ? json_string_value(it) : "");
+        for (char *p = t; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        v->compression_types[v->ncompression_types++] = t;
+    }
+}
+
 static const struct config_name auth_props[] = {
     {"auth_anonymous", VDIR_AUTH_ANONYMOUS}, {"auth_basic", VDIR_AUTH_BASIC},
     {"auth_basic_insecure", VDIR_AUTH_INSECURE}, {NULL, 0}};
@@ -109,6 +129,9 @@ static int www_compile_vdir(struct vdir *v, const json_t *eff, const char *key,
     snprintf(v->realm, sizeof(v->realm), "%s", realm);
     v->cgi_timeout_ms = (uint32_t)json_integer_value(json_object_get(eff, "cgi_timeout")) * 1000;
     v->cgi_max = (uint32_t)json_integer_value(json_object_get(eff, "cgi_max_processes"));
+    v->compression = (enum vdir_compression)config_value(eff, "compression", compression_names);
+    v->compression_min = (uint64_t)config_int(eff, "compression_min_size");
+    www_compression_types(v, eff);
     return www_script_map(v, eff, key, err);
 }
 
@@ -142,6 +165,7 @@ const struct service www_service = {
                 STAT_BIT(STAT_TOTAL_REQUESTS) | STAT_BIT(STAT_NOT_FOUND_ERRORS) |
                 STAT_BIT(STAT_ACCESS_DENIED) | STAT_BIT(STAT_LOGON_ATTEMPTS) |
                 STAT_BIT(STAT_FILES_RECEIVED) |
+                STAT_BIT(STAT_FILES_COMPRESSED) |
                 STAT_BIT(STAT_CURRENT_CONNECTIONS) | STAT_BIT(STAT_MAX_CONNECTIONS) |
                 STATS_CERT_COUNTERS | STATS_LOG_COUNTERS,
     .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"

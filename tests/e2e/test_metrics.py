@@ -41,6 +41,7 @@ FAMILIES = {
     "certificate_failures": "infosrv_certificate_failures_total",
     "access_denied": "infosrv_access_denied_total",
     "log_entries_dropped": "infosrv_log_entries_dropped_total",
+    "files_compressed": "infosrv_files_compressed_total",
     "current_connections": "infosrv_current_connections",
     "max_connections": "infosrv_max_connections",
     "current_anonymous_users": "infosrv_current_anonymous_users",
