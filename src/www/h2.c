@@ -101,7 +101,7 @@ struct h2_conn {
     unsigned resets;       /* RST_STREAMs received in this window */
     size_t batch;          /* bytes framed since the queue was last empty */
     enum h2_wait wait;
-    bool moved;            /* response bytes moved since the timer was armed */
+    bool moved;            /* DATA framed, or a blocked socket took bytes, since the timer was armed */
     bool answered;         /* a request was answered since the timer was armed */
     bool blocked;          /* a DATA frame waits for the queue to drain */
     bool goaway;           /* a GOAWAY was submitted */
@@ -487,7 +487,7 @@ static void stream_answer(struct h2_conn *h, struct h2_stream *st)
     stream_submit(h, st);
     stream_drop_fields(st);
     h->cur = NULL;
-    if (status == 503 && !h->goaway) { /* as HTTP/1.1 closes: no more requests here */
+    if (reason != NULL && status == 503 && !h->goaway) { /* a full site: HTTP/1.1 closes */
         h->goaway = true;
         nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR, NULL, 0);
     }
@@ -638,10 +638,14 @@ static ssize_t read_data(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
                          uint32_t *flags, nghttp2_data_source *src, void *user)
 {
     struct h2_stream *st = src->ptr;
-    const struct h2_part *p = &st->parts[st->part];
-    size_t n = p->len < length ? p->len : length;
+    const struct h2_part *p;
+    size_t n;
 
     (void)ng, (void)id, (void)buf, (void)user;
+    if (st->part >= st->nparts) /* its body was given up (a file that shrank) */
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    p = &st->parts[st->part];
+    n = p->len < length ? p->len : length;
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (st->part + 1 == st->nparts && n == p->len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -819,17 +823,25 @@ static enum h2_wait h2_waiting(const struct h2_conn *h)
 
 static void h2_timeout(struct loop *l, struct loop_timer *t);
 
-/* The write and stall timers restart when bytes move, the request and idle
- * ones when a request is answered: PINGs or SETTINGS keep nothing open. */
+static bool sending_wait(enum h2_wait w)
+{
+    return w == H2_W_WRITE || w == H2_W_STALL;
+}
+
+/* The write and stall timers are one: they restart when response bytes
+ * move (DATA framed, or a blocked socket taking bytes), the request and idle
+ * ones when a request is answered. PINGs, SETTINGS and their ACKs keep
+ * nothing open. */
 static void h2_arm_timer(struct h2_conn *h)
 {
     struct www_conn *c = h->c;
     const struct www_site *ws = www_site_of(c->s.site);
     enum h2_wait w = h2_waiting(h);
-    bool moving = w == H2_W_WRITE || w == H2_W_STALL;
+    bool moving = sending_wait(w);
+    bool same = w == h->wait || (moving && sending_wait(h->wait));
     uint64_t ms;
 
-    if (w == h->wait && loop_timer_armed(&c->timer) &&
+    if (same && loop_timer_armed(&c->timer) &&
         !(moving ? h->moved : w != H2_W_CLOSING && h->answered))
         return;
     h->wait = w;
@@ -866,7 +878,8 @@ static void h2_pump(struct h2_conn *h)
             before = c->s.bytes_out;
             if (www_conn_flush(c) == -1)
                 return;
-            h->moved = h->moved || c->s.bytes_out != before;
+            if (c->s.bytes_out != before && h->wait == H2_W_WRITE)
+                h->moved = true; /* the peer reads again */
             if (www_conn_out_pending(c))
                 break;
         }
