@@ -19,7 +19,7 @@ static const char *capabilities[] = {
     "config.import",  "backups",        "services",    "services.pause",      "stats",
     "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
     "audit",          "metrics",        "certificates", "www.ip_restrictions",
-    "www.headers",    "www.error_pages",
+    "www.headers",    "www.error_pages", "www.h2",
 };
 
 static bool is(const struct api_request *rq, const char *method)
