@@ -280,7 +280,7 @@ deb: deps all
 	  echo "Depends: adduser, $$(cat $(BUILD)/deb/depends)"; \
 	  echo "Section: httpd"; echo "Priority: optional"; \
 	  echo "Description: Internet information server for WWW, FTP and Gopher"; \
-	  echo " One daemon serving HTTP/1.1 and HTTPS, FTP with FTPS, and Gopher, configured"; \
+	  echo " One daemon serving HTTP/1.1, HTTP/2 and HTTPS, FTP with FTPS, and Gopher, configured"; \
 	  echo " through a revisioned property database and changed live with infoadm, across"; \
 	  echo " server versions; certificates from ACME CAs are obtained and renewed"; \
 	  echo " automatically."; } > $(DEB_ROOT)/DEBIAN/control
