@@ -42,25 +42,6 @@ enum h2_field {
     F_COUNT
 };
 
-static const struct {
-    const char *name;
-    size_t len;
-} field_names[F_COUNT] = {
-    [F_METHOD] = {":method", 7},
-    [F_PATH] = {":path", 5},
-    [F_AUTHORITY] = {":authority", 10},
-    [F_HOST] = {"host", 4},
-    [F_IF_MATCH] = {"if-match", 8},
-    [F_IF_NONE_MATCH] = {"if-none-match", 13},
-    [F_IF_MODIFIED_SINCE] = {"if-modified-since", 17},
-    [F_IF_UNMODIFIED_SINCE] = {"if-unmodified-since", 19},
-    [F_IF_RANGE] = {"if-range", 8},
-    [F_RANGE] = {"range", 5},
-    [F_USER_AGENT] = {"user-agent", 10},
-    [F_REFERER] = {"referer", 7},
-    [F_CONTENT_LENGTH] = {"content-length", 14},
-};
-
 /* A piece of a response body: bytes in the stream's buffer, or of a cached file. */
 struct h2_part {
     struct fc_entry *fe; /* NULL: bytes at body->data + off; else a reference */
@@ -223,13 +204,18 @@ static void stream_add_file(struct h2_stream *st, struct fc_entry *fe, off_t off
 
 static bool field_forbidden(const char *n, size_t len)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "upgrade"};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strlen(names[i]) == len && memcmp(names[i], n, len) == 0)
-            return true;
-    return false;
+    switch (len) {
+    case 7:
+        return memcmp(n, "upgrade", 7) == 0;
+    case 10:
+        return memcmp(n, "connection", 10) == 0 || memcmp(n, "keep-alive", 10) == 0;
+    case 16:
+        return memcmp(n, "proxy-connection", 16) == 0;
+    case 17:
+        return memcmp(n, "transfer-encoding", 17) == 0;
+    default:
+        return false;
+    }
 }
 
 bool h2_fields_add(struct h2_fields *fs, const char *name, size_t nlen, const char *value,
@@ -525,12 +511,36 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     return 0;
 }
 
-static int field_of(const uint8_t *name, size_t len)
+static bool eq(const uint8_t *p, const char *lit, size_t n)
 {
-    for (int i = 0; i < F_COUNT; i++)
-        if (field_names[i].len == len && memcmp(field_names[i].name, name, len) == 0)
-            return i;
-    return -1;
+    return memcmp(p, lit, n) == 0;
+}
+
+/* By length first: this runs for every field of every request. */
+static int field_of(const uint8_t *n, size_t len)
+{
+    switch (len) {
+    case 4:
+        return eq(n, "host", 4) ? F_HOST : -1;
+    case 5:
+        return eq(n, ":path", 5) ? F_PATH : eq(n, "range", 5) ? F_RANGE : -1;
+    case 7:
+        return eq(n, ":method", 7) ? F_METHOD : eq(n, "referer", 7) ? F_REFERER : -1;
+    case 8:
+        return eq(n, "if-match", 8) ? F_IF_MATCH : eq(n, "if-range", 8) ? F_IF_RANGE : -1;
+    case 10:
+        return eq(n, ":authority", 10) ? F_AUTHORITY : eq(n, "user-agent", 10) ? F_USER_AGENT : -1;
+    case 13:
+        return eq(n, "if-none-match", 13) ? F_IF_NONE_MATCH : -1;
+    case 14:
+        return eq(n, "content-length", 14) ? F_CONTENT_LENGTH : -1;
+    case 17:
+        return eq(n, "if-modified-since", 17) ? F_IF_MODIFIED_SINCE : -1;
+    case 19:
+        return eq(n, "if-unmodified-since", 19) ? F_IF_UNMODIFIED_SINCE : -1;
+    default:
+        return -1;
+    }
 }
 
 /* Names arrive lower-cased and checked (nghttp2 resets a stream otherwise).
