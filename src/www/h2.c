@@ -20,6 +20,7 @@
 #include "runtime/worker.h"
 #include "version.h"
 #include "www/conn.h"
+#include "www/h2mem.h"
 #include "www/req.h"
 #include "www/static.h"
 #include "www/www.h"
@@ -735,6 +736,32 @@ static nghttp2_session_callbacks *callbacks;
 static nghttp2_option *options;
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
+static void *mem_alloc(size_t n, void *user)
+{
+    (void)user;
+    return h2mem_alloc(n);
+}
+
+static void mem_free(void *p, void *user)
+{
+    (void)user;
+    h2mem_free(p);
+}
+
+static void *mem_calloc(size_t n, size_t size, void *user)
+{
+    (void)user;
+    return h2mem_calloc(n, size);
+}
+
+static void *mem_realloc(void *p, size_t n, void *user)
+{
+    (void)user;
+    return h2mem_realloc(p, n);
+}
+
+static nghttp2_mem memory = {NULL, mem_alloc, mem_free, mem_calloc, mem_realloc};
+
 static void h2_setup(void)
 {
     nghttp2_session_callbacks *cb;
@@ -965,7 +992,7 @@ void h2_start(struct www_conn *c, const char *data, size_t n)
     h->c = c;
     c->h2 = h;
     c->h2c_maybe = false;
-    if (nghttp2_session_server_new2(&h->ng, callbacks, h, options) != 0 ||
+    if (nghttp2_session_server_new3(&h->ng, callbacks, h, options, &memory) != 0 ||
         nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, settings,
                                 sizeof(settings) / sizeof(settings[0])) != 0) {
         log_warnx("www: cannot start an HTTP/2 session");
