@@ -719,7 +719,7 @@ static bool conn_h2c(struct www_conn *c, char *data, size_t n)
     size_t m = have + n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN - have;
     struct buf *in;
 
-    if (memcmp(data, H2_PREFACE + have, m) != 0) {
+    if (memcmp(data, &H2_PREFACE[have], m) != 0) {
         c->h2c_maybe = false;
         return false;
     }

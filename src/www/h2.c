@@ -219,6 +219,26 @@ static bool field_forbidden(const char *n, size_t len)
     }
 }
 
+/* RFC 9110 5.6.2 tchar, upper case excluded (HTTP/2 names are lower case). */
+static bool name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Lower-case NAME into P; false when it is empty or not a token. */
+static bool name_lower(char *p, const char *name, size_t nlen)
+{
+    for (size_t i = 0; i < nlen; i++) {
+        p[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 'a' - 'A') : name[i];
+        if (!name_char(p[i]))
+            return false;
+    }
+    return nlen > 0;
+}
+
+/* The handlers write fields that are valid; one that is not (a control
+ * byte in the value, a name that is no token) is dropped, never sent. */
 bool h2_fields_add(struct h2_fields *fs, const char *name, size_t nlen, const char *value,
                    size_t vlen)
 {
@@ -229,9 +249,8 @@ bool h2_fields_add(struct h2_fields *fs, const char *name, size_t nlen, const ch
         return false;
     buf_reserve(b, nlen + vlen);
     p = b->data + b->len;
-    for (size_t i = 0; i < nlen; i++)
-        p[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 'a' - 'A') : name[i];
-    if (field_forbidden(p, nlen))
+    if (!name_lower(p, name, nlen) || field_forbidden(p, nlen) || memchr(value, '\r', vlen) ||
+        memchr(value, '\n', vlen) || memchr(value, '\0', vlen))
         return true;
     memcpy(p + nlen, value, vlen);
     fs->f[fs->n].name = (uint32_t)b->len;

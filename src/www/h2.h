@@ -49,7 +49,11 @@ struct h2_fields {
     unsigned n;
 };
 
-/** Add the field NAME: VALUE (name lower-cased; connection-specific ones dropped); false when full. */
+/**
+ * Add the field NAME: VALUE, the name lower-cased; a connection-specific
+ * field, a name that is no token or a value with CR, LF or NUL is dropped.
+ * False when FS is full.
+ */
 bool h2_fields_add(struct h2_fields *fs, const char *name, size_t nlen, const char *value,
                    size_t vlen);
 /**

@@ -109,3 +109,13 @@ Test(h2_fields, direct_add_lower_cases_and_filters, .init = reset, .fini = reset
     cr_assert_eq(fs.n, 1);
     expect_field(0, "server", "infosrv/x");
 }
+
+Test(h2_fields, invalid_fields_are_dropped, .init = reset, .fini = reset)
+{
+    cr_assert(add("X-Bad: a\rb\r\nBad Name: v\r\nX-Ok: fine\r\nX(Paren): v\r\n"));
+    cr_assert_eq(fs.n, 1);
+    expect_field(0, "x-ok", "fine");
+    cr_assert(h2_fields_add(&fs, "x-nul", 5, "a\0b", 3));
+    cr_assert(h2_fields_add(&fs, "", 0, "v", 1));
+    cr_assert_eq(fs.n, 1);
+}
