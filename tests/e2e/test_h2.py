@@ -24,8 +24,8 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, HeadersFrame, PingFr
 
 import tree
 from conftest import AdminServer, admin_request, client_ctx, health_check, serving
-from h2client import (CANCEL, DATA, ENHANCE_YOUR_CALM, GOAWAY, HEADERS, INITIAL_WINDOW_SIZE,
-                      NO_ERROR, PING, PREFACE, H2Client, RawH2)
+from h2client import (CANCEL, DATA, ENHANCE_YOUR_CALM, HEADERS, INITIAL_WINDOW_SIZE, NO_ERROR,
+                      PING, PREFACE, REFUSED_STREAM, RST_STREAM, H2Client, RawH2)
 from rawhttp import RawConn, build_request, wait_for
 
 BIG_1M = random.Random(20261201).randbytes(1024 * 1024)
@@ -265,6 +265,13 @@ def test_errors(srv, port_tls):
         assert st.status == 403, st
         st = c.get("/hello.txt", method="OPTIONS")
         assert st.status == 204 and st.header("allow") == "GET, HEAD, OPTIONS", st
+        # A body announced beyond max_body: 413, and the client is asked to stop sending it.
+        sid = c.request("/hello.txt", method="POST", end_stream=False,
+                        headers=[("content-length", str(2 * 1024 * 1024))])
+        st = c.response(sid)
+        assert st.status == 413, st
+        c.wait(lambda: st.reset is not None, what="RST_STREAM after the complete response")
+        assert st.reset == NO_ERROR, st
         # The connection outlives every error.
         st = c.get("/hello.txt")
         assert st.status == 200 and bytes(st.body) == tree.HELLO
@@ -368,6 +375,17 @@ def test_header_list_too_large_is_refused(srv, port_tls):
         st = c.get("/hello.txt", headers=[("x-h%d" % i, "v" * 400) for i in range(100)])
         assert st.status == 431, st
         assert c.get("/hello.txt").status == 200  # the connection is still good
+
+
+def test_concurrent_streams_are_bounded(srv):
+    """100 streams may be open at once; the 101st is refused, the connection lives on."""
+    with RawH2(srv.plain_port, settings={INITIAL_WINDOW_SIZE: 0}) as r:
+        # A zero window holds every response open (its DATA cannot leave).
+        r.send(b"".join(r.headers(2 * i + 1, "/big1m.bin") for i in range(101)))
+        assert r.read_until(lambda r: r.of(RST_STREAM, 201), 10), r.frames[-3:]
+        assert int.from_bytes(r.of(RST_STREAM, 201)[0][3][:4], "big") == REFUSED_STREAM
+        assert r.read_until(lambda r: len(r.of(HEADERS)) == 100, 10), len(r.of(HEADERS))
+        assert r.goaway() is None and not r.of(RST_STREAM, 199)
 
 
 # -- attacks --------------------------------------------------------------------------------
