@@ -54,6 +54,7 @@ struct h2_stream {
     struct h2_stream *next, *prev; /* the connection's live streams; next links the free list */
     int32_t id;
     nghttp2_rcbuf *field[F_COUNT]; /* references, dropped once answered */
+    struct http_str value[F_COUNT]; /* their bytes */
     size_t header_bytes;           /* header list size so far: name + value + 32 per field */
     uint64_t bytes_in;             /* frame bytes of the request head */
     bool too_large;                /* the header list went past H2_MAX_HEADER_LIST */
@@ -123,6 +124,7 @@ static void stream_drop_fields(struct h2_stream *st)
         if (st->field[i] != NULL)
             nghttp2_rcbuf_decref(st->field[i]);
         st->field[i] = NULL;
+        st->value[i] = (struct http_str){NULL, 0};
     }
 }
 
@@ -220,21 +222,32 @@ static bool field_forbidden(const char *n, size_t len)
 }
 
 /* RFC 9110 5.6.2 tchar, upper case excluded (HTTP/2 names are lower case). */
-static bool name_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
+static const bool name_chars[256] = {
+    ['a' ... 'z'] = true, ['0' ... '9'] = true, ['!'] = true, ['#'] = true, ['$'] = true,
+    ['%'] = true, ['&'] = true, ['\''] = true, ['*'] = true, ['+'] = true, ['-'] = true,
+    ['.'] = true, ['^'] = true, ['_'] = true, ['`'] = true, ['|'] = true, ['~'] = true,
+};
 
 /* Lower-case NAME into P; false when it is empty or not a token. */
 static bool name_lower(char *p, const char *name, size_t nlen)
 {
     for (size_t i = 0; i < nlen; i++) {
         p[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 'a' - 'A') : name[i];
-        if (!name_char(p[i]))
+        if (!name_chars[(unsigned char)p[i]])
             return false;
     }
     return nlen > 0;
+}
+
+/* No control byte but HTAB (RFC 9110 5.5); one pass, values are short. */
+static bool value_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
 }
 
 /* The handlers write fields that are valid; one that is not (a control
@@ -249,8 +262,7 @@ bool h2_fields_add(struct h2_fields *fs, const char *name, size_t nlen, const ch
         return false;
     buf_reserve(b, nlen + vlen);
     p = b->data + b->len;
-    if (!name_lower(p, name, nlen) || field_forbidden(p, nlen) || memchr(value, '\r', vlen) ||
-        memchr(value, '\n', vlen) || memchr(value, '\0', vlen))
+    if (!name_lower(p, name, nlen) || field_forbidden(p, nlen) || !value_ok(value, vlen))
         return true;
     memcpy(p + nlen, value, vlen);
     fs->f[fs->n].name = (uint32_t)b->len;
@@ -360,12 +372,7 @@ static const struct www_res_ops h2_encoder = {
 
 static struct http_str field_str(const struct h2_stream *st, enum h2_field f)
 {
-    nghttp2_vec v;
-
-    if (st->field[f] == NULL)
-        return (struct http_str){NULL, 0};
-    v = nghttp2_rcbuf_get_buf(st->field[f]);
-    return (struct http_str){(const char *)v.base, v.len};
+    return st->value[f];
 }
 
 /* The handler's view: :path split at '?', :authority (else Host) as the host. */
@@ -590,6 +597,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, nghttp2_rc
     if (f >= 0 && st->field[f] == NULL) { /* as HTTP/1.1: the first one counts */
         nghttp2_rcbuf_incref(value);
         st->field[f] = value;
+        st->value[f] = (struct http_str){(const char *)v.base, v.len};
     }
     return 0;
 }

@@ -51,7 +51,8 @@ struct h2_fields {
 
 /**
  * Add the field NAME: VALUE, the name lower-cased; a connection-specific
- * field, a name that is no token or a value with CR, LF or NUL is dropped.
+ * field, a name that is no token or a value with a control byte (HTAB
+ * aside) is dropped.
  * False when FS is full.
  */
 bool h2_fields_add(struct h2_fields *fs, const char *name, size_t nlen, const char *value,
