@@ -15,7 +15,7 @@ CFLAGS_COMMON := $(CSTD) $(WARN) -Isrc -pthread -MMD -MP -DINFOSRV_VERSION=\"$(V
 CFLAGS_REL  := $(CFLAGS_COMMON) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -DINFOSRV_TEST_BUILD
-LDLIBS   := -pthread -lsqlite3 -ljansson -lssl -lcrypto -lsodium -lcurl -lz
+LDLIBS   := -pthread -lsqlite3 -ljansson -lssl -lcrypto -lsodium -lcurl -lz -lnghttp2
 
 LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/gopher/*.c src/ftp/*.c src/runtime/*.c src/acme/*.c src/daemon/*.c src/metabase/*.c src/admin/*.c \
               src/cli/*.c)
@@ -33,8 +33,9 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
 .SECONDARY: $(FUZZ_LIB_OBJ)
 
 # Debian packages: to build, to test, to benchmark.
-PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev zlib1g-dev
-PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client prometheus groff lintian
+PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev \
+              zlib1g-dev libnghttp2-dev
+PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client python3-h2 prometheus groff lintian
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd lighttpd-mod-openssl h2o gophernicus socat vsftpd
 
 FUZZ_SECONDS ?= 20
@@ -279,7 +280,7 @@ deb: deps all
 	  echo "Depends: adduser, $$(cat $(BUILD)/deb/depends)"; \
 	  echo "Section: httpd"; echo "Priority: optional"; \
 	  echo "Description: Internet information server for WWW, FTP and Gopher"; \
-	  echo " One daemon serving HTTP/1.1 and HTTPS, FTP with FTPS, and Gopher, configured"; \
+	  echo " One daemon serving HTTP/1.1, HTTP/2 and HTTPS, FTP with FTPS, and Gopher, configured"; \
 	  echo " through a revisioned property database and changed live with infoadm, across"; \
 	  echo " server versions; certificates from ACME CAs are obtained and renewed"; \
 	  echo " automatically."; } > $(DEB_ROOT)/DEBIAN/control

@@ -306,7 +306,7 @@ class Server:
     name = "?"
 
     def __init__(self, tmp, docroot, access_log=True, keepalive_timeout=120,
-                 workers=2, tls=None):
+                 workers=2, tls=None, http2=False):
         self.tmp = os.path.join(tmp, self.name)
         os.makedirs(self.tmp, exist_ok=True)
         self.docroot = docroot
@@ -314,6 +314,7 @@ class Server:
         self.keepalive_timeout = keepalive_timeout
         self.workers = workers
         self.tls = tls           # a TlsFiles: serve HTTPS (TLS 1.3) on self.port
+        self.http2 = http2       # offer h2 by ALPN where a server needs telling (nginx)
         self.port = None
         self.proc = None
         self.pid = None          # root of the process tree to measure
@@ -609,7 +610,7 @@ http {
 }
 """ % dict(workers=self.workers, nofile=NOFILE, t=t, access=access, wc=min(30000, NOFILE),
            ka=self.keepalive_timeout, host=HOST, port=self.port, root=self.docroot,
-           ssl=" ssl" if self.tls else "", tls=self._tls_conf())
+           ssl=(" ssl http2" if self.http2 else " ssl") if self.tls else "", tls=self._tls_conf())
         cf = os.path.join(t, "nginx.conf")
         with open(cf, "w") as f:
             f.write(conf)

@@ -20,7 +20,7 @@ static const char *capabilities[] = {
     "stats.clear",    "sessions",       "sessions.disconnect", "cache.flush", "accounts",
     "audit",          "metrics",        "certificates", "www.ip_restrictions",
     "www.headers",    "www.error_pages", "www.auth",   "www.uploads",         "www.cgi",
-    "log.query",      "www.compression", "bandwidth",
+    "log.query",      "www.compression", "bandwidth",      "www.h2",
 };
 
 static bool is(const struct api_request *rq, const char *method)

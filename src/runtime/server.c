@@ -127,7 +127,8 @@ static void listener_close(struct worker *w, struct listener *li)
 /* ---- per-worker: generations, logs, idle work ---- */
 
 /* A session whose site the new generation no longer serves on its listener
- * (stopped, removed, or moved to other bindings) is closed. */
+ * (stopped, removed, or moved to other bindings) is closed, or retired
+ * where its service can end it gracefully. */
 static bool session_orphaned(const struct session *s)
 {
     if (s->li->bind == NULL)
@@ -154,7 +155,10 @@ static void worker_adopt(struct worker *w, struct gen *g)
     for (s = w->sessions; s != NULL; s = next) {
         next = s->next;
         if (session_orphaned(s)) {
-            s->svc->close(s);
+            if (s->svc->retire)
+                s->svc->retire(s);
+            else
+                s->svc->close(s);
             continue;
         }
         /* Pausing a site keeps the sessions it has (the original's pause). */

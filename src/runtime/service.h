@@ -34,6 +34,13 @@ struct service {
     void (*close)(struct session *s);
     /** Close when idle, else once the request or transfer in progress ends. */
     void (*drain)(struct session *s);
+    /**
+     * A new generation no longer serves the session's site on its listener:
+     * end it at once, or say so and finish what is in flight where the
+     * protocol can (HTTP/2's GOAWAY). May be NULL: close. May be called again
+     * for the same session by a later generation.
+     */
+    void (*retire)(struct session *s);
     /** Free a session closed earlier (called from the worker's idle hook). */
     void (*free)(struct session *s);
     /** Add protocol fields to a session's JSON description (may be NULL). */

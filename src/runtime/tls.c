@@ -553,6 +553,18 @@ int xport_accept_init(struct xport *x, int fd, const struct binding *b, struct s
     return -1;
 }
 
+bool xport_tls_alpn_is(const struct xport *x, const char *name)
+{
+    const unsigned char *p;
+    unsigned n;
+    size_t len = strlen(name);
+
+    if (x->ssl == NULL)
+        return false;
+    SSL_get0_alpn_selected(x->ssl, &p, &n);
+    return n == len && memcmp(p, name, len) == 0;
+}
+
 bool xport_tls_resumed(const struct xport *x)
 {
     return x->ssl != NULL && SSL_session_reused(x->ssl) == 1;

@@ -58,6 +58,8 @@ int xport_tls_start(struct xport *x, int fd, const struct site *s, struct sessio
  */
 int xport_accept_init(struct xport *x, int fd, const struct binding *b, struct session *sess,
                       char *rbuf, size_t rbuf_cap);
+/** True when the handshake of X chose the ALPN protocol NAME (a TLS transport only). */
+bool xport_tls_alpn_is(const struct xport *x, const char *name);
 /** True when the handshake of X resumed an earlier session (FTPS data connections must). */
 bool xport_tls_resumed(const struct xport *x);
 /**

@@ -18,12 +18,12 @@
 #include "runtime/tls.h"
 #include "runtime/worker.h"
 #include "version.h"
+#include "www/h2.h"
 #include "www/req.h"
 #include "www/static.h"
 #include "www/www.h"
 
 #define OUT_HIGH_WATER (256 * 1024) /* stop parsing pipelined requests above this */
-#define WRITE_TIMEOUT_MS 60000
 #define CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
 
 static const struct http1_limits limits = {
@@ -118,6 +118,28 @@ static void conn_out_truncate(struct www_conn *c, size_t mark, unsigned segs_mar
         fcache_put(c->segs[--c->nsegs].fe);
     if (c->out)
         c->out->len = mark;
+}
+
+void www_conn_out(struct www_conn *c, const void *p, size_t n)
+{
+    www_out(c, p, n);
+}
+
+void www_conn_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len)
+{
+    www_out_file(c, fe, off, len);
+}
+
+struct buf *www_conn_out_buf(struct www_conn *c)
+{
+    if (c->out == NULL)
+        c->out = worker_buf_get(c->s.w);
+    return c->out;
+}
+
+bool www_conn_out_pending(const struct www_conn *c)
+{
+    return conn_out_pending(c);
 }
 
 /* ---- status lines and errors ---- */
@@ -384,8 +406,7 @@ static const struct www_res_ops http1_encoder = {
     .resume_body = enc_resume_body,
 };
 
-/* The Host header without its port ("a.test:8080", "[::1]:80"). */
-static size_t host_name_len(const struct http_str *host)
+size_t www_host_name_len(const struct http_str *host)
 {
     size_t n = host->n;
 
@@ -416,7 +437,7 @@ static void conn_req(struct www_conn *c, const struct http1_req *h, struct www_r
     q->path = h->path;
     q->query = h->query;
     q->host = h->host;
-    q->host_name = (struct http_str){h->host.p, host_name_len(&h->host)};
+    q->host_name = (struct http_str){h->host.p, www_host_name_len(&h->host)};
     q->asterisk = h->asterisk;
     q->protocol = h->version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
     q->if_match = h->if_match;
@@ -477,7 +498,7 @@ static void conn_timeout(struct loop *l, struct loop_timer *t)
 
     (void)l;
     if (c->bw.queued) { /* waiting for bandwidth is not a stalled client */
-        loop_timer_set(c->s.w->loop, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+        loop_timer_set(c->s.w->loop, &c->timer, WWW_WRITE_TIMEOUT_MS, conn_timeout);
         return;
     }
     if (c->detached || c->suspended) { /* an upload stalled, or a check took too long */
@@ -509,7 +530,7 @@ static void conn_arm_timer(struct www_conn *c)
             loop_timer_set(l, &c->timer, TLS_HANDSHAKE_TIMEOUT_MS, conn_timeout);
     } else if (conn_out_pending(c)) {
         c->head_timer = false;
-        loop_timer_set(l, &c->timer, WRITE_TIMEOUT_MS, conn_timeout);
+        loop_timer_set(l, &c->timer, WWW_WRITE_TIMEOUT_MS, conn_timeout);
     } else if (c->detached && c->state != CS_BODY) {
         loop_timer_clear(l, &c->timer); /* the handler keeps its own time (cgi_timeout) */
     } else if (c->state == CS_BODY && c->detached) {
@@ -542,6 +563,7 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
     c->limit_slot = c->s.site_slot;
     c->state = c->s.tls ? CS_HANDSHAKE : CS_HEAD;
     throttle_waiter_init(&c->bw, &c->s, conn_bw_resume);
+    c->h2c_maybe = !c->s.tls;
     if (xport_accept_init(&c->x, fd, li->bind, &c->s, w->rbuf, WORKER_RBUF) == -1) {
         www_conn_close(c);
         return;
@@ -567,6 +589,8 @@ void www_conn_close(struct www_conn *c)
     buf_free(&c->dstore);
     throttle_cancel(&c->bw);
     xport_close(&c->x);
+    if (c->h2)
+        h2_free(c);
     conn_out_release(c);
     worker_buf_put(w, c->in);
     c->in = NULL;
@@ -577,10 +601,22 @@ void www_conn_drain(struct www_conn *c)
 {
     bool partial = c->in != NULL && buf_unread(c->in) > 0;
 
+    if (c->h2) {
+        h2_drain(c);
+        return;
+    }
     if (!partial && !conn_out_pending(c) && c->state != CS_BODY && !c->detached && !c->suspended)
         www_conn_close(c);
     else
         c->close_after = true;
+}
+
+void www_conn_retire(struct www_conn *c)
+{
+    if (c->h2)
+        h2_drain(c);
+    else
+        www_conn_close(c);
 }
 
 /* ---- writing ---- */
@@ -637,6 +673,11 @@ static int conn_watch_out(struct www_conn *c)
     return 0;
 }
 
+int www_conn_watch_out(struct www_conn *c)
+{
+    return conn_watch_out(c);
+}
+
 /* Returns -1 when the connection was closed. While a request body is
  * being skipped, the response queued for it (after resp_mark) is held back. */
 static int conn_flush(struct www_conn *c)
@@ -676,6 +717,11 @@ static int conn_flush(struct www_conn *c)
     return 0;
 }
 
+int www_conn_flush(struct www_conn *c)
+{
+    return conn_flush(c);
+}
+
 /* ---- reading and parsing ---- */
 
 /* Start skipping a request body; the response waits behind resp_mark. */
@@ -690,13 +736,13 @@ static void conn_begin_body(struct www_conn *c, const struct http1_req *req)
 /* A request runs on the newest generation the worker has, and on the site
  * its binding gives the host: the SNI name on TLS (chosen at the handshake),
  * the Host header on plain HTTP. */
-static void conn_choose_site(struct www_conn *c, const struct http1_req *req)
+void www_conn_choose_site(struct www_conn *c, struct http_str host)
 {
     const struct binding *b = c->s.li->bind;
 
     session_adopt_gen(&c->s);
     if (!c->s.tls)
-        session_set_site(&c->s, binding_site_for_host(b, req->host.p, host_name_len(&req->host)));
+        session_set_site(&c->s, binding_site_for_host(b, host.p, www_host_name_len(&host)));
     else if (c->s.site == NULL && b)
         session_set_site(&c->s, b->default_site);
 }
@@ -704,7 +750,7 @@ static void conn_choose_site(struct www_conn *c, const struct http1_req *req)
 /* The runtime checked max_connections of the binding's default site at
  * accept; a site chosen later by SNI or Host is checked when the
  * connection first counts there. */
-static bool conn_site_full(struct www_conn *c)
+bool www_conn_site_full(struct www_conn *c)
 {
     const struct site *s = c->s.site;
 
@@ -727,7 +773,7 @@ static void conn_on_request(struct www_conn *c, const struct http1_req *req)
     const struct www_site *ws;
 
     c->retrying = false;
-    conn_choose_site(c, req);
+    www_conn_choose_site(c, req->host);
     ws = www_site_of(c->s.site);
     if (!retry) {
         session_note_request(&c->s, req->method_str.p, req->method_str.n, req->target.p,
@@ -736,7 +782,7 @@ static void conn_on_request(struct www_conn *c, const struct http1_req *req)
     }
     if (!req->keep_alive || c->s.w->draining)
         c->close_after = true;
-    if (conn_site_full(c)) {
+    if (www_conn_site_full(c)) {
         c->stop_reading = true;
         conn_respond(c, req, 503, "The site has too many connections right now.");
         return;
@@ -934,6 +980,39 @@ static void conn_consume_input(struct www_conn *c, char *data, size_t n)
     }
 }
 
+/* h2c by prior knowledge: a plain connection whose first bytes are the
+ * HTTP/2 preface is handed to www/h2.c. While the bytes so far are a proper
+ * prefix of it they wait in c->in. True when DATA was taken (kept, or the
+ * connection switched); false: HTTP/1.1 parses c->in and DATA as usual. */
+static bool conn_h2c(struct www_conn *c, char *data, size_t n)
+{
+    size_t have = c->in ? buf_unread(c->in) : 0;
+    size_t m = have + n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN - have;
+    struct buf *in;
+
+    if (memcmp(data, &H2_PREFACE[have], m) != 0) {
+        c->h2c_maybe = false;
+        return false;
+    }
+    if (have + n < H2_PREFACE_LEN) {
+        if (c->in == NULL)
+            c->in = worker_buf_get(c->s.w);
+        buf_append(c->in, data, n);
+        return true;
+    }
+    c->h2c_maybe = false;
+    if (have == 0) {
+        h2_start(c, data, n);
+        return true;
+    }
+    in = c->in;
+    c->in = NULL;
+    buf_append(in, data, n);
+    h2_start(c, buf_head(in), buf_unread(in));
+    worker_buf_put(c->s.w, in);
+    return true;
+}
+
 /* Read and process until the transport is drained or input is held back. */
 static void conn_read_some(struct www_conn *c)
 {
@@ -960,6 +1039,8 @@ static void conn_read_some(struct www_conn *c)
             return;
         }
         session_count_in(&c->s, (size_t)n);
+        if (c->h2c_maybe && conn_h2c(c, data, (size_t)n))
+            return; /* HTTP/2 now, or the rest of its preface is awaited */
         conn_consume_input(c, data, (size_t)n);
         if (c->x.drained) /* the socket is empty: no need for another read */
             break;
@@ -1003,7 +1084,8 @@ static void conn_pump(struct www_conn *c)
 static void conn_read(struct www_conn *c)
 {
     conn_read_some(c);
-    conn_pump(c);
+    if (c->h2 == NULL)
+        conn_pump(c);
 }
 
 /* After a wake, a finished or resumed handler: answer what is buffered, read on, send. */
@@ -1118,7 +1200,10 @@ static void conn_handshake(struct www_conn *c)
     }
     c->state = CS_HEAD;
     loop_timer_clear(c->s.w->loop, &c->timer);
-    conn_read(c);
+    if (xport_tls_alpn_is(&c->x, "h2"))
+        h2_start(c, NULL, 0);
+    else
+        conn_read(c);
 }
 
 static void conn_start(struct www_conn *c)
@@ -1138,6 +1223,10 @@ static void conn_on_io(struct loop *l, struct loop_io *io, uint32_t events)
         return;
     if (events & EPOLLERR) {
         www_conn_close(c);
+        return;
+    }
+    if (c->h2) {
+        h2_on_io(c, events);
         return;
     }
     if (c->lingering) {

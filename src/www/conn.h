@@ -3,9 +3,10 @@
  * machine (TLS handshake, head, body, closing) over a transport (plain or
  * TLS), the output queue (bytes plus file segments), timeouts, and the
  * runtime's session header; the HTTP/1.1 encoder of struct www_res, so
- * handlers (www/static.c) never see HTTP/1 framing. Owned by one worker
- * thread; freed by it
- * (deferred to the loop's idle hook).
+ * handlers (www/static.c) never see HTTP/1 framing. A connection that opens
+ * with the HTTP/2 preface, or whose TLS handshake chose "h2", is handed to
+ * www/h2.c, which keeps using the transport, timer and output queue below.
+ * Owned by one worker thread; freed by it (deferred to the loop's idle hook).
  */
 #ifndef WWW_CONN_H
 #define WWW_CONN_H
@@ -26,8 +27,10 @@
 struct listener;
 struct worker;
 struct fc_entry;
+struct h2_conn;
 
 #define CONN_MAX_SEGS 40
+#define WWW_WRITE_TIMEOUT_MS 60000 /* a send that makes no progress for this long closes */
 
 enum conn_state { CS_HANDSHAKE, CS_HEAD, CS_BODY, CS_DEAD };
 
@@ -81,6 +84,8 @@ struct www_conn {
     bool continue_sent;    /* 100 Continue went out for the request being answered */
     bool body_ends_conn;   /* during the handler's call: a body it does not take closes */
     struct bw_waiter bw;  /* its place in the worker's queue for bandwidth (runtime/throttle) */
+    bool h2c_maybe;       /* plain and nothing answered yet: the HTTP/2 preface may come */
+    struct h2_conn *h2;   /* the HTTP/2 connection once switched (www/h2.c), else NULL */
 };
 
 /** The connection whose session header is S. */
@@ -95,5 +100,28 @@ void www_conn_accept(struct worker *w, struct listener *li, int fd, const struct
 void www_conn_close(struct www_conn *c);
 /** Close if idle (no partial request, nothing to send); else close after the response. */
 void www_conn_drain(struct www_conn *c);
+/** The site no longer exists here: close, or (HTTP/2) announce it and finish the streams. */
+void www_conn_retire(struct www_conn *c);
+
+/* For the HTTP/2 connection (www/h2.c): the output queue, the site choice. */
+
+/** Queue N bytes at P for sending. */
+void www_conn_out(struct www_conn *c, const void *p, size_t n);
+/** Queue LEN bytes of cached file FE from OFF, sent with sendfile (takes a reference). */
+void www_conn_out_file(struct www_conn *c, struct fc_entry *fe, off_t off, size_t len);
+/** The queue's byte buffer (taken from the worker's pool if absent), to append to in place. */
+struct buf *www_conn_out_buf(struct www_conn *c);
+/** True while queued bytes, file segments or transport records wait for the socket. */
+bool www_conn_out_pending(const struct www_conn *c);
+/** Send what the socket takes, watching for EPOLLOUT when it blocks; -1 once C is closed. */
+int www_conn_flush(struct www_conn *c);
+/** Watch for the socket becoming writable; -1 once C is closed. */
+int www_conn_watch_out(struct www_conn *c);
+/** Run the next request on the newest generation and on the site for HOST (plain) or SNI. */
+void www_conn_choose_site(struct www_conn *c, struct http_str host);
+/** True when the site just chosen is over its max_connections with this connection. */
+bool www_conn_site_full(struct www_conn *c);
+/** The length of HOST without its port ("a.test:8080", "[::1]:80"). */
+size_t www_host_name_len(const struct http_str *host);
 
 #endif

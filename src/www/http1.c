@@ -226,6 +226,11 @@ static enum http_method h1_method_lookup(const char *m, size_t n)
     return HTTP_M_UNKNOWN;
 }
 
+enum http_method http1_method_of(const char *m, size_t n)
+{
+    return h1_method_lookup(m, n);
+}
+
 const char *http1_method_name(enum http_method m)
 {
     switch (m) {

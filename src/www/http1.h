@@ -88,6 +88,9 @@ enum http1_result http1_parse_request(const char *buf, size_t len, const struct 
 /** Find a header by case-insensitive name; NULL when absent. */
 const struct http_header *http1_find_header(const struct http1_req *req, const char *name);
 
+/** The method named by the token M[0..N) (case-sensitive); HTTP_M_UNKNOWN for others. */
+enum http_method http1_method_of(const char *m, size_t n);
+
 /** Static text name of a method ("GET"), or NULL for HTTP_M_UNKNOWN. */
 const char *http1_method_name(enum http_method m);
 

@@ -16,6 +16,7 @@
 #include "runtime/stats.h"
 #include "www/conn.h"
 #include "www/dirlist.h"
+#include "www/h2.h"
 #include "runtime/mime.h"
 
 static const struct config_name compression_names[] = {{"off", COMPRESSION_OFF},
@@ -36,6 +37,21 @@ static void www_close(struct session *s)
 static void www_drain(struct session *s)
 {
     www_conn_drain(www_conn_of(s));
+}
+
+static void www_retire(struct session *s)
+{
+    www_conn_retire(www_conn_of(s));
+}
+
+/* Sessions say which protocol they speak; HTTP/2 ones how many streams are open. */
+static void www_describe(const struct session *s, json_t *out)
+{
+    const struct www_conn *c = (const struct www_conn *)(const void *)s;
+
+    json_object_set_new(out, "protocol", json_string(c->h2 ? "HTTP/2" : "HTTP/1.1"));
+    if (c->h2)
+        json_object_set_new(out, "streams", json_integer((json_int_t)h2_streams(c)));
 }
 
 static void www_free(struct session *s)
@@ -148,7 +164,8 @@ static void www_free_site(struct site *s)
     s->svc_data = NULL;
 }
 
-static const unsigned char www_alpn[] = "\x08http/1.1";
+/* HTTP/2 first; a client offering neither, or no ALPN, gets HTTP/1.1. */
+static const unsigned char www_alpn[] = "\x02h2\x08http/1.1";
 
 const struct service www_service = {
     .name = "www",
@@ -156,6 +173,8 @@ const struct service www_service = {
     .accept = www_conn_accept,
     .close = www_close,
     .drain = www_drain,
+    .retire = www_retire,
+    .describe = www_describe,
     .free = www_free,
     /* the counters were the WWW service's first */
     .counters = STAT_BIT(STAT_BYTES_SENT) | STAT_BIT(STAT_BYTES_RECEIVED) |
