@@ -299,28 +299,31 @@ static void cgi_timeout(struct loop *l, struct loop_timer *t)
 
 /* ---- the response ---- */
 
+/* One whole header line: encoders take lines, never pieces of one. */
+static void head_line(struct www_res *res, struct buf *b, struct http_str name, struct http_str v)
+{
+    b->len = 0;
+    buf_append(b, name.p, name.n);
+    buf_append(b, ": ", 2);
+    buf_append(b, v.p, v.n);
+    buf_append(b, "\r\n", 2);
+    res->ops->header(res, b->data, b->len);
+}
+
 static void send_head(struct cgi *c, const struct cgi_head *h)
 {
     struct www_res *res = c->res;
+    struct buf line = {0};
 
     c->status = h->status;
     res->ops->status(res, h->status);
-    if (h->type.n > 0) {
-        res->ops->header(res, "Content-Type: ", 14);
-        res->ops->header(res, h->type.p, h->type.n);
-        res->ops->header(res, "\r\n", 2);
-    }
-    if (h->location.n > 0) {
-        res->ops->header(res, "Location: ", 10);
-        res->ops->header(res, h->location.p, h->location.n);
-        res->ops->header(res, "\r\n", 2);
-    }
-    for (size_t i = 0; i < h->nfields; i++) {
-        res->ops->header(res, h->fields[i].name.p, h->fields[i].name.n);
-        res->ops->header(res, ": ", 2);
-        res->ops->header(res, h->fields[i].value.p, h->fields[i].value.n);
-        res->ops->header(res, "\r\n", 2);
-    }
+    if (h->type.n > 0)
+        head_line(res, &line, (struct http_str){"Content-Type", 12}, h->type);
+    if (h->location.n > 0)
+        head_line(res, &line, (struct http_str){"Location", 8}, h->location);
+    for (size_t i = 0; i < h->nfields; i++)
+        head_line(res, &line, h->fields[i].name, h->fields[i].value);
+    buf_free(&line);
     if (h->status == 204 || h->status == 304) {
         c->head_only = true;
     } else if (h->has_length) {

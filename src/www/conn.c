@@ -297,41 +297,14 @@ static struct www_wait *enc_suspend(struct www_res *res)
     return &c->wait;
 }
 
-/* Keep the request's strings the access log needs, for a detached response. */
-static void keep_str(struct buf *b, struct http_str *s)
-{
-    size_t at = b->len;
-
-    buf_append(b, s->p ? s->p : "", s->n);
-    s->p = (const char *)(uintptr_t)at; /* an offset until the buffer stops growing */
-}
-
-static void rebase_str(const struct buf *b, struct http_str *s)
-{
-    s->p = b->data + (uintptr_t)s->p;
-}
-
 static struct www_res *enc_detach(struct www_res *res)
 {
     struct www_conn *c = enc_conn(res);
-    struct www_req *q = &c->dreq;
-    struct http_str *keep[] = {&q->method_str, &q->target, &q->path, &q->query, &q->host,
-                               &q->host_name, &q->user_agent, &q->referer};
 
     c->dres = *res;
     c->detached = true;
     c->dres_base = c->s.bytes_out + c->resp_before;
-    *q = *c->cur_req;
-    q->headers = NULL;
-    q->nheaders = 0;
-    q->authorization = q->content_type = q->if_match = q->if_none_match = (struct http_str){0};
-    q->if_modified_since = q->if_unmodified_since = q->if_range = q->range = (struct http_str){0};
-    c->dstore.len = 0;
-    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-        keep_str(&c->dstore, keep[i]);
-    buf_reserve(&c->dstore, 1);
-    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-        rebase_str(&c->dstore, keep[i]);
+    www_req_keep(c->cur_req, &c->dreq, &c->dstore);
     return &c->dres;
 }
 

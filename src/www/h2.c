@@ -4,6 +4,7 @@
 #include "www/h2.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,8 +45,13 @@
 enum h2_field {
     F_METHOD, F_PATH, F_AUTHORITY, F_HOST, F_IF_MATCH, F_IF_NONE_MATCH, F_IF_MODIFIED_SINCE,
     F_IF_UNMODIFIED_SINCE, F_IF_RANGE, F_RANGE, F_USER_AGENT, F_REFERER, F_CONTENT_LENGTH,
-    F_COUNT
+    F_AUTHORIZATION, F_CONTENT_TYPE, F_ACCEPT_ENCODING, F_COUNT
 };
+
+#define H2_MAX_REQ_FIELDS 64  /* request fields a handler may list (CGI's HTTP_ variables) */
+#define H2_ROOM (256 * 1024)  /* a detached response's unsent body before room() says no */
+
+struct h2_async;
 
 /* A piece of a response body: bytes in the stream's buffer, or of a cached file. */
 struct h2_part {
@@ -63,14 +69,25 @@ struct h2_stream {
     uint64_t bytes_in;             /* frame bytes of the request head */
     bool too_large;                /* the header list went past H2_MAX_HEADER_LIST */
     bool answered, remote_done, sending, broken;
+    bool suspended;                /* its handler waits (www_wake answers it again) */
+    bool streaming, eof;           /* a detached response's body comes later; its end came */
+    struct h2_async *as;           /* its detached response, or NULL */
+    unsigned nhdr;
+    uint64_t body_in;              /* request body bytes received */
+    struct buf *held;              /* body bytes that came while suspended (window kept shut) */
+    uint64_t body_declared;        /* content-length; UINT64_MAX when none was given */
     struct buf *body;              /* pooled: the body bytes of the response */
     struct h2_part *parts;         /* inline_parts, or on the heap for many */
     struct h2_part inline_parts[H2_INLINE_PARTS];
     unsigned nparts, part;         /* parts queued; the next one to frame */
+    /* every request field (nhdr of them), last: a new stream clears only what is above */
+    nghttp2_rcbuf *hname[H2_MAX_REQ_FIELDS], *hvalue[H2_MAX_REQ_FIELDS];
+    struct http_header hdr[H2_MAX_REQ_FIELDS];
 };
 
 /* What the connection's timer waits for. */
-enum h2_wait { H2_W_NONE, H2_W_REQUEST, H2_W_IDLE, H2_W_WRITE, H2_W_STALL, H2_W_CLOSING };
+enum h2_wait { H2_W_NONE, H2_W_REQUEST, H2_W_IDLE, H2_W_WRITE, H2_W_STALL, H2_W_CLOSING,
+               H2_W_HANDLER /* handlers keep their own time (cgi_timeout) */ };
 
 struct h2_conn {
     struct www_conn *c;
@@ -80,6 +97,7 @@ struct h2_conn {
     unsigned unanswered;   /* streams whose request head is still arriving */
     unsigned sending;      /* streams with body bytes left to frame */
     struct h2_stream *cur; /* the stream the encoder writes */
+    const struct www_req *cur_q; /* its request, during the handler's call */
     struct h2_fields fields; /* the response head being built */
     char status[3];
     uint64_t queued;       /* bytes of the response being built, for the access log */
@@ -94,6 +112,29 @@ struct h2_conn {
     bool goaway;           /* a GOAWAY was submitted */
     bool closing;          /* the session was terminated: close once it is out */
     bool read_eof, stop_reading;
+    unsigned pending;      /* streams whose handler is suspended or detached */
+    struct loop_timer kick; /* output of detached handlers is framed from the loop */
+};
+
+/* A detached response (www/req.h): the handler writes it after its call. */
+struct h2_async {
+    struct www_res res;    /* ops = h2_async_encoder, enc = this */
+    struct h2_conn *h;
+    struct h2_stream *st;  /* NULL once the stream is gone */
+    struct h2_fields fields;
+    char status[3];
+    uint64_t queued;       /* bytes of the response, for the access log */
+    struct www_req q;      /* for the access log (strings in store) */
+    struct buf store;
+    size_t unconsumed;     /* request body bytes taken while paused: the window stays shut */
+    bool submitted, eof, paused, drain_wanted, body_ended;
+};
+
+/* A suspended request's wait: the stream may be gone by the wake. */
+struct h2_waiter {
+    struct www_wait w;
+    struct www_conn *c;
+    int32_t id;
 };
 
 static void h2_pump(struct h2_conn *h);
@@ -110,7 +151,7 @@ static struct h2_stream *stream_new(struct h2_conn *h, int32_t id)
         h->free = st->next;
     else
         st = xmalloc(sizeof(*st));
-    memset(st, 0, sizeof(*st));
+    memset(st, 0, offsetof(struct h2_stream, hname));
     st->id = id;
     st->parts = st->inline_parts;
     st->next = h->live;
@@ -130,7 +171,14 @@ static void stream_drop_fields(struct h2_stream *st)
         st->field[i] = NULL;
         st->value[i] = (struct http_str){NULL, 0};
     }
+    for (unsigned i = 0; i < st->nhdr; i++) {
+        nghttp2_rcbuf_decref(st->hname[i]);
+        nghttp2_rcbuf_decref(st->hvalue[i]);
+    }
+    st->nhdr = 0;
 }
+
+static void async_abort(struct h2_async *as);
 
 /* The stream has framed all its body (or never will): its buffers go back. */
 static void stream_done_sending(struct h2_conn *h, struct h2_stream *st)
@@ -152,6 +200,13 @@ static void stream_done_sending(struct h2_conn *h, struct h2_stream *st)
 
 static void stream_free(struct h2_conn *h, struct h2_stream *st)
 {
+    if (st->as)
+        async_abort(st->as);
+    if (st->suspended)
+        h->pending--;
+    st->suspended = false;
+    worker_buf_put(h->c->s.w, st->held);
+    st->held = NULL;
     stream_drop_fields(st);
     stream_done_sending(h, st);
     if (!st->answered)
@@ -364,6 +419,69 @@ static uint64_t enc_queued(const struct www_res *res)
     return h->queued;
 }
 
+static void h2_kick_later(struct h2_conn *h);
+static void stream_answer(struct h2_conn *h, struct h2_stream *st, bool again);
+
+/* ---- handlers that answer later (www/req.h) ---- */
+
+static void h2_wake(struct www_wait *w)
+{
+    struct h2_waiter *hw = container_of(w, struct h2_waiter, w);
+    struct www_conn *c = hw->c;
+    int32_t id = hw->id;
+    struct h2_stream *st;
+
+    free(hw);
+    c->waiting--;
+    if (c->orphan) { /* closed and released while the handler waited */
+        if (c->waiting == 0)
+            free(c);
+        return;
+    }
+    if (c->state == CS_DEAD || c->h2 == NULL)
+        return;
+    for (st = c->h2->live; st != NULL && st->id != id; st = st->next)
+        ;
+    if (st == NULL || !st->suspended)
+        return; /* reset meanwhile */
+    st->suspended = false;
+    c->h2->pending--;
+    stream_answer(c->h2, st, true);
+    h2_pump(c->h2);
+}
+
+static struct www_wait *enc_suspend(struct www_res *res)
+{
+    struct h2_conn *h = res->enc;
+    struct h2_waiter *hw = xcalloc(1, sizeof(*hw));
+
+    hw->w.wake = h2_wake;
+    hw->c = h->c;
+    hw->id = h->cur->id;
+    h->c->waiting++;
+    h->cur->suspended = true;
+    h->pending++;
+    return &hw->w;
+}
+
+static const struct www_res_ops h2_async_encoder;
+
+static struct www_res *enc_detach(struct www_res *res)
+{
+    struct h2_conn *h = res->enc;
+    struct h2_async *as = xcalloc(1, sizeof(*as));
+
+    as->res = *res;
+    as->res.ops = &h2_async_encoder;
+    as->res.enc = as;
+    as->h = h;
+    as->st = h->cur;
+    h->cur->as = as;
+    h->pending++;
+    www_req_keep(h->cur_q, &as->q, &as->store);
+    return &as->res;
+}
+
 static const struct www_res_ops h2_encoder = {
     .status = enc_status,
     .header = enc_header,
@@ -371,7 +489,194 @@ static const struct www_res_ops h2_encoder = {
     .body = enc_body,
     .file = enc_file,
     .queued = enc_queued,
+    .suspend = enc_suspend,
+    .detach = enc_detach,
 };
+
+static void async_status(struct www_res *res, int status)
+{
+    static const char server[] = "infosrv/" INFOSRV_VERSION;
+    struct h2_async *as = res->enc;
+
+    if (status < 100 || status > 999)
+        status = 500;
+    as->status[0] = (char)('0' + status / 100);
+    as->status[1] = (char)('0' + status / 10 % 10);
+    as->status[2] = (char)('0' + status % 10);
+    as->fields.n = 0;
+    buf_reset(&as->fields.b);
+    h2_fields_add(&as->fields, "date", 4, clock_http_date(), HTTP_DATE_LEN);
+    h2_fields_add(&as->fields, "server", 6, server, sizeof(server) - 1);
+    as->queued += 7 + 3 + 4 + HTTP_DATE_LEN + 6 + sizeof(server) - 1;
+}
+
+static void async_header(struct www_res *res, const char *lines, size_t n)
+{
+    struct h2_async *as = res->enc;
+
+    as->queued += n;
+    if (!h2_fields_add_lines(&as->fields, lines, n))
+        log_debug("www: HTTP/2 response head of more than %d fields cut", H2_FIELDS_MAX);
+}
+
+static void async_end_head(struct www_res *res)
+{
+    struct h2_async *as = res->enc;
+    struct h2_stream *st = as->st;
+    nghttp2_nv nv[H2_FIELDS_MAX + 1];
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_data};
+    char *b;
+    size_t n = 0;
+
+    if (res->extra_len)
+        async_header(res, res->extra, res->extra_len);
+    if (st == NULL || as->submitted)
+        return;
+    b = as->fields.b.data;
+    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)as->status, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    for (unsigned i = 0; i < as->fields.n; i++)
+        nv[n++] = (nghttp2_nv){(uint8_t *)b + as->fields.f[i].name,
+                               (uint8_t *)b + as->fields.f[i].value, as->fields.f[i].nlen,
+                               as->fields.f[i].vlen, NGHTTP2_NV_FLAG_NONE};
+    as->submitted = true;
+    st->streaming = !res->head_only;
+    if (nghttp2_submit_response(as->h->ng, st->id, nv, n, res->head_only ? NULL : &prd) != 0)
+        nghttp2_submit_rst_stream(as->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+    h2_kick_later(as->h);
+}
+
+static void async_more(struct h2_async *as)
+{
+    struct h2_stream *st = as->st;
+
+    if (!st->sending) {
+        st->sending = true;
+        as->h->sending++;
+    }
+    nghttp2_session_resume_data(as->h->ng, st->id);
+    h2_kick_later(as->h);
+}
+
+static void async_body(struct www_res *res, const void *p, size_t n)
+{
+    struct h2_async *as = res->enc;
+
+    as->queued += n;
+    if (as->st == NULL || res->head_only || n == 0)
+        return;
+    stream_add_bytes(as->h, as->st, p, n);
+    async_more(as);
+}
+
+static void async_file(struct www_res *res, struct fc_entry *fe, off_t off, size_t len)
+{
+    struct h2_async *as = res->enc;
+
+    as->queued += len;
+    if (as->st == NULL || res->head_only || len == 0)
+        return;
+    stream_add_file(as->st, fe, off, len);
+    async_more(as);
+}
+
+static uint64_t async_queued(const struct www_res *res)
+{
+    const struct h2_async *as = res->enc;
+
+    return as->queued;
+}
+
+static void async_free(struct h2_async *as)
+{
+    if (as->st)
+        as->st->as = NULL;
+    as->h->pending--;
+    buf_free(&as->store);
+    buf_free(&as->fields.b);
+    free(as);
+}
+
+static void async_finish(struct www_res *res, int status)
+{
+    struct h2_async *as = res->enc;
+    struct h2_conn *h = as->h;
+    struct h2_stream *st = as->st;
+
+    www_account(&as->q, h->c->s.site, status, as->queued, res->file_sent);
+    if (st != NULL) {
+        if (res->broken || !as->submitted) {
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        } else if (st->streaming) {
+            st->eof = true;
+            nghttp2_session_resume_data(h->ng, st->id);
+        }
+    }
+    async_free(as);
+    h2_kick_later(h);
+}
+
+static bool async_room(const struct www_res *res)
+{
+    struct h2_async *as = res->enc;
+    const struct h2_stream *st = as->st;
+    size_t unsent = 0;
+
+    if (st == NULL)
+        return true; /* gone: whatever comes is dropped */
+    for (unsigned i = st->part; i < st->nparts; i++)
+        unsent += st->parts[i].len;
+    if (unsent < H2_ROOM)
+        return true;
+    as->drain_wanted = true;
+    return false;
+}
+
+static void async_resume_body(struct www_res *res)
+{
+    struct h2_async *as = res->enc;
+
+    as->paused = false;
+    if (as->st && as->unconsumed)
+        nghttp2_session_consume(as->h->ng, as->st->id, as->unconsumed);
+    as->unconsumed = 0;
+    h2_kick_later(as->h);
+}
+
+static const struct www_res_ops h2_async_encoder = {
+    .status = async_status,
+    .header = async_header,
+    .end_head = async_end_head,
+    .body = async_body,
+    .file = async_file,
+    .queued = async_queued,
+    .finish = async_finish,
+    .room = async_room,
+    .resume_body = async_resume_body,
+};
+
+/* The stream is gone (reset, closed, the connection ends): the handler is told, once. */
+static void async_abort(struct h2_async *as)
+{
+    void (*abort_fn)(void *) = as->res.on_abort;
+    void *arg = as->res.arg;
+
+    as->st->as = NULL;
+    as->st = NULL;
+    async_free(as);
+    if (abort_fn)
+        abort_fn(arg);
+}
+
+/* The request body ended: its handler hears it once. */
+static void stream_body_end(struct h2_stream *st)
+{
+    struct h2_async *as = st->as;
+
+    if (as == NULL || as->body_ended || as->res.on_body == NULL)
+        return;
+    as->body_ended = true;
+    as->res.on_body(as->res.arg, NULL, 0);
+}
 
 /* ---- answering a request ---- */
 
@@ -411,6 +716,21 @@ static void stream_req(const struct h2_stream *st, struct www_conn *c, struct ww
     q->range = field_str(st, F_RANGE);
     q->user_agent = field_str(st, F_USER_AGENT);
     q->referer = field_str(st, F_REFERER);
+    q->authorization = field_str(st, F_AUTHORIZATION);
+    q->content_type = field_str(st, F_CONTENT_TYPE);
+    q->accept_encoding = field_str(st, F_ACCEPT_ENCODING);
+    q->headers = st->hdr;
+    q->nheaders = st->nhdr;
+    q->has_body = !st->remote_done;
+    q->length_known = st->value[F_CONTENT_LENGTH].n > 0;
+    for (size_t i = 0; i < st->value[F_CONTENT_LENGTH].n && i < 19; i++)
+        q->content_length = q->content_length * 10 + (uint64_t)(st->value[F_CONTENT_LENGTH].p[i] - '0');
+}
+
+/* What the request declared its body to be, kept once the fields are dropped. */
+static void stream_note_length(struct h2_stream *st, const struct www_req *q)
+{
+    st->body_declared = q->length_known ? q->content_length : UINT64_MAX;
 }
 
 /* nghttp2 has checked the digits of content-length. */
@@ -479,7 +799,7 @@ static void stream_submit(struct h2_conn *h, struct h2_stream *st)
     }
 }
 
-static void stream_answer(struct h2_conn *h, struct h2_stream *st)
+static void stream_answer(struct h2_conn *h, struct h2_stream *st, bool again)
 {
     struct www_conn *c = h->c;
     struct www_res res = {.ops = &h2_encoder, .enc = h};
@@ -487,20 +807,50 @@ static void stream_answer(struct h2_conn *h, struct h2_stream *st)
     const char *reason = NULL;
     int status;
 
-    st->answered = true;
-    h->unanswered--;
+    if (!st->answered) {
+        st->answered = true;
+        h->unanswered--;
+    }
     h->answered = true;
     h->cur = st;
     h->queued = 0;
     stream_req(st, c, &q);
+    stream_note_length(st, &q);
     res.head_only = q.method == HTTP_M_HEAD;
     www_conn_choose_site(c, q.host);
-    session_note_request(&c->s, q.method_str.p, q.method_str.n, q.target.p, q.target.n);
+    if (!again)
+        session_note_request(&c->s, q.method_str.p, q.method_str.n, q.target.p, q.target.n);
     status = stream_refusal(h, st, &q, &reason);
-    if (status != 0)
+    if (status != 0) {
         www_res_error(&res, status, reason);
-    else
+    } else {
+        h->cur_q = &q;
         status = www_static_handle(&q, &res);
+        h->cur_q = NULL;
+    }
+    if (status == WWW_SUSPENDED) { /* answered again after the wake: the fields stay */
+        h->cur = NULL;
+        return;
+    }
+    if (st->held != NULL) { /* what came while it waited: to the handler now, or dropped */
+        struct buf *held = st->held;
+        st->held = NULL;
+        if (status == WWW_DETACHED && st->as && st->as->res.on_body && held->len > 0 &&
+            st->as->res.on_body(st->as->res.arg, held->data, held->len) == WWW_BODY_PAUSE)
+            st->as->paused = true;
+        if (st->as && st->as->paused)
+            st->as->unconsumed += held->len;
+        else
+            nghttp2_session_consume(h->ng, st->id, held->len);
+        worker_buf_put(c->s.w, held);
+    }
+    if (status == WWW_DETACHED) { /* the handler kept what it needs */
+        stream_drop_fields(st);
+        h->cur = NULL;
+        if (st->remote_done)
+            stream_body_end(st);
+        return;
+    }
     www_account(&q, c->s.site, status, h->queued, res.file_sent);
     stream_submit(h, st);
     stream_drop_fields(st);
@@ -562,8 +912,13 @@ static int field_of(const uint8_t *n, size_t len)
         return eq(n, "if-match", 8) ? F_IF_MATCH : eq(n, "if-range", 8) ? F_IF_RANGE : -1;
     case 10:
         return eq(n, ":authority", 10) ? F_AUTHORITY : eq(n, "user-agent", 10) ? F_USER_AGENT : -1;
+    case 12:
+        return eq(n, "content-type", 12) ? F_CONTENT_TYPE : -1;
     case 13:
-        return eq(n, "if-none-match", 13) ? F_IF_NONE_MATCH : -1;
+        return eq(n, "if-none-match", 13) ? F_IF_NONE_MATCH
+               : eq(n, "authorization", 13) ? F_AUTHORIZATION : -1;
+    case 15:
+        return eq(n, "accept-encoding", 15) ? F_ACCEPT_ENCODING : -1;
     case 14:
         return eq(n, "content-length", 14) ? F_CONTENT_LENGTH : -1;
     case 17:
@@ -604,6 +959,15 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, nghttp2_rc
         st->field[f] = value;
         st->value[f] = (struct http_str){(const char *)v.base, v.len};
     }
+    if (n.len > 0 && n.base[0] != ':' && st->nhdr < H2_MAX_REQ_FIELDS) {
+        nghttp2_rcbuf_incref(name);
+        nghttp2_rcbuf_incref(value);
+        st->hname[st->nhdr] = name;
+        st->hvalue[st->nhdr] = value;
+        st->hdr[st->nhdr].name = (struct http_str){(const char *)n.base, n.len};
+        st->hdr[st->nhdr].value = (struct http_str){(const char *)v.base, v.len};
+        st->nhdr++;
+    }
     return 0;
 }
 
@@ -625,6 +989,42 @@ static void count_reset(struct h2_conn *h)
         h->closing = h->goaway = true;
 }
 
+/* Request body bytes: to a detached handler that reads them, else dropped.
+ * The window opens again as they are taken (nghttp2 does not do it on its
+ * own here), so a handler that pauses holds the client back. */
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *user)
+{
+    struct h2_conn *h = user;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+    struct h2_async *as = st ? st->as : NULL;
+    const struct www_site *ws = www_site_of(h->c->s.site);
+
+    (void)flags;
+    if (st != NULL)
+        st->body_in += len;
+    if (st != NULL && st->suspended) { /* its handler decides after the wake */
+        if (st->held == NULL)
+            st->held = worker_buf_get(h->c->s.w);
+        buf_append(st->held, data, len); /* bounded by the stream's window, kept shut */
+        return 0;
+    }
+    if (as != NULL && as->res.on_body != NULL && !as->body_ended) {
+        if (ws && st->body_in > ws->max_body) { /* as HTTP/1.1's 413 while it arrives */
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+        } else {
+            if (as->res.on_body(as->res.arg, (const char *)data, len) == WWW_BODY_PAUSE)
+                as->paused = true;
+            if (st->as == as && as->paused) {
+                as->unconsumed += len;
+                return 0;
+            }
+        }
+    }
+    nghttp2_session_consume(ng, id, len);
+    return 0;
+}
+
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
     struct h2_conn *h = user;
@@ -640,7 +1040,9 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
             st->remote_done = true;
         if (is_request(frame) && !st->answered) {
             st->bytes_in = h->block_bytes;
-            stream_answer(h, st);
+            stream_answer(h, st, false);
+        } else if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+            stream_body_end(st);
         }
         break;
     case NGHTTP2_RST_STREAM:
@@ -655,13 +1057,19 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
     struct h2_stream *st;
+    const struct www_site *ws;
 
-    (void)user;
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-    if (st != NULL && !st->remote_done)
+    if (st == NULL || st->remote_done)
+        return 0;
+    /* A body of a known size within max_body is read and dropped, as HTTP/1.1
+     * drops it: a client answered early (a 401 to an upload) then sees the
+     * answer instead of a reset. Any other is stopped. */
+    ws = www_site_of(((struct h2_conn *)user)->c->s.site);
+    if (st->body_declared == UINT64_MAX || ws == NULL || st->body_declared > ws->max_body)
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;
 }
@@ -685,12 +1093,18 @@ static ssize_t read_data(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     size_t n;
 
     (void)ng, (void)id, (void)buf, (void)user;
+    if (st->part >= st->nparts && st->streaming) { /* a handler's body: more to come, or its end */
+        if (!st->eof)
+            return NGHTTP2_ERR_DEFERRED;
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+    }
     if (st->part >= st->nparts) /* its body was given up (a file that shrank) */
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     p = &st->parts[st->part];
     n = p->len < length ? p->len : length;
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-    if (st->part + 1 == st->nparts && n == p->len)
+    if (st->part + 1 == st->nparts && n == p->len && (!st->streaming || st->eof))
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
 }
@@ -808,6 +1222,7 @@ static void h2_setup(void)
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     /* Floods: ACKs the peer makes us queue, SETTINGS entries, CONTINUATIONs
      * (CVE-2024-27316); nghttp2's reset limiter stays as a second line. */
     nghttp2_option_set_max_outbound_ack(o, H2_MAX_ACKS);
@@ -815,6 +1230,7 @@ static void h2_setup(void)
     nghttp2_option_set_max_continuations(o, H2_MAX_CONTINUATIONS);
     nghttp2_option_set_stream_reset_rate_limit(o, H2_NG_RESET_BURST, H2_NG_RESET_RATE);
     nghttp2_option_set_no_closed_streams(o, 1);
+    nghttp2_option_set_no_auto_window_update(o, 1); /* on_data_chunk consumes */
     callbacks = cb;
     options = o;
 }
@@ -873,6 +1289,8 @@ static bool h2_finished(const struct h2_conn *h)
 {
     if (www_conn_out_pending(h->c) || nghttp2_session_want_write(h->ng))
         return false;
+    if (h->pending > 0) /* a handler still has to answer */
+        return false;
     /* A peer that stopped sending can no longer open a window either. */
     return h->read_eof || h->stop_reading || !nghttp2_session_want_read(h->ng);
 }
@@ -885,6 +1303,8 @@ static enum h2_wait h2_waiting(const struct h2_conn *h)
         return H2_W_WRITE;
     if (h->sending)
         return H2_W_STALL; /* flow control: the peer's window is shut */
+    if (h->pending)
+        return H2_W_HANDLER;
     if (h->unanswered || h->c->s.requests == 0)
         return H2_W_REQUEST;
     return H2_W_IDLE;
@@ -915,6 +1335,10 @@ static void h2_arm_timer(struct h2_conn *h)
         return;
     h->wait = w;
     h->moved = h->answered = false;
+    if (w == H2_W_HANDLER) {
+        loop_timer_clear(c->s.w->loop, &c->timer);
+        return;
+    }
     if (w == H2_W_CLOSING)
         ms = H2_CLOSING_MS;
     else if (moving)
@@ -965,6 +1389,29 @@ static void h2_pump(struct h2_conn *h)
         h2_close(h);
     else
         h2_arm_timer(h);
+}
+
+static void h2_kick(struct loop *l, struct loop_timer *t)
+{
+    struct h2_conn *h = container_of(t, struct h2_conn, kick);
+
+    (void)l;
+    for (struct h2_stream *st = h->live, *next; st != NULL; st = next) {
+        next = st->next;
+        if (st->as && st->as->drain_wanted && st->as->res.on_drain &&
+            async_room(&st->as->res)) {
+            st->as->drain_wanted = false;
+            st->as->res.on_drain(st->as->res.arg);
+        }
+    }
+    if (h->c->state != CS_DEAD)
+        h2_pump(h);
+}
+
+static void h2_kick_later(struct h2_conn *h)
+{
+    if (!loop_timer_armed(&h->kick))
+        loop_timer_set(h->c->s.w->loop, &h->kick, 0, h2_kick);
 }
 
 static void h2_timeout(struct loop *l, struct loop_timer *t)
@@ -1070,6 +1517,7 @@ void h2_free(struct www_conn *c)
     struct h2_conn *h = c->h2;
     struct h2_stream *st;
 
+    loop_timer_clear(c->s.w->loop, &h->kick);
     while ((st = h->live) != NULL)
         stream_free(h, st);
     while ((st = h->free) != NULL) {

@@ -125,6 +125,9 @@ typedef int (*www_handler_fn)(const struct www_req *req, struct www_res *res);
 const char *www_status_text(int status);
 /** A header line "NAME" (with ": ") and the decimal V. */
 void www_res_header_u64(struct www_res *res, const char *name, size_t nlen, uint64_t v);
+struct buf;
+/** A copy of IN for the access log once the request's buffers are gone (its strings in STORE). */
+void www_req_keep(const struct www_req *in, struct www_req *out, struct buf *store);
 /** The Allow header line (res->allow, or the static methods). */
 void www_res_allow(struct www_res *res);
 /** An error response with header LINES (N bytes, "Name: value\r\n" each) in its head. */

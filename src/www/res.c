@@ -90,6 +90,36 @@ static void html_escape(struct buf *b, const char *s)
     }
 }
 
+/* The strings go to STORE as offsets first, pointers once it stops growing. */
+static void keep_str(struct buf *b, struct http_str *s)
+{
+    size_t at = b->len;
+
+    buf_append(b, s->p ? s->p : "", s->n);
+    s->p = (const char *)(uintptr_t)at;
+}
+
+void www_req_keep(const struct www_req *in, struct www_req *out, struct buf *store)
+{
+    struct http_str *keep[] = {&out->method_str, &out->target, &out->path, &out->query,
+                               &out->host, &out->host_name, &out->user_agent, &out->referer};
+
+    *out = *in;
+    out->headers = NULL;
+    out->nheaders = 0;
+    out->authorization = out->content_type = out->if_match = out->if_none_match =
+        (struct http_str){0};
+    out->if_modified_since = out->if_unmodified_since = out->if_range = out->range =
+        (struct http_str){0};
+    out->accept_encoding = (struct http_str){0};
+    store->len = 0;
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        keep_str(store, keep[i]);
+    buf_reserve(store, 1);
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        keep[i]->p = store->data + (uintptr_t)keep[i]->p;
+}
+
 #define HEADER_LIT(res, s) (res)->ops->header((res), (s), sizeof(s) - 1)
 
 void www_res_allow(struct www_res *res)

@@ -81,9 +81,9 @@ static int reply_error(struct reply *r, int status, const char *reason)
     r->res->ops->status(r->res, status);
     if (status == 405 || status == 501)
         www_res_allow(r->res);
-    r->res->ops->header(r->res, "Content-Type: ", 14);
-    r->res->ops->header(r->res, pg->type, strlen(pg->type));
-    HEAD_LIT(r, "\r\n");
+    char line[160];
+    int n = snprintf(line, sizeof(line), "Content-Type: %s\r\n", pg->type);
+    r->res->ops->header(r->res, line, (size_t)n); /* whole lines: HTTP/2 parses each call */
     www_res_header_u64(r->res, "Content-Length: ", 16, pg->len);
     r->res->ops->end_head(r->res);
     if (!r->head_only)

@@ -36,14 +36,9 @@ struct put {
     int err;            /* the first write error */
 };
 
-static int answer(struct www_res *res, int status, const char *location, size_t llen)
+static int answer(struct www_res *res, int status)
 {
     res->ops->status(res, status);
-    if (location) {
-        res->ops->header(res, "Location: ", 10);
-        res->ops->header(res, location, llen);
-        res->ops->header(res, "\r\n", 2);
-    }
     res->ops->header(res, "Content-Length: 0\r\n", 19);
     res->ops->end_head(res);
     return status;
@@ -123,7 +118,7 @@ static int put_end(struct put *p)
     fsync(p->dirfd); /* the new name survives a crash too */
     server_forget_file(p->s->w, p->v->uid, p->rel, strlen(p->rel));
     session_stat(p->s, STAT_FILES_RECEIVED);
-    return answer(p->res, p->existed ? 204 : 201, NULL, 0);
+    return answer(p->res, p->existed ? 204 : 201);
 }
 
 static int put_body(void *arg, const char *data, size_t n)
@@ -240,5 +235,5 @@ int www_upload_delete(const struct www_req *req, struct www_res *res, const stru
     fsync(dirfd);
     close(dirfd);
     server_forget_file(req->s->w, v->uid, rel, rlen);
-    return answer(res, 204, NULL, 0);
+    return answer(res, 204);
 }
