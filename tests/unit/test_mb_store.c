@@ -137,7 +137,8 @@ Test(mb_store, fresh_metabase_is_empty_and_sound)
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(o, "children"), 0)), "sites");
     json_decref(o);
     cr_assert_eq(count_rows("SELECT count(*) FROM accounts"), 0);
-    cr_assert_eq(count_rows("PRAGMA user_version"), 1);
+    cr_assert_eq(count_rows("PRAGMA user_version"), 2);
+    cr_assert_eq(count_rows("SELECT count(*) FROM farm_applied"), 0);
     cr_assert_eq(count_rows("PRAGMA application_id"), 0x696e6673);
     cr_assert_eq(count_rows("PRAGMA synchronous"), 2); /* FULL */
     expect_integrity_ok();
