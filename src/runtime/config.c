@@ -33,6 +33,7 @@ struct cc {
     const struct config_env *env;
     struct mb_error *err;
     const struct service *svc;
+    json_t *overrides; /* the machine's binding_overrides */
 };
 
 static const struct config_name symlink_names[] = {{"inside", PATH_SYMLINKS_INSIDE},
@@ -120,7 +121,21 @@ static int compile_machine(struct cc *c, struct gen *g)
         return mb_fail(c->err, MB_E_APPLY_FAILED, "/", NULL, "the machine key / cannot be read");
     g->cache_bytes = (uint64_t)config_int(eff, "cache_size");
     g->cache_valid_ms = (uint32_t)config_int(eff, "cache_revalidate");
+    c->overrides = json_incref(json_object_get(eff, "binding_overrides"));
     json_decref(eff);
+    return 0;
+}
+
+int config_binding_override(const json_t *overrides, struct net_addr *addr)
+{
+    const char *from, *why;
+    json_t *to;
+    struct net_addr a;
+
+    json_object_foreach ((json_t *)(uintptr_t)overrides, from, to) {
+        if (net_parse_addr(from, &a, &why) == 0 && net_addr_eq(&a, addr))
+            return net_parse_addr(json_string_value(to), addr, &why) == 0 ? 1 : -1;
+    }
     return 0;
 }
 
@@ -144,6 +159,10 @@ static int site_bindings(struct cc *c, struct site *s, const char *key, const js
             return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
                            "site %s: binding \"%s\": a TLS binding of the %s service is written "
                            "%sADDR:PORT", key, addr, c->svc->name, c->svc->tls_scheme);
+        if (config_binding_override(c->overrides, &b->addr) == -1)
+            return mb_fail(c->err, MB_E_APPLY_FAILED, "/", "binding_overrides",
+                           "binding_overrides: the address binding \"%s\" maps to is invalid",
+                           addr);
         s->nbindings++;
     }
     return 0;
@@ -855,8 +874,10 @@ struct gen *config_compile(struct mb *mb, const struct config_env *env, struct m
     g->nworkers = env->nworkers;
     if (compile_machine(&c, g) == -1 || compile_services(&c, g) == -1 ||
         check_bindings(&c, g) == -1) {
+        json_decref(c.overrides);
         gen_unref(g);
         return NULL;
     }
+    json_decref(c.overrides);
     return g;
 }
