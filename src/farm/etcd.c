@@ -18,7 +18,7 @@
 
 #define POOL_MAX 4            /* idle easy handles kept (with their connections) */
 #define CONNECT_TIMEOUT_MS 1000
-#define ATTEMPT_MAX_MS 3000   /* one try at one endpoint */
+#define ATTEMPT_MAX_MS 1000   /* one try at one endpoint: an election takes about as long */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 500
 #define QUEUE_MAX (64u << 20) /* watch bytes received in one poll, not yet handed over */

@@ -359,6 +359,7 @@ static void queue_add(struct record *r)
     memmove(&farm.queue[i + 1], &farm.queue[i], (farm.nqueue - i) * sizeof(farm.queue[0]));
     farm.queue[i] = *r;
     farm.nqueue++;
+    farm.retry_at = 0; /* a newer revision may apply where an older one failed */
 }
 
 static void queue_value(const struct etcd_kv *kv)
@@ -503,6 +504,9 @@ static int on_watch(void *arg, const struct etcd_watch_msg *m)
     (void)arg;
     if (m->created) {
         farm_lock();
+        if (!farm.connected && farm.lost)
+            log_info("farm: etcd answers again (%s): following farm %s", etcd_endpoint(farm.etcd),
+                     farm.prefix);
         farm.connected = true;
         farm.conn_error[0] = '\0';
         pthread_cond_broadcast(&farm.cond);
@@ -691,6 +695,7 @@ static void disconnected(const struct etcd_err *err)
     farm_lock();
     if (farm.connected)
         log_warnx("farm: lost etcd: %s", err->msg);
+    farm.lost = farm.lost || farm.connected;
     farm.connected = false;
     snprintf(farm.conn_error, sizeof(farm.conn_error), "%s", err->msg[0] ? err->msg : "not connected");
     pthread_cond_broadcast(&farm.cond);

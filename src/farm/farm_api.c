@@ -416,11 +416,12 @@ static json_t *member_view(const json_t *m, uint64_t head, const char *head_hash
 
 json_t *farm_status(void)
 {
-    json_t *out, *list = json_array(), *m;
+    json_t *out, *list, *m;
     const char *name;
 
     if (!farm.active)
         return json_pack("{s:n}", "farm");
+    list = json_array();
     farm_lock();
     json_object_foreach (farm.members, name, m)
         json_array_append_new(list, member_view(m, farm.head, farm.head_hash));

@@ -52,7 +52,7 @@ struct farm_state {
     /* shared: under mu */
     pthread_mutex_t mu;
     pthread_cond_t cond; /* applied, members or connected changed; stop */
-    bool stop, kicked, connected;
+    bool stop, kicked, connected, lost;
     char conn_error[320];
     uint64_t applied; /* matches the metabase whenever the API lock is free */
     char farm_hash[RECORD_HASH_LEN + 1], hash[RECORD_HASH_LEN + 1];
