@@ -133,8 +133,12 @@ int config_binding_override(const json_t *overrides, struct net_addr *addr)
     struct net_addr a;
 
     json_object_foreach ((json_t *)(uintptr_t)overrides, from, to) {
-        if (net_parse_addr(from, &a, &why) == 0 && net_addr_eq(&a, addr))
-            return net_parse_addr(json_string_value(to), addr, &why) == 0 ? 1 : -1;
+        if (net_parse_addr(from, &a, &why) == 0 && net_addr_eq(&a, addr)) {
+            if (!json_is_string(to) || net_parse_addr(json_string_value(to), &a, &why) == -1)
+                return -1;
+            *addr = a;
+            return 1;
+        }
     }
     return 0;
 }
