@@ -312,12 +312,17 @@ static bool stream_byte(struct etcd_stream *s, char c)
             s->in_str = false;
         return false;
     }
-    if (c == '"')
+    if (c == '"') {
         s->in_str = true;
-    else if (c == '{' || c == '[')
-        s->depth++;
-    else if (c == '}' || c == ']')
+    } else if (c == '{' || c == '[') {
+        if (s->depth == ETCD_STREAM_DEPTH)
+            return s->bad = true, false;
+        s->open[s->depth++] = c == '{' ? '}' : ']';
+    } else if (c == '}' || c == ']') {
+        if (s->open[s->depth - 1] != c)
+            return s->bad = true, false;
         return --s->depth == 0;
+    }
     return false;
 }
 
@@ -349,9 +354,9 @@ int etcd_stream_feed(struct etcd_stream *s, const char *p, size_t n,
         }
         size_t start = i;
         bool done = false;
-        while (i < n && !done)
+        while (i < n && !done && !s->bad)
             done = stream_byte(s, p[i++]);
-        if (s->buf.len + (i - start) > ETCD_MSG_MAX)
+        if (s->bad || s->buf.len + (i - start) > ETCD_MSG_MAX)
             return -1;
         buf_append(&s->buf, p + start, i - start);
         if (done && stream_deliver(s, cb, arg) == -1)

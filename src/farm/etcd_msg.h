@@ -90,17 +90,21 @@ json_t *etcd_msg_watch_req(const char *prefix, int64_t revision);
  * whole messages, scanning each byte once across feeds. Zero-initialise it;
  * free it with etcd_stream_free.
  */
+#define ETCD_STREAM_DEPTH 64 /* nesting of a message; etcd's go three levels deep */
+
 struct etcd_stream {
-    struct buf buf; /* the message being received */
-    int depth;      /* of braces and brackets outside strings */
-    bool in_str, esc;
+    struct buf buf;                 /* the message being received */
+    int depth;                      /* of braces and brackets outside strings */
+    char open[ETCD_STREAM_DEPTH];   /* the closer each level waits for */
+    bool in_str, esc, bad;
 };
 
 /**
  * Feed P[0..N): CB gets each complete message (NUL-terminated at LEN) and
  * may stop the feed by returning -1. -1 also when a message grows past
- * ETCD_MSG_MAX or something other than an object comes between messages;
- * the stream is unusable then.
+ * ETCD_MSG_MAX or ETCD_STREAM_DEPTH, closes a bracket it did not open, or
+ * something other than an object comes between messages; the stream is
+ * unusable then.
  */
 int etcd_stream_feed(struct etcd_stream *s, const char *p, size_t n,
                      int (*cb)(void *arg, const char *msg, size_t len), void *arg);

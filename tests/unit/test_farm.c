@@ -267,6 +267,16 @@ Test(etcd_stream, refuses_garbage_and_oversize_and_lets_the_reader_stop)
 
     cr_assert_eq(etcd_stream_feed(&s, "  x{}", 5, collect, &c), -1);
     etcd_stream_free(&s);
+    cr_assert_eq(etcd_stream_feed(&s, "{\"a\":[}]", 8, collect, &c), -1, "mismatched");
+    cr_assert_eq(c.n, 0);
+    etcd_stream_free(&s);
+    big = malloc(ETCD_STREAM_DEPTH + 1);
+    memset(big, '[', ETCD_STREAM_DEPTH + 1);
+    big[0] = '{';
+    cr_assert_eq(etcd_stream_feed(&s, big, ETCD_STREAM_DEPTH, collect, &c), 0);
+    cr_assert_eq(etcd_stream_feed(&s, "[", 1, collect, &c), -1, "too deep");
+    free(big);
+    etcd_stream_free(&s);
     cr_assert_eq(etcd_stream_feed(&s, "{}{}", 4, collect, &c), -1, "the reader stopped it");
     cr_assert_eq(c.n, 1);
     etcd_stream_free(&s);
