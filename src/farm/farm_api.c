@@ -414,17 +414,44 @@ static json_t *member_view(const json_t *m, uint64_t head, const char *head_hash
     return v;
 }
 
+/* The names of object O, sorted: farm status lists members by name. */
+static json_t *sorted_names(const json_t *o)
+{
+    json_t *names = json_array(), *v;
+    const char *k;
+    size_t n;
+
+    json_object_foreach ((json_t *)(uintptr_t)o, k, v)
+        json_array_append_new(names, json_string(k));
+    n = json_array_size(names);
+    for (size_t i = 1; i < n; i++) /* a few members: insertion sort will do */
+        for (size_t j = i; j > 0 && strcmp(json_string_value(json_array_get(names, j - 1)),
+                                           json_string_value(json_array_get(names, j))) > 0;
+             j--) {
+            json_t *a = json_incref(json_array_get(names, j - 1));
+            json_array_set(names, j - 1, json_array_get(names, j));
+            json_array_set_new(names, j, a);
+        }
+    return names;
+}
+
 json_t *farm_status(void)
 {
-    json_t *out, *list, *m;
+    json_t *out, *list, *m, *names, *n;
     const char *name;
+    size_t i;
 
     if (!farm.active)
         return json_pack("{s:n}", "farm");
     list = json_array();
     farm_lock();
-    json_object_foreach (farm.members, name, m)
+    names = sorted_names(farm.members);
+    json_array_foreach (names, i, n) {
+        name = json_string_value(n);
+        m = json_object_get(farm.members, name);
         json_array_append_new(list, member_view(m, farm.head, farm.head_hash));
+    }
+    json_decref(names);
     out = json_pack("{s:s, s:s, s:s, s:b, s:I, s:s, s:I, s:o}", "farm", farm.prefix, "member",
                     farm.member, "etcd", etcd_endpoint(farm.etcd), "connected", farm.connected,
                     "revision", (json_int_t)farm.head, "hash", farm.head_hash, "applied",
