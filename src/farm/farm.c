@@ -7,7 +7,7 @@
  *                           the last FARM_KEEP records are kept, so a member further
  *                           behind catches up from the newest one, a full snapshot
  *   PREFIX/members/NAME     a member's entry, under its lease: alive
- *   PROFIX/roster/NAME      the same entry without a lease: known, alive or not
+ *   PREFIX/roster/NAME      the same entry without a lease: known, alive or not
  * A commit puts head and revisions/N+1 in one transaction that compares
  * head with N: of two members committing on N, one wins and the other gets
  * 412 with nothing changed. */
@@ -60,7 +60,7 @@ bool farm_wait_until(int64_t deadline)
 
     if (left <= 0)
         return false;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* farm.cond waits on it: see farm_start */
     ts.tv_sec += left / 1000;
     ts.tv_nsec += (left % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
@@ -423,6 +423,7 @@ static int fill_gap(struct etcd_err *err)
     farm.resync = false;
     if (fetch_records(applied + 1, last, err) == -1)
         return -1;
+    farm.filled_to = last;
     if (farm.nqueue > 0 && farm.queue[0].revision != applied + 1) {
         while (farm.nqueue > 1)
             queue_drop(0); /* keep the newest: a full snapshot */
@@ -439,9 +440,13 @@ static int drain(struct etcd_err *err)
 {
     int64_t now = clock_mono_ms();
 
-    if (farm.resync || (farm.nqueue > 0 && record_next(farm_applied_now(), farm.queue[0].revision) == RECORD_GAP))
-        if (fill_gap(err) == -1)
-            return -1;
+    bool gap = farm.nqueue > 0 &&
+               record_next(farm_applied_now(), farm.queue[0].revision) == RECORD_GAP;
+
+    /* etcd is read again only when it has something the last reading did not */
+    if ((farm.resync || (gap && farm.queue[farm.nqueue - 1].revision > farm.filled_to)) &&
+        fill_gap(err) == -1)
+        return -1;
     while (farm.nqueue > 0) {
         uint64_t applied = farm_applied_now();
         enum record_step step = record_next(applied, farm.queue[0].revision);
@@ -517,6 +522,30 @@ static int on_watch(void *arg, const struct etcd_watch_msg *m)
     return 0;
 }
 
+static int read_head(uint64_t *head, int64_t *store_rev, struct etcd_err *err);
+
+/* A watch on an endpoint cut off from the others can stall without an error while
+ * calls fail over elsewhere: a farm revision etcd has and the watch never brought
+ * twice in a row ends the watch. */
+static int watch_current(struct etcd_err *err)
+{
+    uint64_t head, seen;
+    int64_t store_rev;
+
+    if (read_head(&head, &store_rev, err) == -1)
+        return -1;
+    farm_lock();
+    seen = farm.head;
+    farm_unlock();
+    farm.behind_checks = head > seen ? farm.behind_checks + 1 : 0;
+    if (farm.behind_checks < 2)
+        return 0;
+    farm.behind_checks = 0;
+    snprintf(err->msg, sizeof(err->msg), "the watch stopped bringing farm revisions (etcd has %"
+             PRIu64 ", the watch brought %" PRIu64 ")", head, seen);
+    return -1;
+}
+
 static int keepalive(struct etcd_err *err)
 {
     int64_t ttl = 0;
@@ -530,7 +559,7 @@ static int keepalive(struct etcd_err *err)
         return -1;
     }
     farm.next_keepalive = clock_mono_ms() + FARM_KEEPALIVE_MS;
-    return 0;
+    return watch_current(err);
 }
 
 /* A local commit may have fixed what made a revision fail (binding_overrides): retry now. */
@@ -668,10 +697,15 @@ static void history_restarted(uint64_t head)
 static int sync_farm(int64_t *watch_from, struct etcd_err *err)
 {
     uint64_t head;
-    int64_t store_rev;
+    int64_t store_rev, old = farm.lease, lease;
+    struct etcd_err ignored;
 
-    if (etcd_lease_grant(farm.etcd, FARM_LEASE_TTL_S, FARM_CALL_MS, &farm.lease, err) == -1 ||
-        read_head(&head, &store_rev, err) == -1)
+    if (etcd_lease_grant(farm.etcd, FARM_LEASE_TTL_S, FARM_CALL_MS, &lease, err) == -1)
+        return -1;
+    farm.lease = lease;
+    if (old != 0) /* the lease of the connection before, if it still runs */
+        etcd_lease_revoke(farm.etcd, old, 500, &ignored);
+    if (read_head(&head, &store_rev, err) == -1)
         return -1;
     if (head == 0 && (create_farm(err) == -1 || read_head(&head, &store_rev, err) == -1))
         return -1;
@@ -823,6 +857,12 @@ int farm_start(const struct farm_env *env, char *err, size_t cap)
         return rc == 1 ? 0 : -1;
     if (sodium_init() < 0)
         return snprintf(err, cap, "farm: libsodium cannot be initialised"), -1;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* waits survive a clock change */
+    pthread_cond_destroy(&farm.cond);
+    pthread_cond_init(&farm.cond, &ca);
+    pthread_condattr_destroy(&ca);
     farm.caps = json_deep_copy(env->capabilities);
     farm.members = json_object();
     farm.retry_ms = FARM_RETRY_MIN_MS;

@@ -45,7 +45,9 @@ struct farm_state {
     struct record queue[FARM_QUEUE_MAX]; /* sorted by revision */
     size_t nqueue;
     bool resync;     /* records were dropped: read them from etcd */
+    uint64_t filled_to; /* the farm revision etcd was last read up to for a gap */
     bool publish;    /* the member entry changed */
+    int behind_checks; /* keep-alives that found etcd ahead of the watch */
     char last_logged[512];
     int64_t started;
 

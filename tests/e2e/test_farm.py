@@ -349,6 +349,31 @@ def test_a_stopped_member_catches_up_when_it_returns(farm):
     assert sum(c.startswith("farm revision 1:") for c in cs) == 1, cs
 
 
+def test_a_member_behind_what_etcd_keeps_catches_up_from_a_snapshot(farm):
+    """etcd keeps the last 64 farm revisions (and compacts its own history): a
+    member further behind applies the newest one, which holds the whole tree."""
+    m1, _, m3 = farm.members
+    farm.wait_settled()
+    m3.stop()
+    wait_for("m3 gone", lambda: not members_of(status(m1))["m3"]["alive"])
+    stopped_at = farm.head()
+    for i in range(66):
+        r = api(m1, "PATCH", "/api/v1/config/www", {"set": {"admin_email": "snap%d@x.org" % i}})
+        assert r.status == 200, r
+    head = farm.head()
+    assert head == stopped_at + 66
+    kept = farm.etcd.get(farm.name + "/revisions/", prefix=True)
+    assert len(kept) == 64 and not any(k.endswith("%020d" % (stopped_at + 1)) for k, _ in kept)
+    store = farm.etcd.call("/v3/kv/range", {"key": b64(farm.name + "/head")})["header"]["revision"]
+    farm.etcd.call("/v3/kv/compaction", {"revision": store, "physical": True})
+    m3.restart()
+    farm.wait_settled()
+    top = history(m3, 1)[0]
+    assert top["comment"] == "farm revisions %d-%d" % (stopped_at + 1, head), top
+    assert adm_ok(m3, "get", "/www", "admin_email").out == "snap65@x.org\n"
+    assert page(m3) == page(m1)
+
+
 def test_a_member_whose_apply_fails_reports_it_and_keeps_serving(farm):
     m1, m2, m3 = farm.members
     farm.wait_settled()
