@@ -813,12 +813,13 @@ static void etcd_conf_from(const json_t *eff, struct etcd_conf *c)
     c->password = machine_str(eff, "farm_password");
 }
 
-static int configure(const json_t *eff, char *err, size_t cap)
+int farm_settings(const json_t *machine, char member[RECORD_NAME_MAX + 1], char *err,
+                  size_t cap)
 {
     struct etcd_conf conf;
-    const char *name = machine_str(eff, "farm_name");
+    const char *name = machine_str(machine, "farm_name");
 
-    etcd_conf_from(eff, &conf);
+    etcd_conf_from(machine, &conf);
     if (conf.nendpoints == 0 && name == NULL)
         return 1; /* standalone */
     if (conf.nendpoints == 0 || name == NULL)
@@ -830,9 +831,18 @@ static int configure(const json_t *eff, char *err, size_t cap)
         (conf.user == NULL) != (conf.password == NULL))
         return snprintf(err, cap, "farm: set farm_client_certificate with farm_client_key, and "
                                   "farm_user with farm_password"), -1;
-    if (member_name(eff, farm.member, sizeof(farm.member), err, cap) == -1)
-        return -1;
-    snprintf(farm.prefix, sizeof(farm.prefix), "%s", name);
+    return member_name(machine, member, RECORD_NAME_MAX + 1, err, cap);
+}
+
+static int configure(const json_t *eff, char *err, size_t cap)
+{
+    struct etcd_conf conf;
+    int rc = farm_settings(eff, farm.member, err, cap);
+
+    if (rc != 0)
+        return rc;
+    etcd_conf_from(eff, &conf);
+    snprintf(farm.prefix, sizeof(farm.prefix), "%s", machine_str(eff, "farm_name"));
     snprintf(farm.head_key, sizeof(farm.head_key), "%s/head", farm.prefix);
     farm.etcd = etcd_new(&conf);
     return 0;

@@ -40,6 +40,12 @@ struct farm_env {
 };
 
 /**
+ * What the machine key's effective properties MACHINE say: 1 standalone; 0
+ * a farm member, its name (member_name or the host name) in MEMBER (64
+ * bytes); -1 with a one-line reason in ERR for settings that cannot work.
+ */
+int farm_settings(const json_t *machine, char member[64], char *err, size_t cap);
+/**
  * Start the member thread when the machine key names a farm (farm_endpoints
  * and farm_name); 0 as well when it does not (standalone). -1 with a
  * one-line reason in ERR for settings that cannot work.

@@ -207,6 +207,10 @@ def test_a_commit_on_one_member_is_served_by_all_three(farm):
     assert adm_ok(m3, "get", SITE_ROOT, "default_documents").out == '["other.html"]\n'
     out = adm_ok(m2, "farm", "status").out
     assert "farm      %s" % farm.name in out and "(connected)" in out, out
+    check = run_cli(["--check", "--state-dir", m2.state_dir])
+    assert check.returncode == 0, check.stdout.decode()
+    assert "ok: farm member m2 of farm %s (etcd is not asked)\n" % farm.name in \
+        check.stdout.decode()
     rows = member_rows(out)
     assert [r[:5] for r in rows] == [["m%d" % i, "yes", m1.version, str(before + 1), "current"]
                                      for i in (1, 2, 3)], out
@@ -547,6 +551,10 @@ def test_bad_farm_settings_are_refused_with_one_line(tmp_path):
     assert err == ("infosrv: farm: farm_endpoints is set but farm_name is not: set both to join "
                    "a farm, or neither\n"), err
     assert_no_sanitizer_report(err, "infosrv stderr")
+    p = run_cli(["--check", "--state-dir", state])  # what that start wrote stays checkable
+    assert p.returncode == 1, p.stdout.decode()
+    assert ("error: farm: farm_endpoints is set but farm_name is not: set both to join a farm, "
+            "or neither\n") in p.stdout.decode(), p.stdout.decode()
     p = run_cli(["--state-dir", str(tmp_path / "s2"), "--root", str(tmp_path), "--http",
                  "127.0.0.1:0", "--admin", "none", "--farm", "ftp://x:1", "--farm-name", "/f"])
     err = p.stderr.decode()
