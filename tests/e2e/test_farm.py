@@ -378,6 +378,30 @@ def test_a_member_behind_what_etcd_keeps_catches_up_from_a_snapshot(farm):
     assert page(m3) == page(m1)
 
 
+def test_a_tree_changed_behind_the_farms_back_shows_as_drift(farm):
+    import sqlite3
+    m1, m2, _ = farm.members
+    head = farm.wait_settled()
+    m2.stop()
+    db = sqlite3.connect(os.path.join(m2.state_dir, "metabase.db"))
+    with db:
+        db.execute("INSERT OR REPLACE INTO properties (key, name, value) VALUES (?, ?, ?)",
+                   ("/www", "admin_name", '"edited by hand"'))
+    db.close()
+    m2.restart()
+    e = wait_for("m2 drifted", lambda: (lambda e: e if e["alive"] and e["drift"] else None)(
+        members_of(status(m1))["m2"]))
+    assert e["revision"] == head and e["hash"] != e["farm_hash"], e
+    row = [r for r in member_rows(adm_ok(m1, "farm", "status").out) if r[0] == "m2"][0]
+    assert row[4:6] == ["drift", "yes"], row
+    # the next farm revision carries the whole shared tree: the drift is gone
+    assert api(m1, "PATCH", "/api/v1/config/www?wait=all",
+               {"set": {"admin_name": "farm"}}).status == 200
+    e = members_of(status(m1))["m2"]
+    assert not e["drift"] and e["revision"] == head + 1, e
+    assert adm_ok(m2, "get", "/www", "admin_name").out == "farm\n"
+
+
 def test_a_member_whose_apply_fails_reports_it_and_keeps_serving(farm):
     m1, m2, m3 = farm.members
     farm.wait_settled()
