@@ -62,15 +62,15 @@ static struct out_table *summary(const json_t *farm)
     char *rev = out_cell(json_object_get(farm, "revision"));
     char etcd[600];
 
-    snprintf(etcd, sizeof(etcd), "%s (%s%s%s)",
-             json_string_value(json_object_get(farm, "etcd")),
+    snprintf(etcd, sizeof(etcd), "%s (%s%s%s)", json_string_value(json_object_get(farm, "etcd")),
              json_is_true(json_object_get(farm, "connected")) ? "connected" : "unreachable",
              json_is_string(json_object_get(farm, "error")) ? ": " : "",
              json_is_string(json_object_get(farm, "error"))
                  ? json_string_value(json_object_get(farm, "error"))
                  : "");
     out_table_add(t, (const char *[]){"farm", json_string_value(json_object_get(farm, "farm"))});
-    out_table_add(t, (const char *[]){"member", json_string_value(json_object_get(farm, "member"))});
+    out_table_add(t,
+                  (const char *[]){"member", json_string_value(json_object_get(farm, "member"))});
     out_table_add(t, (const char *[]){"revision", rev});
     out_table_add(t, (const char *[]){"etcd", etcd});
     free(rev);
@@ -104,8 +104,9 @@ int cli_cmd_farm_leave(struct cli_run *r)
         return -1;
     if (r->g->json)
         return cli_emit_json(r, resp);
-    fprintf(r->out, "%s left farm %s: standalone with its configuration (revision %lld); its "
-                    "etcd entries: %s\n",
+    fprintf(r->out,
+            "%s left farm %s: standalone with its configuration (revision %lld); its "
+            "etcd entries: %s\n",
             json_string_value(json_object_get(resp, "member")),
             json_string_value(json_object_get(resp, "left")),
             (long long)json_integer_value(json_object_get(resp, "revision")),

@@ -16,9 +16,9 @@
 #include "core/clock.h"
 #include "version.h"
 
-#define POOL_MAX 4            /* idle easy handles kept (with their connections) */
+#define POOL_MAX 4 /* idle easy handles kept (with their connections) */
 #define CONNECT_TIMEOUT_MS 1000
-#define ATTEMPT_MAX_MS 1000   /* one try at one endpoint: an election takes about as long */
+#define ATTEMPT_MAX_MS 1000 /* one try at one endpoint: an election takes about as long */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 500
 #define QUEUE_MAX (64u << 20) /* watch bytes received in one poll, not yet handed over */
@@ -244,8 +244,7 @@ static enum outcome attempt(struct etcd *e, size_t idx, const char *path, const 
 }
 
 /* Log in as the configured user at endpoint IDX (etcd's simple or JWT tokens). */
-static enum outcome authenticate(struct etcd *e, size_t idx, long timeout_ms,
-                                 struct etcd_err *err)
+static enum outcome authenticate(struct etcd *e, size_t idx, long timeout_ms, struct etcd_err *err)
 {
     json_t *body = json_pack("{s:s, s:s}", "name", e->user, "password", e->password), *resp = NULL;
     char *text = json_dumps(body, JSON_COMPACT);
@@ -337,9 +336,9 @@ int etcd_call(struct etcd *e, const char *path, const json_t *body, int timeout_
     for (size_t tries = 0;; tries++) {
         size_t idx = current(e);
         left = deadline - clock_mono_ms();
-        out = try_endpoint(e, idx, path, text, left < ATTEMPT_MAX_MS ? (left > 50 ? left : 50)
-                                                                     : ATTEMPT_MAX_MS,
-                           resp, err);
+        out = try_endpoint(e, idx, path, text,
+                           left < ATTEMPT_MAX_MS ? (left > 50 ? left : 50) : ATTEMPT_MAX_MS, resp,
+                           err);
         if (out != RETRY)
             break;
         set_current(e, idx, (idx + 1) % e->n);
@@ -411,8 +410,8 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int timeout_ms, int64_t *tt
     json_decref(req);
     /* A stream of one answer: {"result": {"ID", "TTL"}}; no TTL once the lease is gone. */
     if (rc == 0 && etcd_msg_int(json_object_get(json_object_get(resp, "result"), "TTL"), ttl) == -1)
-        rc = fail(err, false, 0, "etcd at %s: the keep-alive answer is malformed",
-                  etcd_endpoint(e));
+        rc =
+            fail(err, false, 0, "etcd at %s: the keep-alive answer is malformed", etcd_endpoint(e));
     json_decref(resp);
     return rc;
 }
@@ -441,10 +440,10 @@ struct etcd_watch {
     char *body;
     char url[600], errbuf[CURL_ERROR_SIZE];
     struct etcd_stream stream;
-    json_t *queue;     /* message texts received, not handed over yet */
-    size_t queued;     /* their bytes */
+    json_t *queue;      /* message texts received, not handed over yet */
+    size_t queued;      /* their bytes */
     struct buf errbody; /* the body of a non-200 answer */
-    bool broken;       /* the stream could not be split or queued */
+    bool broken;        /* the stream could not be split or queued */
     bool ended;
 };
 
@@ -518,8 +517,8 @@ static int deliver(struct etcd_watch *w, etcd_watch_fn fn, void *arg, struct etc
     json_array_foreach (w->queue, i, text) {
         struct etcd_watch_msg m;
         const char *why;
-        if (rc == 0 && etcd_msg_watch(json_string_value(text), json_string_length(text), &m,
-                                      &why) == -1)
+        if (rc == 0 &&
+            etcd_msg_watch(json_string_value(text), json_string_length(text), &m, &why) == -1)
             rc = fail(err, false, 0, "etcd at %s: %s", w->url, why);
         else if (rc == 0) {
             if (fn(arg, &m) == -1)
@@ -552,8 +551,7 @@ static int finished(struct etcd_watch *w, struct etcd_err *err)
         if (msg->data.result != CURLE_OK)
             return fail(err, true, 0, "etcd at %s: %s", w->url,
                         w->errbuf[0] ? w->errbuf : curl_easy_strerror(msg->data.result));
-        return fail(err, status != 200, 0, "etcd at %s ended the watch (HTTP %ld)", w->url,
-                    status);
+        return fail(err, status != 200, 0, "etcd at %s ended the watch (HTTP %ld)", w->url, status);
     }
     return 0;
 }

@@ -23,12 +23,13 @@
 struct etcd_conf {
     const char *endpoints[ETCD_MAX_ENDPOINTS]; /* "http://HOST:PORT" */
     size_t nendpoints;
-    const char *ca_file;               /* PEM CAs for https endpoints, or NULL: the system's */
-    const char *cert_file, *key_file;  /* client certificate, or NULL */
-    const char *user, *password;       /* etcd authentication, or NULL */
+    const char *ca_file;              /* PEM CAs for https endpoints, or NULL: the system's */
+    const char *cert_file, *key_file; /* client certificate, or NULL */
+    const char *user, *password;      /* etcd authentication, or NULL */
 };
 
-/** Why a call failed. UNREACHABLE: no endpoint gave an answer (the outcome of a write is unknown). */
+/** Why a call failed. UNREACHABLE: no endpoint gave an answer (the outcome of a write is unknown).
+ */
 struct etcd_err {
     char msg[320];
     bool unreachable;

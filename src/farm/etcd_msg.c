@@ -268,8 +268,8 @@ json_t *etcd_msg_range_op(const char *key)
 json_t *etcd_msg_cmp_value(const char *key, const char *value)
 {
     if (value == NULL) /* never created: its create_revision is 0 */
-        return json_pack("{s:o, s:s, s:s, s:s}", "key", key_json(key), "target", "CREATE",
-                         "result", "EQUAL", "create_revision", "0");
+        return json_pack("{s:o, s:s, s:s, s:s}", "key", key_json(key), "target", "CREATE", "result",
+                         "EQUAL", "create_revision", "0");
     return json_pack("{s:o, s:s, s:s, s:o}", "key", key_json(key), "target", "VALUE", "result",
                      "EQUAL", "value", b64_string(value, strlen(value)));
 }
@@ -326,8 +326,7 @@ static bool stream_byte(struct etcd_stream *s, char c)
     return false;
 }
 
-static int stream_deliver(struct etcd_stream *s, int (*cb)(void *, const char *, size_t),
-                          void *arg)
+static int stream_deliver(struct etcd_stream *s, int (*cb)(void *, const char *, size_t), void *arg)
 {
     size_t len = s->buf.len;
     int rc;
@@ -399,7 +398,8 @@ static int watch_events(const json_t *events, struct etcd_watch_msg *m, const ch
 
 static int watch_result(const json_t *r, struct etcd_watch_msg *m, const char **why)
 {
-    const json_t *created = json_object_get(r, "created"), *canceled = json_object_get(r, "canceled");
+    const json_t *created = json_object_get(r, "created"),
+                 *canceled = json_object_get(r, "canceled");
 
     if (!json_is_object(r))
         return *why = "\"result\" is not an object", -1;

@@ -28,7 +28,8 @@ char *etcd_msg_b64(const void *p, size_t n);
 char *etcd_msg_unb64(const char *s, size_t max, size_t *n);
 /** The range end that covers every key starting with PREFIX (non-empty): a new string. */
 char *etcd_msg_prefix_end(const char *prefix);
-/** A gateway integer (a decimal string, a JSON integer, or absent = 0) into *OUT; -1 if malformed. */
+/** A gateway integer (a decimal string, a JSON integer, or absent = 0) into *OUT; -1 if malformed.
+ */
 int etcd_msg_int(const json_t *v, int64_t *out);
 
 /** One key-value pair. KEY and VALUE are NUL-terminated (VALUE may hold NULs: see value_len). */
@@ -93,9 +94,9 @@ json_t *etcd_msg_watch_req(const char *prefix, int64_t revision);
 #define ETCD_STREAM_DEPTH 64 /* nesting of a message; etcd's go three levels deep */
 
 struct etcd_stream {
-    struct buf buf;                 /* the message being received */
-    int depth;                      /* of braces and brackets outside strings */
-    char open[ETCD_STREAM_DEPTH];   /* the closer each level waits for */
+    struct buf buf;               /* the message being received */
+    int depth;                    /* of braces and brackets outside strings */
+    char open[ETCD_STREAM_DEPTH]; /* the closer each level waits for */
     bool in_str, esc, bad;
 };
 

@@ -89,8 +89,9 @@ static int book_load(uint64_t *rev, char hash[RECORD_HASH_LEN + 1])
 
     *rev = 0;
     hash[0] = '\0';
-    if (sqlite3_prepare_v2(mb_db(farm.env.mb), "SELECT revision, hash FROM farm_applied WHERE farm = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(mb_db(farm.env.mb),
+                           "SELECT revision, hash FROM farm_applied WHERE farm = ?", -1, &st,
+                           NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, farm.prefix, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -156,8 +157,8 @@ static json_t *entry_json(const struct member *m, bool alive)
                      "alive", alive, "version", m->version, "capabilities", m->capabilities,
                      "revision", (json_int_t)m->revision, "hash", m->hash, "farm_hash",
                      m->farm_hash, "error", m->error, "error_revision",
-                     (json_int_t)m->error_revision, "started", (json_int_t)m->started,
-                     "updated", (json_int_t)m->updated);
+                     (json_int_t)m->error_revision, "started", (json_int_t)m->started, "updated",
+                     (json_int_t)m->updated);
 }
 
 /* A members/ or roster/ event; farm.mu held. */
@@ -440,8 +441,8 @@ static int drain(struct etcd_err *err)
 {
     int64_t now = clock_mono_ms();
 
-    bool gap = farm.nqueue > 0 &&
-               record_next(farm_applied_now(), farm.queue[0].revision) == RECORD_GAP;
+    bool gap =
+        farm.nqueue > 0 && record_next(farm_applied_now(), farm.queue[0].revision) == RECORD_GAP;
 
     /* etcd is read again only when it has something the last reading did not */
     if ((farm.resync || (gap && farm.queue[farm.nqueue - 1].revision > farm.filled_to)) &&
@@ -464,7 +465,8 @@ static int drain(struct etcd_err *err)
         if (pick != farm.nqueue - 1 && apply_record(&farm.queue[farm.nqueue - 1], applied + 1) == 0)
             continue; /* a newer revision could be applied: the failed one is covered */
         farm.retry_at = now + farm.retry_ms;
-        farm.retry_ms = farm.retry_ms * 2 > FARM_RETRY_MAX_MS ? FARM_RETRY_MAX_MS : farm.retry_ms * 2;
+        farm.retry_ms =
+            farm.retry_ms * 2 > FARM_RETRY_MAX_MS ? FARM_RETRY_MAX_MS : farm.retry_ms * 2;
         return 0;
     }
     return 0;
@@ -541,8 +543,10 @@ static int watch_current(struct etcd_err *err)
     if (farm.behind_checks < 2)
         return 0;
     farm.behind_checks = 0;
-    snprintf(err->msg, sizeof(err->msg), "the watch stopped bringing farm revisions (etcd has %"
-             PRIu64 ", the watch brought %" PRIu64 ")", head, seen);
+    snprintf(err->msg, sizeof(err->msg),
+             "the watch stopped bringing farm revisions (etcd has %" PRIu64
+             ", the watch brought %" PRIu64 ")",
+             head, seen);
     return -1;
 }
 
@@ -731,7 +735,8 @@ static void disconnected(const struct etcd_err *err)
         log_warnx("farm: lost etcd: %s", err->msg);
     farm.lost = farm.lost || farm.connected;
     farm.connected = false;
-    snprintf(farm.conn_error, sizeof(farm.conn_error), "%s", err->msg[0] ? err->msg : "not connected");
+    snprintf(farm.conn_error, sizeof(farm.conn_error), "%s",
+             err->msg[0] ? err->msg : "not connected");
     pthread_cond_broadcast(&farm.cond);
     farm_unlock();
 }
@@ -790,9 +795,11 @@ static int member_name(const json_t *eff, char *out, size_t cap, char *err, size
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
     if (name == NULL || strlen(name) > RECORD_NAME_MAX || strlen(name) == 0 ||
         strpbrk(name, "/ ") != NULL)
-        return snprintf(err, ecap, "farm: the host name \"%s\" cannot be a member name: set "
-                                   "member_name (infosrv --member NAME)",
-                        host), -1;
+        return snprintf(err, ecap,
+                        "farm: the host name \"%s\" cannot be a member name: set "
+                        "member_name (infosrv --member NAME)",
+                        host),
+               -1;
     snprintf(out, cap, "%.63s", name);
     return 0;
 }
@@ -813,8 +820,7 @@ static void etcd_conf_from(const json_t *eff, struct etcd_conf *c)
     c->password = machine_str(eff, "farm_password");
 }
 
-int farm_settings(const json_t *machine, char member[RECORD_NAME_MAX + 1], char *err,
-                  size_t cap)
+int farm_settings(const json_t *machine, char member[RECORD_NAME_MAX + 1], char *err, size_t cap)
 {
     struct etcd_conf conf;
     const char *name = machine_str(machine, "farm_name");
@@ -823,14 +829,18 @@ int farm_settings(const json_t *machine, char member[RECORD_NAME_MAX + 1], char 
     if (conf.nendpoints == 0 && name == NULL)
         return 1; /* standalone */
     if (conf.nendpoints == 0 || name == NULL)
-        return snprintf(err, cap, "farm: %s is set but %s is not: set both to join a farm, "
-                                  "or neither",
+        return snprintf(err, cap,
+                        "farm: %s is set but %s is not: set both to join a farm, "
+                        "or neither",
                         name ? "farm_name" : "farm_endpoints",
-                        name ? "farm_endpoints" : "farm_name"), -1;
+                        name ? "farm_endpoints" : "farm_name"),
+               -1;
     if ((conf.cert_file == NULL) != (conf.key_file == NULL) ||
         (conf.user == NULL) != (conf.password == NULL))
-        return snprintf(err, cap, "farm: set farm_client_certificate with farm_client_key, and "
-                                  "farm_user with farm_password"), -1;
+        return snprintf(err, cap,
+                        "farm: set farm_client_certificate with farm_client_key, and "
+                        "farm_user with farm_password"),
+               -1;
     return member_name(machine, member, RECORD_NAME_MAX + 1, err, cap);
 }
 
@@ -877,7 +887,8 @@ int farm_start(const struct farm_env *env, char *err, size_t cap)
     farm.members = json_object();
     farm.retry_ms = FARM_RETRY_MIN_MS;
     farm.started = time(NULL);
-    snprintf(farm.conn_error, sizeof(farm.conn_error), "connecting to %s", etcd_endpoint(farm.etcd));
+    snprintf(farm.conn_error, sizeof(farm.conn_error), "connecting to %s",
+             etcd_endpoint(farm.etcd));
     farm.active = true;
     if (pthread_create(&farm.thread, NULL, member_thread, NULL) != 0) {
         farm.active = false;

@@ -27,14 +27,14 @@
 
 /* Error codes (struct mb_error.code) of the farm, beside the MB_E_* ones. */
 #define FARM_E_UNREACHABLE "farm_unreachable" /* no etcd endpoint answers: HTTP 503 */
-#define FARM_E_TIMEOUT "farm_timeout"         /* etcd took it, this member has not applied it: 504 */
-#define FARM_E_NOT_IN_FARM "not_in_farm"      /* farm leave on a standalone server: 409 */
+#define FARM_E_TIMEOUT "farm_timeout"    /* etcd took it, this member has not applied it: 504 */
+#define FARM_E_NOT_IN_FARM "not_in_farm" /* farm leave on a standalone server: 409 */
 
 struct farm_env {
     struct mb *mb;
-    void (*lock)(void);   /* the API lock, owner of the metabase handle */
+    void (*lock)(void); /* the API lock, owner of the metabase handle */
     void (*unlock)(void);
-    mb_apply_fn apply;    /* the daemon's commit hook, run for every farm revision */
+    mb_apply_fn apply;          /* the daemon's commit hook, run for every farm revision */
     const json_t *capabilities; /* this build's admin API capabilities (copied) */
     const char *version;
 };
@@ -58,22 +58,23 @@ bool farm_active(void);
 /** Tell the member thread a local commit happened: a revision it failed to apply is retried. */
 void farm_kick(void);
 
-/** A change to commit through the farm: OPS, or TREE (the whole tree wanted; its machine key is ignored). */
+/** A change to commit through the farm: OPS, or TREE (the whole tree wanted; its machine key is
+ * ignored). */
 struct farm_req {
     const json_t *ops;
     const json_t *tree;
-    int64_t base;            /* the local revision it is based on (If-Match), or -1 */
+    int64_t base; /* the local revision it is based on (If-Match), or -1 */
     const struct mb_actor *who;
     const char *comment;
     bool dry_run;
-    bool wait_all;           /* answer once every live member has applied it */
+    bool wait_all; /* answer once every live member has applied it */
 };
 
 struct farm_result {
-    uint64_t revision;       /* the local revision after it */
+    uint64_t revision; /* the local revision after it */
     uint64_t farm_revision;
     bool changed;
-    json_t *members;         /* wait_all: [{name, revision, applied, error}]; else NULL */
+    json_t *members; /* wait_all: [{name, revision, applied, error}]; else NULL */
     bool all_applied;
 };
 

@@ -66,8 +66,8 @@ static int dry_run(const struct farm_req *rq, json_t **tree, struct mb_error *er
     int rc;
 
     if (rq->ops)
-        rc = mb_commit(farm.env.mb, rq->ops, rq->base, rq->who, rq->comment, true, capture_hook,
-                       &c, &rev, err);
+        rc = mb_commit(farm.env.mb, rq->ops, rq->base, rq->who, rq->comment, true, capture_hook, &c,
+                       &rev, err);
     else {
         if ((cur = mb_tree(farm.env.mb, err)) == NULL)
             return -1;
@@ -87,7 +87,8 @@ static int dry_run(const struct farm_req *rq, json_t **tree, struct mb_error *er
 
 /* ---- writing the record ---- */
 
-static void new_record(struct record *r, uint64_t rev, const json_t *tree, const struct farm_req *rq)
+static void new_record(struct record *r, uint64_t rev, const json_t *tree,
+                       const struct farm_req *rq)
 {
     unsigned char id[RECORD_ID_LEN / 2];
 
@@ -118,8 +119,8 @@ static bool is_ours(const struct record *r)
     record_rev_key(farm.prefix, r->revision, key, sizeof(key));
     if (etcd_get(farm.etcd, key, NULL, false, FARM_CALL_MS, &got, &err) == -1)
         return false;
-    if (got.n == 1 && record_decode(got.kvs[0].value, got.kvs[0].value_len, &other, why,
-                                    sizeof(why)) == 0) {
+    if (got.n == 1 &&
+        record_decode(got.kvs[0].value, got.kvs[0].value_len, &other, why, sizeof(why)) == 0) {
         ours = strcmp(other.id, r->id) == 0;
         record_free(&other);
     }
@@ -129,8 +130,8 @@ static bool is_ours(const struct record *r)
 
 static uint64_t head_of(const json_t *resp)
 {
-    const json_t *rr = json_object_get(json_array_get(json_object_get(resp, "responses"), 0),
-                                       "response_range");
+    const json_t *rr =
+        json_object_get(json_array_get(json_object_get(resp, "responses"), 0), "response_range");
     struct etcd_range r;
     const char *why;
     uint64_t head = 0;
@@ -171,11 +172,12 @@ static int write_record(const struct record *r, uint64_t base, uint64_t *head, s
     if (text == NULL)
         return mb_fail(err, MB_E_INVALID_REQUEST, NULL, NULL,
                        "the shared configuration would be larger than %u bytes, more than a "
-                       "farm revision may hold", RECORD_MAX);
+                       "farm revision may hold",
+                       RECORD_MAX);
     snprintf(basetext, sizeof(basetext), "%" PRIu64, base);
-    req = etcd_msg_txn_req(json_pack("[o]", etcd_msg_cmp_value(farm.head_key,
-                                                               base ? basetext : NULL)),
-                           write_ops(r, text), json_pack("[o]", etcd_msg_range_op(farm.head_key)));
+    req = etcd_msg_txn_req(
+        json_pack("[o]", etcd_msg_cmp_value(farm.head_key, base ? basetext : NULL)),
+        write_ops(r, text), json_pack("[o]", etcd_msg_range_op(farm.head_key)));
     rc = etcd_txn(farm.etcd, req, FARM_WRITE_MS, &succeeded, &resp, &e);
     json_decref(req);
     free(text);
@@ -231,10 +233,10 @@ static json_t *members_report(uint64_t n, bool *all)
             continue;
         bool done = entry_done(m, n, &failed) && !failed;
         *all = *all && done;
-        json_array_append_new(out, json_pack("{s:s, s:O, s:b, s:O}", "name", name, "revision",
-                                             json_object_get(m, "revision"), "applied", done,
-                                             "error", failed ? json_object_get(m, "error")
-                                                             : json_null()));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:O, s:b, s:O}", "name", name, "revision",
+                                        json_object_get(m, "revision"), "applied", done, "error",
+                                        failed ? json_object_get(m, "error") : json_null()));
     }
     farm_unlock();
     return out;
@@ -251,8 +253,8 @@ static int wait_applied(uint64_t n, int64_t deadline, struct mb_error *err)
             break;
     if (farm.applied < n && farm.error && farm.error_revision >= n)
         rc = mb_fail(err, MB_E_APPLY_FAILED, NULL, NULL,
-                     "the farm took revision %" PRIu64 " but this member could not apply it: %s",
-                     n, farm.error);
+                     "the farm took revision %" PRIu64 " but this member could not apply it: %s", n,
+                     farm.error);
     else if (farm.applied < n)
         rc = mb_fail(err, FARM_E_TIMEOUT, NULL, NULL,
                      "the farm took revision %" PRIu64 " but this member has not applied it "
@@ -317,8 +319,8 @@ static bool same_shared(const json_t *tree)
 
 /* Write TREE as revision BASE + 1 and wait for it; the API lock is released meanwhile.
  * 0 done, 1 lost the race (*HEAD), -1 error. */
-static int commit_tree(const struct farm_req *rq, const json_t *tree, uint64_t base,
-                       uint64_t *head, struct farm_result *res, struct mb_error *err)
+static int commit_tree(const struct farm_req *rq, const json_t *tree, uint64_t base, uint64_t *head,
+                       struct farm_result *res, struct mb_error *err)
 {
     struct record r;
     int64_t deadline;
@@ -406,8 +408,9 @@ static json_t *member_view(const json_t *m, uint64_t head, const char *head_hash
     uint64_t rev = (uint64_t)json_integer_value(json_object_get(m, "revision"));
     const char *hash = json_string_value(json_object_get(m, "hash"));
     const char *fh = json_string_value(json_object_get(m, "farm_hash"));
-    bool drift = hash && fh && (*fh ? strcmp(hash, fh) != 0
-                                    : rev == head && *head_hash && strcmp(hash, head_hash) != 0);
+    bool drift =
+        hash && fh &&
+        (*fh ? strcmp(hash, fh) != 0 : rev == head && *head_hash && strcmp(hash, head_hash) != 0);
 
     json_object_set_new(v, "behind", json_integer((json_int_t)(head > rev ? head - rev : 0)));
     json_object_set_new(v, "drift", json_boolean(drift || (rev == 0 && head > 0)));
@@ -473,8 +476,8 @@ static const char *forget_entries(char *why, size_t cap)
 
     record_member_key(farm.prefix, "members", farm.member, key, sizeof(key));
     record_member_key(farm.prefix, "roster", farm.member, roster, sizeof(roster));
-    req = etcd_msg_txn_req(NULL, json_pack("[o, o]", etcd_msg_delete_op(key),
-                                           etcd_msg_delete_op(roster)), NULL);
+    req = etcd_msg_txn_req(
+        NULL, json_pack("[o, o]", etcd_msg_delete_op(key), etcd_msg_delete_op(roster)), NULL);
     if (etcd_txn(farm.etcd, req, FARM_CALL_MS, &ok, NULL, &e) == -1)
         snprintf(why, cap, "not removed: %s", e.msg);
     else

@@ -15,19 +15,19 @@
 #include "farm/farm.h"
 #include "farm/record.h"
 
-#define FARM_KEEP 64                /* farm revision records kept in etcd */
-#define FARM_LEASE_TTL_S 10         /* a member that stops renewing is gone after this */
+#define FARM_KEEP 64        /* farm revision records kept in etcd */
+#define FARM_LEASE_TTL_S 10 /* a member that stops renewing is gone after this */
 #define FARM_KEEPALIVE_MS 2000
-#define FARM_CALL_MS 3000           /* the member thread's etcd calls */
-#define FARM_WRITE_MS 5000          /* a commit's transaction, across an election */
-#define FARM_APPLY_WAIT_MS 10000    /* a commit waits this long for its members */
-#define FARM_RACE_WAIT_MS 3000      /* a commit without If-Match that lost waits to catch up */
+#define FARM_CALL_MS 3000        /* the member thread's etcd calls */
+#define FARM_WRITE_MS 5000       /* a commit's transaction, across an election */
+#define FARM_APPLY_WAIT_MS 10000 /* a commit waits this long for its members */
+#define FARM_RACE_WAIT_MS 3000   /* a commit without If-Match that lost waits to catch up */
 #define FARM_RACE_TRIES 3
 #define FARM_RECONNECT_MIN_MS 100
 #define FARM_RECONNECT_MAX_MS 2000
-#define FARM_RETRY_MIN_MS 2000      /* a revision that failed to apply is tried again */
+#define FARM_RETRY_MIN_MS 2000 /* a revision that failed to apply is tried again */
 #define FARM_RETRY_MAX_MS 30000
-#define FARM_QUEUE_MAX 64           /* records received and not applied yet */
+#define FARM_QUEUE_MAX 64 /* records received and not applied yet */
 #define FARM_POLL_MS 200
 
 struct farm_state {
@@ -44,10 +44,10 @@ struct farm_state {
     unsigned retry_ms;
     struct record queue[FARM_QUEUE_MAX]; /* sorted by revision */
     size_t nqueue;
-    bool resync;     /* records were dropped: read them from etcd */
+    bool resync;        /* records were dropped: read them from etcd */
     uint64_t filled_to; /* the farm revision etcd was last read up to for a gap */
-    bool publish;    /* the member entry changed */
-    int behind_checks; /* keep-alives that found etcd ahead of the watch */
+    bool publish;       /* the member entry changed */
+    int behind_checks;  /* keep-alives that found etcd ahead of the watch */
     char last_logged[512];
     int64_t started;
 

@@ -14,7 +14,8 @@
 #include "core/alloc.h"
 #include "metabase/props.h"
 
-static int why_set(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int why_set(char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int why_set(char *why, size_t cap, const char *fmt, ...)
 {
@@ -173,13 +174,12 @@ int record_check(const struct record *r, const json_t *caps, const char *version
 
 char *record_encode(const struct record *r)
 {
-    json_t *o = json_pack("{s:i, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:O, s:s, s:O}", "format",
-                          r->format ? r->format : RECORD_FORMAT, "revision",
-                          (json_int_t)r->revision, "id", r->id, "time", (json_int_t)r->time,
-                          "member", r->member, "identity", r->identity ? r->identity : "",
-                          "address", r->address ? r->address : "", "comment",
-                          r->comment ? r->comment : "", "requires", r->requires, "hash", r->hash,
-                          "state", r->state);
+    json_t *o = json_pack(
+        "{s:i, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:O, s:s, s:O}", "format",
+        r->format ? r->format : RECORD_FORMAT, "revision", (json_int_t)r->revision, "id", r->id,
+        "time", (json_int_t)r->time, "member", r->member, "identity",
+        r->identity ? r->identity : "", "address", r->address ? r->address : "", "comment",
+        r->comment ? r->comment : "", "requires", r->requires, "hash", r->hash, "state", r->state);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);
@@ -355,8 +355,7 @@ int record_rev_parse(const char *prefix, const char *key, uint64_t *n)
     return 0;
 }
 
-void record_member_key(const char *prefix, const char *sub, const char *name, char *out,
-                       size_t cap)
+void record_member_key(const char *prefix, const char *sub, const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s/%s", prefix, sub, name);
 }
@@ -388,12 +387,12 @@ enum record_step record_next(uint64_t applied, uint64_t incoming)
 char *member_encode(const struct member *m)
 {
     json_t *caps = m->capabilities ? json_incref(m->capabilities) : json_array();
-    json_t *o = json_pack("{s:s, s:s, s:o, s:I, s:s, s:s, s:s?, s:I, s:s, s:I, s:I}", "name",
-                          m->name, "version", m->version, "capabilities", caps, "revision",
-                          (json_int_t)m->revision, "hash", m->hash, "farm_hash", m->farm_hash,
-                          "error", m->error, "error_revision", (json_int_t)m->error_revision,
-                          "admin", m->admin, "started", (json_int_t)m->started, "updated",
-                          (json_int_t)m->updated);
+    json_t *o =
+        json_pack("{s:s, s:s, s:o, s:I, s:s, s:s, s:s?, s:I, s:s, s:I, s:I}", "name", m->name,
+                  "version", m->version, "capabilities", caps, "revision", (json_int_t)m->revision,
+                  "hash", m->hash, "farm_hash", m->farm_hash, "error", m->error, "error_revision",
+                  (json_int_t)m->error_revision, "admin", m->admin, "started",
+                  (json_int_t)m->started, "updated", (json_int_t)m->updated);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);

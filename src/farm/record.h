@@ -15,12 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RECORD_FORMAT 1          /* the record layout this build writes and reads */
-#define RECORD_MAX (1u << 20)    /* bytes in one record (etcd takes 1.5 MiB a request) */
-#define RECORD_HASH_LEN 64       /* hex SHA-256 */
-#define RECORD_ID_LEN 32         /* hex of 128 random bits */
-#define RECORD_NAME_MAX 63       /* a member name */
-#define RECORD_TEXT_MAX 1024     /* identity, address, comment, error */
+#define RECORD_FORMAT 1       /* the record layout this build writes and reads */
+#define RECORD_MAX (1u << 20) /* bytes in one record (etcd takes 1.5 MiB a request) */
+#define RECORD_HASH_LEN 64    /* hex SHA-256 */
+#define RECORD_ID_LEN 32      /* hex of 128 random bits */
+#define RECORD_NAME_MAX 63    /* a member name */
+#define RECORD_TEXT_MAX 1024  /* identity, address, comment, error */
 
 /** One farm revision. */
 struct record {
@@ -30,9 +30,9 @@ struct record {
     int64_t time;
     char member[RECORD_NAME_MAX + 1]; /* who wrote it */
     char *identity, *address, *comment;
-    json_t *requires;                 /* capabilities a member must have, sorted */
-    char hash[RECORD_HASH_LEN + 1];   /* of state */
-    json_t *state;                    /* the shared tree: {path: {name: value}} */
+    json_t *requires;               /* capabilities a member must have, sorted */
+    char hash[RECORD_HASH_LEN + 1]; /* of state */
+    json_t *state;                  /* the shared tree: {path: {name: value}} */
 };
 
 /** The record as the JSON text stored in etcd (new string); NULL when larger than RECORD_MAX. */
@@ -95,7 +95,7 @@ struct member {
     char farm_hash[RECORD_HASH_LEN + 1]; /* of that revision's tree */
     char *error;                         /* the last apply error, or NULL */
     uint64_t error_revision;
-    char admin[128];                     /* where its admin API listens, "" unknown */
+    char admin[128]; /* where its admin API listens, "" unknown */
     int64_t started, updated;
 };
 

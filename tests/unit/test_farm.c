@@ -142,8 +142,9 @@ Test(etcd_msg, requests_are_what_the_gateway_takes)
 
 /* ---- answers ---- */
 
-#define HEADER "\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"1366803315" \
-               "1171901709\",\"revision\":\"2\",\"raft_term\":\"2\"}"
+#define HEADER                                                                                     \
+    "\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"1366803315"               \
+    "1171901709\",\"revision\":\"2\",\"raft_term\":\"2\"}"
 
 Test(etcd_msg, range_answers)
 {
@@ -316,9 +317,12 @@ Test(etcd_msg, watch_messages)
     cr_assert(m.canceled);
     cr_assert_str_eq(m.error, "etcdserver: no leader");
     etcd_watch_msg_free(&m);
-    const char *bad[] = {"[]", "{}", "{\"result\": 3}",
+    const char *bad[] = {"[]",
+                         "{}",
+                         "{\"result\": 3}",
                          "{\"result\": {\"events\": [{\"type\": \"MOVE\", \"kv\": {}}]}}",
-                         "{\"result\": {\"created\": \"yes\"}}", "{\"result\": {\"events\": {}}}"};
+                         "{\"result\": {\"created\": \"yes\"}}",
+                         "{\"result\": {\"events\": {}}}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(etcd_msg_watch(bad[i], strlen(bad[i]), &m, &why), -1, "%s", bad[i]);
 }
