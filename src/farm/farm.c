@@ -175,6 +175,8 @@ static void member_event(const char *name, const struct etcd_kv *kv, bool delete
             json_object_del(farm.members, name);
         return;
     }
+    if (old == NULL && json_object_size(farm.members) >= FARM_MEMBERS_MAX)
+        return; /* etcd can hold more: farm status shows the first ones */
     if (member_decode(kv->value, kv->value_len, &m, why, sizeof(why)) == -1)
         return;
     json_object_set_new(farm.members, name,
@@ -912,6 +914,14 @@ void farm_stop_thread(void)
     farm.running = false;
     for (size_t i = farm.nqueue; i > 0; i--)
         queue_drop(i - 1);
+    /* commits in flight use the client: they wake on stop and end within their calls */
+    farm_lock();
+    int64_t deadline = clock_mono_ms() + FARM_WRITE_MS + FARM_CALL_MS + 1000;
+    while (farm.inflight > 0 && farm_wait_until(deadline))
+        ;
+    if (farm.inflight > 0)
+        log_warnx("farm: %u commit(s) still running at stop", farm.inflight);
+    farm_unlock();
 }
 
 void farm_stop(void)

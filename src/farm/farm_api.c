@@ -360,7 +360,31 @@ static void audit_failure(const struct farm_req *rq, const struct mb_error *err)
                      err->message);
 }
 
+static int commit(const struct farm_req *rq, struct farm_result *res, struct mb_error *err);
+
 int farm_commit(const struct farm_req *rq, struct farm_result *res, struct mb_error *err)
+{
+    int rc;
+
+    if (!farm.active) /* left the farm while this request waited for the API lock */
+        return 1;
+    farm_lock();
+    if (farm.stop) { /* leaving or stopping: the client may be gone before this ends */
+        farm_unlock();
+        return mb_fail(err, FARM_E_UNREACHABLE, NULL, NULL,
+                       "farm unreachable: this member is leaving farm %s", farm.prefix);
+    }
+    farm.inflight++;
+    farm_unlock();
+    rc = commit(rq, res, err);
+    farm_lock();
+    farm.inflight--;
+    pthread_cond_broadcast(&farm.cond);
+    farm_unlock();
+    return rc;
+}
+
+static int commit(const struct farm_req *rq, struct farm_result *res, struct mb_error *err)
 {
     enum scope sc = rq->ops ? ops_scope(rq->ops) : SCOPE_SHARED;
     uint64_t base, head = 0;

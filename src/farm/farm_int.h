@@ -8,6 +8,7 @@
 #define FARM_FARM_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@
 #define FARM_RETRY_MAX_MS 30000
 #define FARM_QUEUE_MAX 64 /* records received and not applied yet */
 #define FARM_POLL_MS 200
+#define FARM_MEMBERS_MAX 1024 /* member entries kept in memory */
 
 struct farm_state {
     struct farm_env env;
@@ -36,7 +38,8 @@ struct farm_state {
     char prefix[256], member[RECORD_NAME_MAX + 1], head_key[300];
     struct etcd *etcd;
     pthread_t thread;
-    bool running, active;
+    bool running;
+    atomic_bool active;
 
     /* owned by the member thread */
     int64_t lease;
@@ -55,6 +58,7 @@ struct farm_state {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* applied, members or connected changed; stop */
     bool stop, kicked, connected, lost;
+    unsigned inflight; /* admin requests inside farm_commit: farm_stop waits for them */
     char conn_error[320];
     uint64_t applied; /* matches the metabase whenever the API lock is free */
     char farm_hash[RECORD_HASH_LEN + 1], hash[RECORD_HASH_LEN + 1];
@@ -82,7 +86,7 @@ uint64_t farm_applied_now(void);
 void farm_tree_hash(char out[RECORD_HASH_LEN + 1]);
 /** Forget this farm's bookkeeping row, under the API lock. */
 void farm_book_forget(void);
-/** Stop and join the member thread (the API lock not held). */
+/** Stop and join the member thread, then wait for farm_commit calls to end (API lock free). */
 void farm_stop_thread(void);
 
 #endif

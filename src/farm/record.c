@@ -368,8 +368,11 @@ const char *record_member_parse(const char *prefix, const char *sub, const char 
     if (strncmp(key, prefix, plen) != 0 || key[plen] != '/' ||
         strncmp(key + plen + 1, sub, slen) != 0 || key[plen + 1 + slen] != '/')
         return NULL;
-    if (*name == '\0' || strlen(name) > RECORD_NAME_MAX || strchr(name, '/'))
+    if (*name == '\0' || strlen(name) > RECORD_NAME_MAX)
         return NULL;
+    for (const char *p = name; *p; p++) /* it is shown in tables and logs */
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '/')
+            return NULL;
     return name;
 }
 

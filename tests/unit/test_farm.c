@@ -508,6 +508,8 @@ Test(record, keys_sort_by_revision_and_parse_back)
     cr_assert_null(record_member_parse("/f", "members", "/f/members/"));
     cr_assert_null(record_member_parse("/f", "members", "/f/members/a/b"));
     cr_assert_null(record_member_parse("/fx", "members", "/f/members/m1"));
+    cr_assert_null(record_member_parse("/f", "members", "/f/members/a\x1b[2J"), "shown in tables");
+    cr_assert_null(record_member_parse("/f", "members", "/f/members/a b"));
 }
 
 Test(record, each_revision_once_and_in_order)
