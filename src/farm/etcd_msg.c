@@ -407,6 +407,13 @@ static int watch_result(const json_t *r, struct etcd_watch_msg *m, const char **
         return *why = "\"created\" or \"canceled\" is malformed", -1;
     m->created = json_is_true(created);
     m->canceled = json_is_true(canceled);
+    if (json_is_string(json_object_get(r, "cancel_reason"))) {
+        snprintf(m->error, sizeof(m->error), "%s",
+                 json_string_value(json_object_get(r, "cancel_reason")));
+        for (char *p = m->error; *p; p++) /* it ends up in logs */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = ' ';
+    }
     if (header_revision(r, &m->revision, why) == -1 ||
         etcd_msg_int(json_object_get(r, "compact_revision"), &m->compact_revision) == -1 ||
         m->compact_revision < 0)

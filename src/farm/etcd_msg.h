@@ -124,7 +124,7 @@ struct etcd_watch_msg {
     bool created, canceled;
     struct etcd_event *events;
     size_t n;
-    char error[256]; /* a stream error's message, or "" */
+    char error[256]; /* a stream error's message or the reason of a cancel, or "" */
 };
 
 /** Parse one message of the stream; -1 with *WHY when malformed. */

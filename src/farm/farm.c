@@ -581,7 +581,11 @@ static void take_kick(void)
 /* Watch until the stream ends, etcd stops answering, or we are told to stop. */
 static void watch_loop(int64_t from, struct etcd_err *err)
 {
-    struct etcd_watch *w = etcd_watch_open(farm.etcd, farm.prefix, from, err);
+    char keys[300]; /* every key of the farm is under PREFIX/, all a member may be allowed */
+    struct etcd_watch *w;
+
+    snprintf(keys, sizeof(keys), "%s/", farm.prefix);
+    w = etcd_watch_open(farm.etcd, keys, from, err);
 
     if (w == NULL)
         return;

@@ -165,6 +165,11 @@ class EtcdCluster:
             try:
                 with urllib.request.urlopen(req, timeout=timeout) as r:
                     return json.loads(r.read())
+            except urllib.error.HTTPError as e:  # an etcd error answer: {"error", "code"}
+                try:
+                    return json.loads(e.read())
+                except ValueError:
+                    last = e
             except (urllib.error.URLError, OSError, ValueError) as e:
                 last = e
         raise AssertionError("no etcd member answered %s: %s" % (path, last))

@@ -584,3 +584,49 @@ def test_bad_farm_settings_are_refused_with_one_line(tmp_path):
     err = p.stderr.decode()
     assert p.returncode == 1 and len(err.splitlines()) == 1, err
     assert "farm_endpoints" in err and "etcd client URL" in err, err
+
+
+def test_a_member_logs_in_to_an_etcd_with_authentication(tmp_path):
+    etcd = EtcdCluster(str(tmp_path), n=1)
+    m = None
+    try:
+        etcd.start()
+        prefix = "/infosrv/farms/auth"
+        for path, body in (
+                ("/v3/auth/role/add", {"name": "root"}),
+                ("/v3/auth/user/add", {"name": "root", "password": "root pw"}),
+                ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+                ("/v3/auth/role/add", {"name": "farm"}),
+                ("/v3/auth/role/grant", {"name": "farm", "perm": {
+                    "permType": "READWRITE", "key": b64(prefix + "/"),
+                    "range_end": b64(prefix + "0")}}),
+                ("/v3/auth/user/add", {"name": "web", "password": "web pw"}),
+                ("/v3/auth/user/grant", {"user": "web", "role": "farm"}),
+                ("/v3/auth/enable", {})):
+            r = etcd.call(path, body)
+            assert "error" not in r, (path, r)
+        root = os.path.join(str(tmp_path), "root")
+        os.makedirs(root)
+        with open(os.path.join(root, "index.html"), "wb") as f:
+            f.write(b"auth farm\n")
+        m = Member(str(tmp_path), root, ["--farm", etcd.endpoints, "--farm-name", prefix,
+                                         "--member", "a1"], workers=1)
+        m.index = 1
+        m.start()
+        st = wait_for("refused by etcd", lambda: (lambda s: s if "error" in s else None)(status(m)))
+        assert not st["connected"] and "user name is empty" in st["error"], st
+        p = adm(m, "set", SITE_ROOT, "directory_browsing=true")
+        assert p.returncode == 1 and p.err.startswith("infoadm: farm unreachable: "), p.err
+        adm_ok(m, "set", "/", "farm_user=web", "farm_password=web pw")
+        assert adm_ok(m, "get", "/", "farm_password").out == "(secret, set)\n"
+        m.stop()
+        m.restart()
+        wait_for("logged in", lambda: status(m)["connected"] and status(m)["applied"] == 1)
+        assert set_docs(m, ["index.html", "x.html"]).status == 200
+        got = etcd.call("/v3/kv/range", {"key": b64(prefix + "/head")})
+        assert "error" in got and "user name is empty" in got["error"], got  # still closed
+        m.stop()
+    finally:
+        if m is not None:
+            m.kill()
+        etcd.stop()

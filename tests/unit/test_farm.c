@@ -312,6 +312,12 @@ Test(etcd_msg, watch_messages)
     cr_assert(m.canceled);
     cr_assert_eq(m.compact_revision, 4);
     etcd_watch_msg_free(&m);
+    const char *denied = "{\"result\":{\"header\":{},\"canceled\":true,\"cancel_reason\":"
+                         "\"etcdserver: permission denied\"}}";
+    cr_assert_eq(etcd_msg_watch(denied, strlen(denied), &m, &why), 0);
+    cr_assert(m.canceled);
+    cr_assert_str_eq(m.error, "etcdserver: permission denied");
+    etcd_watch_msg_free(&m);
     const char *err = "{\"error\":{\"grpc_code\":14,\"message\":\"etcdserver: no leader\"}}";
     cr_assert_eq(etcd_msg_watch(err, strlen(err), &m, &why), 0);
     cr_assert(m.canceled);
