@@ -275,30 +275,20 @@ void api_commit(const struct api_request *rq, struct api_response *rs, json_t *o
                          !dry && rev != before, "dry_run", dry));
 }
 
-/* Rollback, import and restore in a farm: TREE (owned by the caller) becomes the
- * farm's shared tree; this member's machine key stays as it is. */
-static bool farm_tree(const struct api_request *rq, struct api_response *rs, json_t *tree,
-                      const char *comment)
+/* Rollback, import and restore in a farm: TREE (stolen; NULL after ERR) becomes the
+ * farm's shared tree; this member's machine key stays as it is. Always answers:
+ * a whole tree is never this member's own. */
+static void farm_tree(const struct api_request *rq, struct api_response *rs, json_t *tree,
+                      const struct mb_error *err, const char *comment)
 {
     struct mb_actor who = {rq->identity, rq->address};
     struct farm_req fr = {.tree = tree, .base = -1, .who = &who, .comment = comment};
 
-    return farm_route(rq, rs, &fr, 200);
-}
-
-/* TREE (stolen) through the farm, or the error that made it NULL. True when answered. */
-static bool farm_tree_or_error(const struct api_request *rq, struct api_response *rs,
-                               json_t *tree, const struct mb_error *err, const char *comment)
-{
-    bool done;
-
-    if (tree == NULL) {
+    if (tree == NULL)
         api_reply_mb_error(rs, err);
-        return true;
-    }
-    done = farm_tree(rq, rs, tree, comment);
+    else if (!farm_route(rq, rs, &fr, 200))
+        api_error(rs, 500, "storage", "a whole tree cannot be committed locally in a farm");
     json_decref(tree);
-    return done;
 }
 
 json_t *api_op_new(const char *op, const char *key)
@@ -473,7 +463,7 @@ void api_route_rollback(const struct api_request *rq, struct api_response *rs)
         snprintf(comment, sizeof(comment), "rollback to revision %llu%s%.900s",
                  (unsigned long long)to, *api_body_comment(body) ? ": " : "",
                  api_body_comment(body));
-        farm_tree_or_error(rq, rs, mb_tree_at(api_mb, to, &err), &err, comment);
+        farm_tree(rq, rs, mb_tree_at(api_mb, to, &err), &err, comment);
         json_decref(body);
         return;
     }
@@ -493,7 +483,7 @@ void api_route_import(const struct api_request *rq, struct api_response *rs)
     if (body == NULL)
         return;
     if (farm_active()) {
-        farm_tree_or_error(rq, rs, mb_import_tree(api_mb, body, &err), &err, "import");
+        farm_tree(rq, rs, mb_import_tree(api_mb, body, &err), &err, "import");
         json_decref(body);
         return;
     }
@@ -598,7 +588,7 @@ static void backups_restore(const struct api_request *rq, struct api_response *r
         char comment[MB_COMMENT_ROOM];
         snprintf(comment, sizeof(comment), "restore from backup %s%s%.900s", id,
                  *api_body_comment(body) ? ": " : "", api_body_comment(body));
-        farm_tree_or_error(rq, rs, mb_backup_tree(p, &err), &err, comment);
+        farm_tree(rq, rs, mb_backup_tree(p, &err), &err, comment);
         json_decref(body);
         return;
     }

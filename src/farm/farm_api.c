@@ -366,8 +366,6 @@ int farm_commit(const struct farm_req *rq, struct farm_result *res, struct mb_er
 {
     int rc;
 
-    if (!farm.active) /* left the farm while this request waited for the API lock */
-        return 1;
     farm_lock();
     if (farm.stop) { /* leaving or stopping: the client may be gone before this ends */
         farm_unlock();

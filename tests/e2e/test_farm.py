@@ -225,6 +225,31 @@ def test_infoadm_changes_reach_every_member(farm):
         wait_for("%s serves third.html" % m.name(), lambda m=m: page(m) == (200, b"farm third\n"))
 
 
+def test_rollback_and_import_go_through_the_farm(farm):
+    m1, m2, m3 = farm.members
+    assert set_docs(m1, ["index.html"], "?wait=all").status == 200
+    farm.wait_settled()
+    good = history(m2, 1)[0]["revision"]  # m2's own revision number for that state
+    assert set_docs(m1, ["other.html"], "?wait=all").status == 200
+    head = farm.head()
+    r = api(m2, "POST", "/api/v1/rollback?wait=all", {"to": good, "comment": "undo"})
+    assert r.status == 200 and r.json["farm_revision"] == head + 1 and r.json["all_applied"], r
+    for m in farm.members:
+        assert page(m) == (200, b"farm index\n"), m.name()
+        assert history(m, 1)[0]["comment"] == ("farm revision %d: rollback to revision %d: undo"
+                                               % (head + 1, good))
+    # an import replaces the shared keys; the importing member's machine key stays its own
+    adm_ok(m3, "set", "/", "server_comment=m3 own")
+    doc = api(m3, "GET", "/api/v1/export").json
+    doc["keys"][SITE_ROOT]["default_documents"] = ["other.html"]
+    doc["keys"]["/"] = {"server_comment": "from the file"}
+    r = api(m3, "POST", "/api/v1/import?wait=all", doc)
+    assert r.status == 200 and r.json["farm_revision"] == head + 2 and r.json["all_applied"], r
+    for m in farm.members:
+        assert page(m) == (200, b"farm other\n"), m.name()
+    assert adm_ok(m3, "get", "/", "server_comment").out == "m3 own\n"
+
+
 def test_two_concurrent_commits_one_wins_the_other_gets_412(farm):
     m1, m2, _ = farm.members
     for rnd in range(3):
