@@ -17,7 +17,7 @@ CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=addres
                -fno-sanitize-recover=undefined -DINFOSRV_TEST_BUILD
 LDLIBS   := -pthread -lsqlite3 -ljansson -lssl -lcrypto -lsodium -lcurl -lz -lnghttp2
 
-LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/gopher/*.c src/ftp/*.c src/runtime/*.c src/acme/*.c src/daemon/*.c src/metabase/*.c src/admin/*.c \
+LIB_SRC  := $(wildcard src/core/*.c src/www/*.c src/gopher/*.c src/ftp/*.c src/runtime/*.c src/acme/*.c src/daemon/*.c src/metabase/*.c src/admin/*.c src/farm/*.c \
               src/cli/*.c)
 LIB_SRC  := $(filter-out src/daemon/main.c src/cli/main.c src/metabase/gen_props_doc.c \
               $(wildcard src/*/gen_*.c),$(LIB_SRC))
@@ -35,7 +35,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
 # Debian packages: to build, to test, to benchmark.
 PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev \
               zlib1g-dev libnghttp2-dev
-PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client python3-h2 prometheus groff lintian
+PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client python3-h2 prometheus groff lintian etcd-server etcd-client
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd lighttpd-mod-openssl h2o gophernicus socat vsftpd
 
 FUZZ_SECONDS ?= 20

@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "farm/farm.h"
 #include "metabase/mb.h"
 #include "runtime/apply.h"
 #include "runtime/gen.h"
@@ -22,6 +23,7 @@
 #include "version.h"
 
 #define CONFIG_PREFIX "/api/v1/config"
+#define MB_COMMENT_ROOM 1025 /* a revision's comment: at most 1024 bytes */
 
 static struct mb *api_mb;
 static char backup_dir[PATH_MAX];
@@ -69,6 +71,7 @@ static int mb_status(const char *code)
         {MB_E_NO_SUCH_KEY, 404},      {MB_E_NO_SUCH_REVISION, 404}, {MB_E_KEY_EXISTS, 409},
         {MB_E_HAS_CHILDREN, 409},     {MB_E_STALE_REVISION, 412},   {MB_E_APPLY_FAILED, 422},
         {MB_E_STORAGE, 500},          {"account_exists", 409},      {"not_found", 404},
+        {FARM_E_UNREACHABLE, 503},    {FARM_E_TIMEOUT, 504},        {FARM_E_NOT_IN_FARM, 409},
     };
 
     for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
@@ -200,25 +203,92 @@ static int64_t if_match_rev(const struct api_request *rq)
 
 /* ---- commits ---- */
 
+/* ?wait=all: a farm commit is answered once every live member has applied it. */
+static bool wait_all(const struct api_request *rq)
+{
+    char v[8];
+
+    return api_query_get(rq->query, "wait", v, sizeof(v)) && strcmp(v, "all") == 0;
+}
+
+static void reply_farm(struct api_response *rs, int status, const struct farm_result *res,
+                       bool dry)
+{
+    json_t *j = json_pack("{s:I,s:b,s:b,s:I}", "revision", (json_int_t)res->revision, "changed",
+                          res->changed, "dry_run", dry, "farm_revision",
+                          (json_int_t)res->farm_revision);
+
+    if (res->members) {
+        json_object_set_new(j, "members", res->members);
+        json_object_set_new(j, "all_applied", json_boolean(res->all_applied));
+    }
+    snprintf(rs->etag, sizeof(rs->etag), "%llu", (unsigned long long)res->revision);
+    api_reply_json(rs, status, j);
+}
+
+/* In a farm, shared keys change through etcd (farm.h); returns false when the
+ * commit is this member's own (the machine key) and goes on locally. */
+static bool farm_route(const struct api_request *rq, struct api_response *rs,
+                       struct farm_req *fr, int ok_status)
+{
+    struct mb_error err = {0};
+    struct farm_result res;
+    int rc;
+
+    if (!farm_active())
+        return false;
+    fr->wait_all = wait_all(rq);
+    rc = farm_commit(fr, &res, &err);
+    if (rc == 1)
+        return false;
+    if (rc == -1)
+        api_reply_mb_error(rs, &err);
+    else
+        reply_farm(rs, ok_status, &res, fr->dry_run);
+    return true;
+}
+
 void api_commit(const struct api_request *rq, struct api_response *rs, json_t *ops,
                       int64_t base, const char *comment, bool dry, int ok_status)
 {
     struct mb_actor who = {rq->identity, rq->address};
     struct mb_error err = {0};
     uint64_t before = mb_revision(api_mb), rev = 0;
+    struct farm_req fr = {.ops = ops, .base = base, .who = &who, .comment = comment,
+                          .dry_run = dry};
 
     if (base == -2) {
         api_error(rs, 400, "invalid_request", "If-Match must be a revision number like \"12\"");
         return;
     }
+    if (farm_route(rq, rs, &fr, ok_status))
+        return;
     if (mb_commit(api_mb, ops, base, &who, comment, dry, apply_commit, NULL, &rev, &err) == -1) {
         api_reply_mb_error(rs, &err);
         return;
     }
+    if (!dry)
+        farm_kick(); /* a member's own change (binding_overrides) may let a revision apply */
     snprintf(rs->etag, sizeof(rs->etag), "%llu", (unsigned long long)rev);
     api_reply_json(rs, ok_status,
                json_pack("{s:I,s:b,s:b}", "revision", (json_int_t)rev, "changed",
                          !dry && rev != before, "dry_run", dry));
+}
+
+/* Rollback, import and restore in a farm: TREE (stolen; NULL after ERR) becomes the
+ * farm's shared tree; this member's machine key stays as it is. Always answers:
+ * a whole tree is never this member's own. */
+static void farm_tree(const struct api_request *rq, struct api_response *rs, json_t *tree,
+                      const struct mb_error *err, const char *comment)
+{
+    struct mb_actor who = {rq->identity, rq->address};
+    struct farm_req fr = {.tree = tree, .base = -1, .who = &who, .comment = comment};
+
+    if (tree == NULL)
+        api_reply_mb_error(rs, err);
+    else if (!farm_route(rq, rs, &fr, 200))
+        api_error(rs, 500, "storage", "a whole tree cannot be committed locally in a farm");
+    json_decref(tree);
 }
 
 json_t *api_op_new(const char *op, const char *key)
@@ -387,8 +457,17 @@ void api_route_rollback(const struct api_request *rq, struct api_response *rs)
         json_decref(body);
         return;
     }
-    rc = mb_rollback(api_mb, (uint64_t)json_integer_value(json_object_get(body, "to")), &who,
-                     api_body_comment(body), apply_commit, NULL, &rev, &err);
+    uint64_t to = (uint64_t)json_integer_value(json_object_get(body, "to"));
+    if (farm_active()) {
+        char comment[MB_COMMENT_ROOM];
+        snprintf(comment, sizeof(comment), "rollback to revision %llu%s%.900s",
+                 (unsigned long long)to, *api_body_comment(body) ? ": " : "",
+                 api_body_comment(body));
+        farm_tree(rq, rs, mb_tree_at(api_mb, to, &err), &err, comment);
+        json_decref(body);
+        return;
+    }
+    rc = mb_rollback(api_mb, to, &who, api_body_comment(body), apply_commit, NULL, &rev, &err);
     api_reply_new_rev(rs, rc, rev, &err);
     json_decref(body);
 }
@@ -403,6 +482,11 @@ void api_route_import(const struct api_request *rq, struct api_response *rs)
 
     if (body == NULL)
         return;
+    if (farm_active()) {
+        farm_tree(rq, rs, mb_import_tree(api_mb, body, &err), &err, "import");
+        json_decref(body);
+        return;
+    }
     rc = mb_import(api_mb, body, &who, "import", apply_commit, NULL, &rev, &err);
     api_reply_new_rev(rs, rc, rev, &err);
     json_decref(body);
@@ -497,6 +581,14 @@ static void backups_restore(const struct api_request *rq, struct api_response *r
     snprintf(p, sizeof(p), "%s/%s.db", backup_dir, id);
     if (access(p, R_OK) == -1) {
         api_error(rs, 404, "not_found", "no backup \"%s\"", id);
+        json_decref(body);
+        return;
+    }
+    if (farm_active()) {
+        char comment[MB_COMMENT_ROOM];
+        snprintf(comment, sizeof(comment), "restore from backup %s%s%.900s", id,
+                 *api_body_comment(body) ? ": " : "", api_body_comment(body));
+        farm_tree(rq, rs, mb_backup_tree(p, &err), &err, comment);
         json_decref(body);
         return;
     }

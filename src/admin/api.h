@@ -39,6 +39,8 @@ struct api_response {
 void api_init(struct mb *mb, const char *state_dir);
 /** Answer one request. */
 void api_handle(const struct api_request *rq, struct api_response *rs);
+/** The capabilities this build serves in GET /api (a new array). */
+json_t *api_capabilities(void);
 /** Fill RS with a JSON error. */
 void api_error(struct api_response *rs, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

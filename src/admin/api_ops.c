@@ -8,6 +8,7 @@
 #include "admin/api.h"
 #include "admin/api_int.h"
 #include "core/alloc.h"
+#include "farm/farm.h"
 #include "runtime/gen.h"
 #include "runtime/server.h"
 #include "runtime/service.h"
@@ -21,6 +22,7 @@ static const char *capabilities[] = {
     "audit",          "metrics",        "certificates", "www.ip_restrictions",
     "www.headers",    "www.error_pages", "www.auth",   "www.uploads",         "www.cgi",
     "log.query",      "www.compression", "bandwidth",      "www.h2",
+    "farm",
 };
 
 static bool is(const struct api_request *rq, const char *method)
@@ -36,10 +38,9 @@ static bool starts(const char *path, const char *prefix)
     return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static void discovery(struct api_response *rs)
+json_t *api_capabilities(void)
 {
     json_t *caps = json_array();
-
     const struct service *svc;
     char name[48];
 
@@ -54,9 +55,14 @@ static void discovery(struct api_response *rs)
     }
     if (service_find("ftp"))
         json_array_append_new(caps, json_string("ftp.users"));
+    return caps;
+}
+
+static void discovery(struct api_response *rs)
+{
     api_reply_json(rs, 200, json_pack("{s:s,s:s,s:[s],s:o}", "product", "infosrv", "version",
                                       INFOSRV_VERSION, "api_versions", "v1", "capabilities",
-                                      caps));
+                                      api_capabilities()));
 }
 
 /* ---- services ---- */
@@ -503,6 +509,19 @@ static void metrics(struct api_response *rs)
     free(v);
 }
 
+/* ---- the farm ---- */
+
+static void farm_leave_route(const struct api_request *rq, struct api_response *rs)
+{
+    struct mb_error err = {0};
+    json_t *out;
+
+    if (farm_leave(&(struct mb_actor){rq->identity, rq->address}, &out, &err) == -1)
+        api_reply_mb_error(rs, &err);
+    else
+        api_reply_json(rs, 200, out);
+}
+
 /* ---- the router ---- */
 
 static void route_v1(const struct api_request *rq, struct api_response *rs)
@@ -546,6 +565,10 @@ static void route_v1(const struct api_request *rq, struct api_response *rs)
         api_route_log(rq, rs);
     else if (strcmp(p, "/api/v1/audit") == 0 && is(rq, "GET"))
         audit_route(rq, rs);
+    else if (strcmp(p, "/api/v1/farm") == 0 && is(rq, "GET"))
+        api_reply_json(rs, 200, farm_status());
+    else if (strcmp(p, "/api/v1/farm/leave") == 0 && is(rq, "POST"))
+        farm_leave_route(rq, rs);
     else
         api_error(rs, 404, "not_found", "no endpoint %s %s", rq->method, rq->path);
 }

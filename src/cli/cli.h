@@ -189,6 +189,8 @@ int cli_cmd_cert_list(struct cli_run *r);
 int cli_cmd_cert_renew(struct cli_run *r);
 /** Print a "warning:" line for each certificate in CERTS (GET /api/v1/certificates) in trouble. */
 void cli_cert_warnings(struct cli_run *r, const json_t *certs);
+int cli_cmd_farm_status(struct cli_run *r);
+int cli_cmd_farm_leave(struct cli_run *r);
 int cli_cmd_server_add(struct cli_run *r);
 int cli_cmd_server_list(struct cli_run *r);
 int cli_cmd_server_remove(struct cli_run *r);

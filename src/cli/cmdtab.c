@@ -155,6 +155,15 @@ const struct cli_cmd cli_cmds[] = {
     {{"audit"}, cli_cmd_audit, "audit", CMD_TABLE, 0, 0, "limit=,before=",
      "[--limit N] [--before ID]",
      "Show the audit log: who changed or did what, from where, when, and the result."},
+    {{"farm", "status"}, cli_cmd_farm_status, "farm", 0, 0, 0, "", "",
+     "Show the server's farm: its revision and etcd, then every member, alive or not, with "
+     "its release, the farm revision it runs, its STATE (current, behind N, drift: its "
+     "shared tree differs from the farm's, failed: it could not apply a revision) and its "
+     "last apply error. A server that is not in a farm says it is standalone."},
+    {{"farm", "leave"}, cli_cmd_farm_leave, "farm", 0, 0, 0, "", "",
+     "Make the server standalone: it stops following its farm, its entries leave etcd "
+     "(when it answers), and it keeps serving the configuration it has, which it may then "
+     "change on its own."},
     {{"server", "add"}, cli_cmd_server_add, NULL, CMD_LOCAL | CMD_INV, 2, 2,
      "token=,token-file=,cacert=", "NAME URL [--token T | --token-file F] [--cacert FILE]",
      "Add a server to the inventory after contacting it. URL is unix:PATH or "

@@ -156,8 +156,12 @@ int cli_report_revision(struct cli_run *r, json_t *resp, const char *what)
         free(cell);
         return cli_emit_json(r, resp);
     }
+    const json_t *farm = json_object_get(resp, "farm_revision");
     if (json_is_false(json_object_get(resp, "changed")))
         fprintf(r->out, "nothing changed: the server already had that (revision %s)\n", cell);
+    else if (json_is_integer(farm)) /* a farm member: its own revision, then the farm's */
+        fprintf(r->out, "%s (revision %s, farm revision %lld)\n", what, cell,
+                (long long)json_integer_value(farm));
     else
         fprintf(r->out, "%s (revision %s)\n", what, cell);
     free(cell);

@@ -33,6 +33,14 @@ uint64_t clock_ms(void)
     return cached_ms;
 }
 
+int64_t clock_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 time_t clock_wall(void)
 {
     if (cached_wall == 0)

@@ -19,6 +19,8 @@ const char *clock_month_name(int mon);
 void clock_update(void);
 /** Cached monotonic milliseconds. */
 uint64_t clock_ms(void);
+/** Monotonic milliseconds read now (threads without an event loop: farm, ACME). */
+int64_t clock_mono_ms(void);
 /** Cached wall-clock seconds. */
 time_t clock_wall(void);
 /** Cached IMF-fixdate of the current second (HTTP_DATE_LEN chars, NUL-terminated). */

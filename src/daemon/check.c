@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "farm/farm.h"
 #include "metabase/mb.h"
 #include "runtime/config.h"
 #include "runtime/gen.h"
@@ -101,6 +102,21 @@ static void check_sites(struct findings *f, const struct gen *g)
     }
 }
 
+/* The farm settings of the machine key; etcd itself is not asked (nothing blocks here). */
+static void check_farm(struct findings *f, struct mb *mb)
+{
+    json_t *machine = mb_effective(mb, "/");
+    char member[64], why[400];
+    int rc = machine ? farm_settings(machine, member, why, sizeof(why)) : 1;
+
+    if (rc == -1)
+        say(f, "error", "%s", why);
+    else if (rc == 0)
+        say(f, "ok", "farm member %s of farm %s (etcd is not asked)", member,
+            json_string_value(json_object_get(machine, "farm_name")));
+    json_decref(machine);
+}
+
 int check_state_dir(const char *state_dir, unsigned nworkers)
 {
     char path[PATH_MAX], tls_dir[PATH_MAX], crt[PATH_MAX], key[PATH_MAX];
@@ -119,6 +135,7 @@ int check_state_dir(const char *state_dir, unsigned nworkers)
         say(&f, "error", "metabase %s: %s", path, err.message);
     } else {
         check_integrity(&f, mb, path);
+        check_farm(&f, mb);
         stats_init(nworkers);
         if ((g = config_compile(mb, &env, &err)) == NULL) {
             say(&f, "error", "configuration: %s", err.message);

@@ -27,6 +27,8 @@
 #include "core/net.h"
 #include "admin/accounts.h"
 #include "admin/admin.h"
+#include "admin/api.h"
+#include "farm/farm.h"
 #include "metabase/mb.h"
 #include "runtime/apply.h"
 #include "daemon/check.h"
@@ -48,6 +50,7 @@
 #include "www/www.h"
 
 #define MAX_VDIRS 64
+#define MAX_OVERRIDES 64
 #define GRACE_MS 10000
 #define EXIT_USAGE 2
 
@@ -92,6 +95,11 @@ struct options {
     const char *log_dir;     /* --log-dir, default STATE_DIR/logs */
     const char *user;        /* --user: who to run as once started as root */
     bool user_given;
+    const char *farm;        /* --farm URL[,URL...] */
+    const char *farm_name;   /* --farm-name */
+    const char *member;      /* --member */
+    const char *overrides[MAX_OVERRIDES]; /* --binding-override FROM=TO */
+    size_t noverrides;
 };
 
 static const char usage_text[] =
@@ -132,6 +140,12 @@ static const char usage_text[] =
     "  --log-format F           access log format: w3c (the default), ncsa or sqlite\n"
     "  --log-period P           hourly|daily|weekly|monthly|size|none (default daily)\n"
     "  --log-size BYTES         file size for --log-period size (default 10485760)\n"
+    "  --farm URL[,URL...]      join the farm kept by these etcd client URLs (with\n"
+    "                           --farm-name); see docs/farm.md\n"
+    "  --farm-name NAME         the farm's etcd key prefix, e.g. /infosrv/farms/web\n"
+    "  --member NAME            this server's name in the farm (default: the host name)\n"
+    "  --binding-override A=B   listen on ADDR:PORT B wherever the configuration binds\n"
+    "                           ADDR:PORT A (repeatable; binding_overrides)\n"
     "  --check                  validate the configuration and exit (0 = valid)\n"
     "  --version                print the version and exit\n"
     "  --help                   print this help and exit\n"
@@ -140,7 +154,8 @@ static const char usage_text[] =
     "--ftp, --ftp-root, --gopher, --gopher-root, the timeouts and the log options; later\n"
     "starts read the metabase (change it with infoadm) and ignore those flags. Without any\n"
     "of --http, --https, --ftp, --ftp-root, --gopher and --gopher-root, every default site\n"
-    "is seeded; with some, only the services they name.\n"
+    "is seeded; with some, only the services they name. --farm, --farm-name, --member and\n"
+    "--binding-override are written to the machine key at every start that gives them.\n"
     "Signals: TERM/INT stop gracefully, HUP reloads and flushes the file cache,\n"
     "USR1 reopens log files, USR2 writes STATE_DIR/stats.json and sessions.json.\n";
 
@@ -353,6 +368,16 @@ static void parse_args(struct options *o, int argc, char **argv)
         } else if (strcmp(a, "--log-size") == 0) {
             o->site_flags = true;
             o->log_size = parse_number(a, need_arg(argc, argv, &i), 1024, UINT64_MAX / 2);
+        } else if (strcmp(a, "--farm") == 0) {
+            o->farm = need_arg(argc, argv, &i);
+        } else if (strcmp(a, "--farm-name") == 0) {
+            o->farm_name = need_arg(argc, argv, &i);
+        } else if (strcmp(a, "--member") == 0) {
+            o->member = need_arg(argc, argv, &i);
+        } else if (strcmp(a, "--binding-override") == 0) {
+            if (o->noverrides == MAX_OVERRIDES)
+                usage_error("too many --binding-override options (at most %d)", MAX_OVERRIDES);
+            o->overrides[o->noverrides++] = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
         } else if (strcmp(a, "--admin") == 0) {
@@ -711,6 +736,78 @@ static json_t *seed_ops(struct options *o)
     return config_seed_ops(&f);
 }
 
+/* ---- the farm flags: written to the machine key at every start that gives them ---- */
+
+static json_t *farm_endpoints(const char *list)
+{
+    json_t *arr = json_array();
+    const char *p = list;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        if (n == 0)
+            usage_error("--farm: an empty URL in \"%s\"", list);
+        json_array_append_new(arr, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return arr;
+}
+
+/* binding_overrides as MB has it, with the command line's entries added. */
+static json_t *flag_overrides(const struct options *o, struct mb *mb)
+{
+    json_t *cur = mb ? mb_value(mb, "/", "binding_overrides") : NULL;
+    json_t *map = json_is_object(cur) ? json_deep_copy(cur) : json_object();
+
+    json_decref(cur);
+    for (size_t i = 0; i < o->noverrides; i++) {
+        const char *eq = strchr(o->overrides[i], '=');
+        if (eq == NULL || eq == o->overrides[i] || eq[1] == '\0')
+            usage_error("--binding-override expects ADDR:PORT=ADDR:PORT, not \"%s\"",
+                        o->overrides[i]);
+        char *from = xstrndup(o->overrides[i], (size_t)(eq - o->overrides[i]));
+        json_object_set_new(map, from, json_string(eq + 1));
+        free(from);
+    }
+    return map;
+}
+
+/* One op setting what the farm flags give on the machine key, or NULL for none. */
+static json_t *farm_flag_ops(const struct options *o, struct mb *mb)
+{
+    json_t *set = json_object();
+
+    if (o->farm)
+        json_object_set_new(set, "farm_endpoints", farm_endpoints(o->farm));
+    if (o->farm_name)
+        json_object_set_new(set, "farm_name", json_string(o->farm_name));
+    if (o->member)
+        json_object_set_new(set, "member_name", json_string(o->member));
+    if (o->noverrides)
+        json_object_set_new(set, "binding_overrides", flag_overrides(o, mb));
+    if (json_object_size(set) == 0) {
+        json_decref(set);
+        return NULL;
+    }
+    return json_pack("[{s:s, s:s, s:o}]", "op", "set", "key", "/", "set", set);
+}
+
+static void commit_farm_flags(const struct options *o, struct mb *mb)
+{
+    struct mb_error err = {0};
+    struct mb_actor who = {"infosrv", "command line"};
+    json_t *ops = farm_flag_ops(o, mb);
+
+    if (ops == NULL)
+        return;
+    if (mb_commit(mb, ops, -1, &who, "farm settings from the command line", false, NULL, NULL,
+                  NULL, &err) == -1) {
+        fprintf(stderr, "infosrv: %s\n", err.message);
+        exit(EXIT_USAGE);
+    }
+    json_decref(ops);
+}
+
 /* Open STATE_DIR/metabase.db, seeding it from the flags on the first start. */
 static struct mb *open_metabase(struct options *o, const char *path)
 {
@@ -727,9 +824,14 @@ static struct mb *open_metabase(struct options *o, const char *path)
         if (o->site_flags)
             log_info("infosrv: %s exists; site flags on the command line are ignored "
                      "(change the configuration with infoadm)", path);
+        commit_farm_flags(o, mb);
         return mb;
     }
     ops = seed_ops(o);
+    json_t *farm_ops = farm_flag_ops(o, NULL);
+    if (farm_ops)
+        json_array_extend(ops, farm_ops);
+    json_decref(farm_ops);
     if (mb_seed(mb, ops, &who, NULL, NULL, &err) == -1) {
         fprintf(stderr, "infosrv: configuration error: %s\n", err.message);
         exit(1);
@@ -850,14 +952,36 @@ static void signal_loop(const struct options *o, struct mb *mb, const sigset_t *
     }
 }
 
+/* Before the admin API answers: a commit must never go local while the farm starts. */
+static void start_farm(struct mb *mb)
+{
+    json_t *caps = api_capabilities();
+    struct farm_env env = {.mb = mb, .lock = admin_lock, .unlock = admin_unlock,
+                           .apply = apply_commit, .capabilities = caps,
+                           .version = INFOSRV_VERSION};
+    char err[512];
+    int rc = farm_start(&env, err, sizeof(err));
+
+    json_decref(caps);
+    if (rc == -1) {
+        fprintf(stderr, "infosrv: %s\n", err);
+        log_warnx("infosrv: %s", err);
+        exit(1);
+    }
+}
+
 static void start_admin(const struct options *o, struct mb *mb)
 {
     struct admin_config ac = {.state_dir = o->state_dir, .tcp = o->no_admin_tcp ? NULL : &o->admin,
                               .mb = mb};
     char err[512], token[PATH_MAX];
+    int rc;
 
     snprintf(token, sizeof(token), "%s/admin.token", o->state_dir);
-    if (acct_bootstrap(mb, token, err, sizeof(err)) == 1)
+    admin_lock(); /* the farm's member thread may be using the metabase already */
+    rc = acct_bootstrap(mb, token, err, sizeof(err));
+    admin_unlock();
+    if (rc == 1)
         log_info("infosrv: created the admin account; its token is in %s", token);
     if (admin_start(&ac, err, sizeof(err)) == -1) {
         fprintf(stderr, "infosrv: admin: %s\n", err);
@@ -948,6 +1072,7 @@ int main(int argc, char **argv)
         mb_close(mb);
         return 1;
     }
+    start_farm(mb);
     start_admin(&o, mb);
     start_acme(tls_dir, mb);
     print_listeners();
@@ -958,6 +1083,7 @@ int main(int argc, char **argv)
     signal_loop(&o, mb, &set);
     acme_stop();
     admin_stop();
+    farm_stop();
     server_stop(GRACE_MS);
     zcache_close();
     gen_shutdown();

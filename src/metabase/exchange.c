@@ -92,18 +92,34 @@ static void keep_secrets(json_t *target, const json_t *cur)
     }
 }
 
-static int doc_state(struct mb *mb, const json_t *doc, json_t **out, struct mb_error *err)
+/* KEYS ({path: props}) as a state under canonical paths, the fixed keys
+ * holding nothing unless KEYS gives them properties. */
+static json_t *keys_state(const json_t *keys, struct mb_error *err)
 {
     json_t *target = json_pack("{s:{}, s:{}, s:{}, s:{}}", "/", "/www", "/ftp", "/gopher");
-    json_t *cur, *props;
+    json_t *props;
     const char *path;
 
-    json_object_foreach (json_object_get(doc, "keys"), path, props) {
+    if (!json_is_object(keys)) {
+        json_decref(target);
+        mb_fail(err, MB_E_INVALID_REQUEST, NULL, NULL, "a tree must be an object of key paths");
+        return NULL;
+    }
+    json_object_foreach (mb_unconst(keys), path, props) {
         if (doc_key(path, props, target, err) == -1) {
             json_decref(target);
-            return -1;
+            return NULL;
         }
     }
+    return target;
+}
+
+static int doc_state(struct mb *mb, const json_t *doc, json_t **out, struct mb_error *err)
+{
+    json_t *target = keys_state(json_object_get(doc, "keys"), err), *cur;
+
+    if (target == NULL)
+        return -1;
     if (mb_store_state(mb->db, &cur, err) == -1) {
         json_decref(target);
         return -1;
@@ -258,6 +274,69 @@ int mb_restore(struct mb *mb, const char *src_path, const struct mb_actor *who, 
     snprintf(text, sizeof(text), "restore from %.500s%s%.400s", src_path,
              comment && *comment ? ": " : "", comment ? comment : "");
     r.comment = text;
+    rc = mb_state_replace(mb, target, &r, new_rev, err);
+    json_decref(target);
+    return rc;
+}
+
+/* ---- whole trees, for replication ---- */
+
+json_t *mb_tree(struct mb *mb, struct mb_error *err)
+{
+    json_t *tree;
+
+    return mb_store_state(mb->db, &tree, err) == 0 ? tree : NULL;
+}
+
+json_t *mb_tree_at(struct mb *mb, uint64_t n, struct mb_error *err)
+{
+    json_t *tree;
+
+    return mb_state_at(mb, n, &tree, err) == 0 ? tree : NULL;
+}
+
+json_t *mb_import_tree(struct mb *mb, const json_t *doc, struct mb_error *err)
+{
+    json_t *tree;
+
+    if (check_doc(doc, err) == -1 || doc_state(mb, doc, &tree, err) == -1)
+        return NULL;
+    return tree;
+}
+
+json_t *mb_backup_tree(const char *path, struct mb_error *err)
+{
+    json_t *tree;
+
+    return backup_state(path, &tree, err) == 0 ? tree : NULL;
+}
+
+int mb_tree_replace(struct mb *mb, const json_t *tree, int64_t base_revision,
+                    const struct mb_actor *who, const char *comment, const char *action,
+                    bool dry_run, mb_apply_fn apply, void *apply_arg, uint64_t *new_rev,
+                    struct mb_error *err)
+{
+    struct mb_error local;
+    struct mb_req r = {.who = who,
+                       .comment = comment,
+                       .action = action,
+                       .dry_run = dry_run,
+                       .apply = apply,
+                       .arg = apply_arg};
+    json_t *target;
+    uint64_t cur;
+    int rc;
+
+    err = err ? err : &local;
+    mb_err_clear(err);
+    if (mb_busy_check(mb, err) == -1 || mb_store_revision(mb->db, &cur, err) == -1)
+        return -1;
+    if (base_revision >= 0 && (uint64_t)base_revision != cur)
+        return mb_fail(err, MB_E_STALE_REVISION, NULL, NULL,
+                       "the configuration is at revision %llu, not %lld: reload it and retry",
+                       (unsigned long long)cur, (long long)base_revision);
+    if ((target = keys_state(tree, err)) == NULL)
+        return -1;
     rc = mb_state_replace(mb, target, &r, new_rev, err);
     json_decref(target);
     return rc;

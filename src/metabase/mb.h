@@ -159,6 +159,31 @@ int mb_backup(struct mb *mb, const char *dest_path, struct mb_error *err);
 int mb_restore(struct mb *mb, const char *src_path, const struct mb_actor *who, const char *comment,
                mb_apply_fn apply, void *apply_arg, uint64_t *new_rev, struct mb_error *err);
 
+/* ---- whole trees, for replication (src/farm) ---- */
+
+/**
+ * The whole tree as {path: {name: value}}: every stored key and the fixed
+ * ones ("/", "/www", "/ftp", "/gopher"), with the real secret values. For
+ * replication between servers only: never show it to a client. NULL on error.
+ */
+json_t *mb_tree(struct mb *mb, struct mb_error *err);
+/** The tree of revision N, as mb_tree. */
+json_t *mb_tree_at(struct mb *mb, uint64_t n, struct mb_error *err);
+/** The tree mb_import would commit for DOC (checked as mb_import checks it), as mb_tree. */
+json_t *mb_import_tree(struct mb *mb, const json_t *doc, struct mb_error *err);
+/** The latest tree of the backup at PATH, as mb_tree. */
+json_t *mb_backup_tree(const char *path, struct mb_error *err);
+/**
+ * Make the tree equal to TREE (an mb_tree document; fixed keys it leaves out
+ * are taken as holding no properties) as one revision, recorded in the audit
+ * log as ACTION ("farm"). BASE_REVISION, DRY_RUN, APPLY and NEW_REV as for
+ * mb_commit; there is no limit on the number of changes.
+ */
+int mb_tree_replace(struct mb *mb, const json_t *tree, int64_t base_revision,
+                    const struct mb_actor *who, const char *comment, const char *action,
+                    bool dry_run, mb_apply_fn apply, void *apply_arg, uint64_t *new_rev,
+                    struct mb_error *err);
+
 /** Append an audit row (RESULT "ok" or an error code). */
 int mb_audit_add(struct mb *mb, const struct mb_actor *who, const char *action, const char *target,
                  const char *result, const char *detail);

@@ -18,7 +18,7 @@
 #define MB_USER_MAX 64       /* bytes in an FTP user name */
 #define MB_MAX_OPS 4096      /* operations in one commit */
 #define MB_TEXT_MAX 1024     /* bytes in a comment, identity or address */
-#define MB_SCHEMA 1          /* PRAGMA user_version this build writes */
+#define MB_SCHEMA 2          /* PRAGMA user_version this build writes */
 #define MB_APP_ID 0x696e6673 /* PRAGMA application_id: "infs" */
 
 struct mb {

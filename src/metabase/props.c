@@ -1,6 +1,7 @@
 /* props: the property table and the validation every write goes through. */
 #include "metabase/props.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "core/net.h"
@@ -86,6 +87,76 @@ static const char *host_name_check(const char *s)
     return label == 0 ? want : NULL;
 }
 
+/* binding_overrides: "ADDR:PORT" -> "ADDR:PORT", a fixed port on each side. */
+static const char *override_check(const char *name, const char *value)
+{
+    static const char want[] = "an \"ADDR:PORT\" mapped to an \"ADDR:PORT\" (ports from 1)";
+    struct net_addr a;
+    const char *why;
+
+    if (net_parse_addr(name, &a, &why) == -1 || net_port((const struct sockaddr *)&a.ss) == 0 ||
+        net_parse_addr(value, &a, &why) == -1 || net_port((const struct sockaddr *)&a.ss) == 0)
+        return want;
+    return NULL;
+}
+
+/* An etcd client URL: the scheme, a host and a port, nothing after them. */
+static const char *endpoint_check(const char *s)
+{
+    static const char want[] = "an etcd client URL, \"http://HOST:PORT\" or \"https://HOST:PORT\"";
+    const char *host = strncmp(s, "http://", 7) == 0    ? s + 7
+                       : strncmp(s, "https://", 8) == 0 ? s + 8
+                                                        : NULL;
+    const char *colon = host ? strrchr(host, ':') : NULL;
+    size_t ndigits;
+
+    if (colon == NULL || colon == host || strpbrk(host, "/?#@ ") != NULL)
+        return want;
+    ndigits = strspn(colon + 1, "0123456789");
+    if (ndigits == 0 || ndigits > 5 || colon[1 + ndigits] != '\0')
+        return want;
+    return NULL;
+}
+
+/* An etcd key prefix: "/" and segments of letters, digits, '-', '_' and '.'. */
+static const char *farm_name_check(const char *s)
+{
+    static const char want[] =
+        "an etcd key prefix like \"/infosrv/farms/web\" (segments of letters, digits, '-', "
+        "'_' and '.', at most 200 bytes)";
+    size_t seg = 0, n = strlen(s);
+
+    if (n < 2 || n > 200 || s[0] != '/' || s[n - 1] == '/')
+        return want;
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] == '/') {
+            if (seg == 0)
+                return want;
+            seg = 0;
+        } else if (isalnum((unsigned char)s[i]) || strchr("-_.", s[i])) {
+            seg++;
+        } else {
+            return want;
+        }
+    }
+    return NULL;
+}
+
+/* A member name goes into an etcd key and a commit's identity. */
+static const char *member_name_check(const char *s)
+{
+    static const char want[] =
+        "a member name of 1-63 letters, digits, '-', '_' and '.', starting with a letter or digit";
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]))
+        return want;
+    for (size_t i = 1; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+            return want;
+    return NULL;
+}
+
 #define MACHINE MB_KIND_MACHINE
 #define SERVICE MB_KIND_SERVICE
 #define SITE MB_KIND_SITE
@@ -127,6 +198,41 @@ static const struct prop table[] = {
      .services = MB_SVC_ALL, .inherit = true,
      .doc = "E-mail address of the administrator, shown on error pages, in FTP messages and "
             "in Gopher+ +ADMIN."},
+    {.name = "binding_overrides", .type = PROP_MAP, .def = "{}", .where = MACHINE,
+     .services = MB_SVC_ALL, .entry_check = override_check,
+     .doc = "This machine's own address for bindings the configuration names, "
+            "{\"0.0.0.0:80\": \"10.1.2.3:80\"}: a site binding on ADDR:PORT listed here "
+            "(plain or TLS) listens on the address it maps to instead, so that farm members "
+            "can share sites whose addresses differ from host to host."},
+    /* farms (docs/farm.md) */
+    {.name = "farm_endpoints", .type = PROP_STRLIST, .def = "[]", .where = MACHINE,
+     .services = MB_SVC_ALL, .item_check = endpoint_check, .apply = PROP_RESTART,
+     .doc = "Client URLs of the etcd cluster keeping the farm's configuration "
+            "(\"http://HOST:PORT\" or \"https://HOST:PORT\"); empty: the server is standalone."},
+    {.name = "farm_name", .type = PROP_STRING, .where = MACHINE, .services = MB_SVC_ALL,
+     .item_check = farm_name_check, .apply = PROP_RESTART,
+     .doc = "The farm's etcd key prefix (\"/infosrv/farms/web\"): members of one farm share "
+            "every key under /www, /ftp and /gopher (FTP users included); the machine key "
+            "stays each member's own."},
+    {.name = "member_name", .type = PROP_STRING, .where = MACHINE, .services = MB_SVC_ALL,
+     .item_check = member_name_check, .apply = PROP_RESTART,
+     .doc = "This server's name in its farm (default: the host name)."},
+    {.name = "farm_ca_certificate", .type = PROP_PATH, .where = MACHINE, .services = MB_SVC_ALL,
+     .apply = PROP_RESTART,
+     .doc = "PEM file of the CA certificates trusted for https:// farm_endpoints (default: the "
+            "system's)."},
+    {.name = "farm_client_certificate", .type = PROP_PATH, .where = MACHINE,
+     .services = MB_SVC_ALL, .apply = PROP_RESTART,
+     .doc = "PEM client certificate shown to etcd (with farm_client_key), for etcd's "
+            "--client-cert-auth."},
+    {.name = "farm_client_key", .type = PROP_PATH, .where = MACHINE, .services = MB_SVC_ALL,
+     .apply = PROP_RESTART, .doc = "PEM private key of farm_client_certificate (unencrypted)."},
+    {.name = "farm_user", .type = PROP_STRING, .where = MACHINE, .services = MB_SVC_ALL,
+     .apply = PROP_RESTART,
+     .doc = "etcd user the member logs in as (with farm_password); unset: etcd without "
+            "authentication."},
+    {.name = "farm_password", .type = PROP_STRING, .where = MACHINE, .services = MB_SVC_ALL,
+     .secret = true, .apply = PROP_RESTART, .doc = "Password of farm_user (write-only)."},
     /* services and sites */
     {.name = "state", .type = PROP_ENUM, .def = "\"started\"", .values = state_values,
      .where = SERVICE | SITE, .services = MB_SVC_ALL,
@@ -172,45 +278,57 @@ static const struct prop table[] = {
      .doc = "Plain HTTP requests get a 301 to the same URL on the site's https:// binding."},
     {.name = "ip_default", .type = PROP_ENUM, .def = "\"grant\"", .values = ip_default_values,
      .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.ip_restrictions",
      .doc = "Whether clients not listed in ip_exceptions are granted or denied access (403)."},
     {.name = "ip_exceptions", .type = PROP_STRLIST, .def = "[]", .item_check = cidr_check,
      .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.ip_restrictions",
      .doc = "Client addresses or networks (\"10.0.0.0/8\", \"2001:db8::/32\", \"127.0.0.1\") "
             "that get the opposite of ip_default."},
     {.name = "auth_anonymous", .type = PROP_BOOL, .def = "true", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.auth",
      .doc = "Requests without credentials are served (as anonymous_user)."},
     {.name = "auth_basic", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.auth",
      .doc = "Users (infoadm user add) may log in with HTTP Basic authentication; with "
             "auth_anonymous off, only they are served (401 for others)."},
     {.name = "auth_realm", .type = PROP_STRING, .def = "\"\"", .item_check = realm_check,
      .where = SITE | VDIR, .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.auth",
      .doc = "The realm Basic authentication names (empty: the site's name)."},
     {.name = "auth_basic_insecure", .type = PROP_BOOL, .def = "false", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.auth",
      .doc = "Accept Basic credentials over plain HTTP, where anyone on the path can read "
             "them (else 403: use HTTPS)."},
     {.name = "script_map", .type = PROP_MAP, .def = "{}", .where = ANYWHERE,
      .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.cgi",
      .doc = "File extension -> interpreter (absolute path) for access_script and "
             "access_execute directories, e.g. {\"py\": \"/usr/bin/python3\"}."},
     {.name = "cgi_timeout", .type = PROP_INT, .def = "60", .min = 1, .max = 86400,
      .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.cgi",
      .doc = "Seconds a CGI program may run before it is killed (504 if it sent nothing)."},
     {.name = "cgi_max_processes", .type = PROP_INT, .def = "32", .min = 1, .max = 4096,
      .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.cgi",
      .doc = "CGI programs running at once in the whole server; beyond it requests get 503."},
     {.name = "http_headers", .type = PROP_MAP, .def = "{}", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.headers",
      .doc = "Response headers added to every response (name -> value), e.g. "
             "{\"X-Frame-Options\": \"DENY\"}; framing headers may not be set."},
     {.name = "expires", .type = PROP_STRING, .def = "\"off\"", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.headers",
      .doc = "Content expiration of files: \"off\", \"immediate\" (no-cache), \"after "
             "SECONDS\" (Cache-Control max-age and Expires), or \"on DATE\" (an HTTP-date)."},
     {.name = "error_pages", .type = PROP_MAP, .def = "{}", .where = SITE | VDIR,
      .services = MB_SVC_WWW, .inherit = true,
+     .capability = "www.error_pages",
      .doc = "Pages sent instead of the built-in ones, by status: {\"404\": "
             "\"/srv/errors/404.html\"} (files of at most 64 KiB, read when applied)."},
     {.name = "header_timeout", .type = PROP_INT, .def = "10", .min = 1, .max = 3600,
@@ -224,7 +342,7 @@ static const struct prop table[] = {
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Most simultaneous connections to a site (0 = unlimited); set on the service "
             "for every site."},
-    {.name = "max_bandwidth", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
+    {.name = "max_bandwidth", .capability = "bandwidth", .type = PROP_INT, .def = "0", .min = 0, .max = TiB,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Outgoing bandwidth of a site in bytes per second, shared by its connections "
             "(0 = no limit); set on the service for each of its sites."},
@@ -241,7 +359,7 @@ static const struct prop table[] = {
     {.name = "log_size", .type = PROP_INT, .def = "10485760", .min = 1024, .max = TiB,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "File size in bytes at which log_period \"size\" starts a new access log file."},
-    {.name = "log_keep_periods", .type = PROP_INT, .def = "30", .min = 0, .max = 100000,
+    {.name = "log_keep_periods", .capability = "log.query", .type = PROP_INT, .def = "30", .min = 0, .max = 100000,
      .where = SERVICE | SITE, .services = MB_SVC_ALL, .inherit = true,
      .doc = "Old periods (files) of a log_format \"sqlite\" access log kept beside the "
             "current one; older ones are deleted whole (0 = the current period only). Text "
@@ -301,13 +419,16 @@ static const struct prop table[] = {
             "data connection without TLS)."},
     {.name = "password_hash", .type = PROP_STRING, .where = USER, .services = MB_SVC_FTP,
      .secret = true,
+     .capability = "ftp.users",
      .doc = "The FTP user's password as an argon2id hash (written by infoadm user add and "
             "passwd; write-only)."},
     {.name = "home_directory", .type = PROP_PATH, .def = "\"/\"", .where = USER,
      .services = MB_SVC_FTP,
+     .capability = "ftp.users",
      .doc = "The FTP user's home: a directory under each FTP site's root that the user sees as "
             "/ and cannot leave (\"/\": the whole site)."},
     {.name = "enabled", .type = PROP_BOOL, .def = "true", .where = USER, .services = MB_SVC_FTP,
+     .capability = "ftp.users",
      .doc = "The FTP user may log in."},
     {.name = "anonymous_user", .type = PROP_STRING, .where = ANYWHERE, .services = MB_SVC_ALL,
      .inherit = true, .doc = "Local account that anonymous requests and FTP logins run as."},
@@ -355,17 +476,17 @@ static const struct prop table[] = {
      .inherit = true,
      .doc = "Extension (without the dot) to MIME type overrides; a map set lower down "
             "replaces one set higher up."},
-    {.name = "compression", .type = PROP_ENUM, .def = "\"on\"", .values = compression_values,
+    {.name = "compression", .capability = "www.compression", .type = PROP_ENUM, .def = "\"on\"", .values = compression_values,
      .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Content coding of files of compression_types for clients whose Accept-Encoding "
             "allows it: \"off\"; \"static\" (a FILE.br or FILE.gz beside FILE, not older "
             "than it, is sent instead); \"on\" (those, else a gzip copy made once per file "
             "version)."},
-    {.name = "compression_min_size", .type = PROP_INT, .def = "1024", .min = 0, .max = TiB,
+    {.name = "compression_min_size", .capability = "www.compression", .type = PROP_INT, .def = "1024", .min = 0, .max = TiB,
      .where = ANYWHERE, .services = MB_SVC_WWW, .inherit = true,
      .doc = "Smallest file, in bytes, that compression \"on\" gzips (files up to 64 MiB "
             "are)."},
-    {.name = "compression_types", .type = PROP_STRLIST,
+    {.name = "compression_types", .capability = "www.compression", .type = PROP_STRLIST,
      .def = "[\"text/html\", \"text/css\", \"text/plain\", \"text/javascript\", "
             "\"application/javascript\", \"application/json\", \"application/xml\", "
             "\"text/xml\", \"image/svg+xml\", \"text/csv\", \"text/markdown\", "

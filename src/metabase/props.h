@@ -58,6 +58,11 @@ struct prop {
     const char *const *values; /* PROP_ENUM, and PROP_STRLIST items when set: NULL-terminated */
     /* PROP_STRLIST items and PROP_STRING values: NULL when valid, else what it must be */
     const char *(*item_check)(const char *item);
+    /* PROP_MAP entries: NULL when NAME -> VALUE is valid, else what it must be */
+    const char *(*entry_check)(const char *name, const char *value);
+    /* the admin API capability that came with the property, or NULL: a farm
+       revision that sets it needs members that have the capability */
+    const char *capability;
     unsigned where;            /* mask of enum mb_kind */
     unsigned services;         /* mask of enum mb_service (ignored on the machine key) */
     bool inherit;              /* keys below see the value unless they override it */

@@ -107,6 +107,11 @@ static int check_map(const struct prop *p, const json_t *v, const char *key, str
         if (!ok)
             return bad(p, v, key,
                        "an object mapping names (1-64 bytes, no spaces) to non-empty strings", err);
+        const char *want = p->entry_check ? p->entry_check(name, json_string_value(val)) : NULL;
+        if (want)
+            return mb_fail(err, MB_E_INVALID_VALUE, key, p->name,
+                           "property \"%s\" on %s: entry \"%s\": \"%.64s\" must be %s", p->name,
+                           key, name, json_string_value(val), want);
     }
     return 0;
 }

@@ -26,10 +26,16 @@ static const char schema_v1[] =
     "CREATE TABLE accounts (name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT,"
     " created INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);";
 
+/* 2: the farm revision this member applied last, per farm (src/farm/member.c),
+ * written in the transaction of the local commit that applied it. */
+static const char schema_v2[] =
+    "CREATE TABLE farm_applied (farm TEXT PRIMARY KEY, revision INTEGER NOT NULL,"
+    " hash TEXT NOT NULL, id TEXT NOT NULL, time INTEGER NOT NULL);";
+
 /* Migration hook: entry I brings a database from schema I to schema I + 1.
  * Append an entry (and raise MB_SCHEMA) for every schema change; never edit
  * a released one. */
-static const char *const migrations[MB_SCHEMA] = {schema_v1};
+static const char *const migrations[MB_SCHEMA] = {schema_v1, schema_v2};
 
 static int exec(sqlite3 *db, const char *sql, const char *what, struct mb_error *err)
 {

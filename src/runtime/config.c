@@ -35,6 +35,7 @@ struct cc {
     struct mb_error *err;
     const struct service *svc;
     struct gen *live; /* the generation being replaced (a reference), or NULL */
+    json_t *overrides; /* the machine's binding_overrides */
 };
 
 static const struct config_name symlink_names[] = {{"inside", PATH_SYMLINKS_INSIDE},
@@ -148,7 +149,25 @@ static int compile_machine(struct cc *c, struct gen *g)
     g->zcache_bytes = (uint64_t)config_int(eff, "compression_cache_size");
     g->bw = bucket_for(config_int(eff, "bandwidth_limit"), c->live ? c->live->bw : NULL);
     g->bw_any = g->bw != NULL;
+    c->overrides = json_incref(json_object_get(eff, "binding_overrides"));
     json_decref(eff);
+    return 0;
+}
+
+int config_binding_override(const json_t *overrides, struct net_addr *addr)
+{
+    const char *from, *why;
+    json_t *to;
+    struct net_addr a;
+
+    json_object_foreach ((json_t *)(uintptr_t)overrides, from, to) {
+        if (net_parse_addr(from, &a, &why) == 0 && net_addr_eq(&a, addr)) {
+            if (!json_is_string(to) || net_parse_addr(json_string_value(to), &a, &why) == -1)
+                return -1;
+            *addr = a;
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -172,6 +191,10 @@ static int site_bindings(struct cc *c, struct site *s, const char *key, const js
             return mb_fail(c->err, MB_E_APPLY_FAILED, key, "bindings",
                            "site %s: binding \"%s\": a TLS binding of the %s service is written "
                            "%sADDR:PORT", key, addr, c->svc->name, c->svc->tls_scheme);
+        if (config_binding_override(c->overrides, &b->addr) == -1)
+            return mb_fail(c->err, MB_E_APPLY_FAILED, "/", "binding_overrides",
+                           "binding_overrides: the address binding \"%s\" maps to is invalid",
+                           addr);
         s->nbindings++;
     }
     return 0;
@@ -889,10 +912,12 @@ struct gen *config_compile(struct mb *mb, const struct config_env *env, struct m
     if (compile_machine(&c, g) == -1 || compile_services(&c, g) == -1 ||
         check_bindings(&c, g) == -1) {
         gen_unref(c.live);
+        json_decref(c.overrides);
         gen_unref(g);
         return NULL;
     }
     gen_unref(c.live);
+    json_decref(c.overrides);
     for (size_t i = 0; i < g->nsites; i++)
         g->bw_any |= g->sites[i].bw != NULL;
     return g;

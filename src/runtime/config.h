@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/net.h"
 #include "metabase/mb.h"
 #include "runtime/gen.h"
 #include "runtime/accesslog.h"
@@ -46,6 +47,13 @@ const char *config_str(const json_t *eff, const char *name);
 unsigned config_value(const json_t *eff, const char *name, const struct config_name *t);
 /** The OR of the flags of table T (ended by a NULL name) whose property is true in EFF. */
 unsigned config_flags_of(const json_t *eff, const struct config_name *t);
+
+/**
+ * Replace *ADDR by this machine's own address for it when OVERRIDES (the
+ * binding_overrides map, may be NULL) lists it: 1 when it did, 0 when ADDR is
+ * not listed, -1 when the address it maps to does not parse.
+ */
+int config_binding_override(const json_t *overrides, struct net_addr *addr);
 
 /**
  * Compile the metabase's current state (inside or outside a transaction) into

@@ -59,6 +59,8 @@ def assert_no_sanitizer_report(text, what):
 class Server:
     """One infosrv daemon run. The bound port is read from listeners.json."""
 
+    popen_extra = {}  # more subprocess.Popen arguments (a subclass may set preexec_fn)
+
     def __init__(self, workdir, root, extra_args=(), state_dir=None, http="127.0.0.1:0",
                  workers=2, base_args=None):
         self.workdir = workdir
@@ -82,7 +84,8 @@ class Server:
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, cwd=cwd or self.workdir, env=sanitizer_env(),
-                                     stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
+                                     stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,
+                                     **self.popen_extra)
         path = os.path.join(self.state_dir, "listeners.json")
         deadline = time.monotonic() + timeout
         while True:

@@ -137,7 +137,8 @@ Test(mb_store, fresh_metabase_is_empty_and_sound)
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(o, "children"), 0)), "sites");
     json_decref(o);
     cr_assert_eq(count_rows("SELECT count(*) FROM accounts"), 0);
-    cr_assert_eq(count_rows("PRAGMA user_version"), 1);
+    cr_assert_eq(count_rows("PRAGMA user_version"), 2);
+    cr_assert_eq(count_rows("SELECT count(*) FROM farm_applied"), 0);
     cr_assert_eq(count_rows("PRAGMA application_id"), 0x696e6673);
     cr_assert_eq(count_rows("PRAGMA synchronous"), 2); /* FULL */
     expect_integrity_ok();
@@ -798,4 +799,142 @@ Test(mb_store, storage_failures_are_reported_as_storage)
     cr_assert_eq(sqlite3_exec(mb_db(mb), "PRAGMA query_only = 0", NULL, NULL, NULL), SQLITE_OK);
     cr_assert_eq(mb_revision(mb), 1);
     expect_prop("/www/sites/default", "connection_timeout", "15", "default");
+}
+
+/* ---- whole trees (replication) ---- */
+
+static json_t *parse(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+
+    cr_assert_not_null(j, "bad test JSON: %s", je.text);
+    return j;
+}
+
+Test(mb_store, tree_holds_every_key_with_real_secrets)
+{
+    json_t *t;
+
+    basic_site();
+    commit_ok("[{\"op\": \"create\", \"key\": \"/ftp/users/ann\","
+              "  \"set\": {\"password_hash\": \"$argon2id$v=19$x\"}}]");
+    t = mb_tree(mb, NULL);
+    cr_assert_not_null(t);
+    cr_assert_not_null(json_object_get(t, "/"));
+    cr_assert_not_null(json_object_get(t, "/gopher"));
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(t, "/www/sites/default/root"),
+                                                       "path")), "/srv/www");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(t, "/ftp/users/ann"),
+                                                       "password_hash")), "$argon2id$v=19$x");
+    json_decref(t);
+    t = mb_tree_at(mb, 1, NULL);
+    cr_assert_null(json_object_get(t, "/ftp/users/ann"), "revision 1 had no user");
+    cr_assert_not_null(json_object_get(t, "/www/sites/default"));
+    json_decref(t);
+    cr_assert_null(mb_tree_at(mb, 99, NULL));
+}
+
+Test(mb_store, tree_replace_makes_the_tree_equal_in_one_revision)
+{
+    struct mb_error err;
+    uint64_t rev = 0;
+    json_t *want, *got, *rows;
+
+    basic_site();
+    /* a new site, the old one gone, a property on /www; the fixed keys left out are empty */
+    want = parse("{\"/\": {\"server_comment\": \"kept\"}, \"/www\": {\"admin_name\": \"a\"},"
+                 " \"/www/sites/two\": {\"bindings\": [\"127.0.0.1:81\"]},"
+                 " \"/www/sites/two/root\": {\"path\": \"/srv/two\"}, \"/ftp/users\": {}}");
+    cr_assert_eq(mb_tree_replace(mb, want, 1, &alice, "farm revision 7", "farm", false, NULL, NULL,
+                                 &rev, &err), 0, "%s", err.message);
+    cr_assert_eq(rev, 2);
+    got = mb_tree(mb, NULL);
+    json_object_del(want, "/ftp/users");
+    json_object_set_new(want, "/ftp", json_object());
+    json_object_set_new(want, "/gopher", json_object());
+    cr_assert(json_equal(got, want), "%s", json_dumps(got, JSON_SORT_KEYS));
+    json_decref(got);
+    rows = mb_audit_list(mb, 0, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "action")), "farm");
+    json_decref(rows);
+    /* the same tree again: nothing to commit */
+    cr_assert_eq(mb_tree_replace(mb, want, -1, &alice, "again", "farm", false, NULL, NULL, &rev,
+                                 &err), 0);
+    cr_assert_eq(rev, 2);
+    cr_assert_eq(mb_revision(mb), 2);
+    json_decref(want);
+}
+
+Test(mb_store, tree_replace_checks_like_a_commit)
+{
+    struct mb_error err;
+    uint64_t rev = 0;
+    json_t *bad;
+
+    basic_site();
+    bad = parse("{\"/www\": {\"no_such_property\": 1}}");
+    cr_assert_eq(mb_tree_replace(mb, bad, -1, &alice, "", "farm", false, NULL, NULL, &rev, &err),
+                 -1);
+    cr_assert_str_eq(err.code, "unknown_property");
+    json_decref(bad);
+    bad = parse("{\"/www/sites/x/root\": {\"path\": \"/srv\"}}"); /* its parent is missing */
+    cr_assert_eq(mb_tree_replace(mb, bad, -1, &alice, "", "farm", false, NULL, NULL, &rev, &err),
+                 -1);
+    cr_assert_str_eq(err.code, "no_such_key", "%s", err.message);
+    json_decref(bad);
+    bad = parse("{\"/www\": {}}");
+    cr_assert_eq(mb_tree_replace(mb, bad, 0, &alice, "", "farm", false, NULL, NULL, &rev, &err),
+                 -1);
+    cr_assert_str_eq(err.code, "stale_revision");
+    cr_assert_eq(mb_tree_replace(mb, bad, 1, &alice, "", "farm", true, NULL, NULL, &rev, &err), 0);
+    cr_assert_eq(mb_revision(mb), 1, "a dry run writes nothing");
+    cr_assert_eq(count_rows("SELECT count(*) FROM keys"), 2);
+    json_decref(bad);
+}
+
+Test(mb_store, import_and_backup_trees_are_what_they_would_commit)
+{
+    struct mb_error err;
+    char path[600];
+    json_t *doc, *t;
+
+    basic_site();
+    doc = parse("{\"format\": \"infosrv-metabase\", \"version\": 1, \"keys\":"
+                " {\"/www\": {\"admin_name\": \"x\"}}}");
+    t = mb_import_tree(mb, doc, &err);
+    cr_assert_not_null(t, "%s", err.message);
+    cr_assert_null(json_object_get(t, "/www/sites/default"));
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(t, "/www"), "admin_name")),
+                     "x");
+    json_decref(t);
+    json_object_set_new(doc, "format", json_string("other"));
+    cr_assert_null(mb_import_tree(mb, doc, &err));
+    cr_assert_str_eq(err.code, "invalid_request");
+    json_decref(doc);
+    snprintf(path, sizeof(path), "%s/b.db", dir);
+    cr_assert_eq(mb_backup(mb, path, &err), 0, "%s", err.message);
+    t = mb_backup_tree(path, &err);
+    cr_assert_not_null(json_object_get(t, "/www/sites/default/root"));
+    json_decref(t);
+    snprintf(path, sizeof(path), "%s/none.db", dir);
+    cr_assert_null(mb_backup_tree(path, &err));
+}
+
+Test(mb_store, schema_1_is_migrated_with_its_data)
+{
+    struct mb *again = NULL;
+    struct mb_error err;
+
+    basic_site();
+    cr_assert_eq(sqlite3_exec(mb_db(mb), "DROP TABLE farm_applied; PRAGMA user_version = 1", NULL,
+                              NULL, NULL), SQLITE_OK);
+    mb_close(mb);
+    mb = NULL;
+    cr_assert_eq(mb_open(&again, dbpath, &err), 0, "%s", err.message);
+    mb = again;
+    cr_assert_eq(count_rows("PRAGMA user_version"), 2);
+    cr_assert_eq(count_rows("SELECT count(*) FROM farm_applied"), 0);
+    cr_assert_eq(mb_revision(mb), 1);
+    expect_integrity_ok();
 }
