@@ -363,22 +363,44 @@ bool h2_fields_add_lines(struct h2_fields *fs, const char *lines, size_t n)
 
 /* ---- the encoder of struct www_res ---- */
 
-static void enc_status(struct www_res *res, int status)
+/* A response head begins: :status in ST, date and server in FS. Returns the
+ * bytes of those names and values, as the access log counts heads. */
+static uint64_t head_begin(struct h2_fields *fs, char st[3], int status)
 {
     static const char server[] = "infosrv/" INFOSRV_VERSION;
-    struct h2_conn *h = res->enc;
 
     if (status < 100 || status > 999)
         status = 500;
-    h->status[0] = (char)('0' + status / 100);
-    h->status[1] = (char)('0' + status / 10 % 10);
-    h->status[2] = (char)('0' + status % 10);
-    h->fields.n = 0;
-    buf_reset(&h->fields.b);
-    h2_fields_add(&h->fields, "date", 4, clock_http_date(), HTTP_DATE_LEN);
-    h2_fields_add(&h->fields, "server", 6, server, sizeof(server) - 1);
-    /* The names and values of :status, date and server, as the access log counts heads. */
-    h->queued += 7 + 3 + 4 + HTTP_DATE_LEN + 6 + sizeof(server) - 1;
+    st[0] = (char)('0' + status / 100);
+    st[1] = (char)('0' + status / 10 % 10);
+    st[2] = (char)('0' + status % 10);
+    fs->n = 0;
+    buf_reset(&fs->b);
+    h2_fields_add(fs, "date", 4, clock_http_date(), HTTP_DATE_LEN);
+    h2_fields_add(fs, "server", 6, server, sizeof(server) - 1);
+    return 7 + 3 + 4 + HTTP_DATE_LEN + 6 + sizeof(server) - 1;
+}
+
+/* Submit the head (ST, FS) on stream ID, with its body from PRD (NULL: none); 0 or -1. */
+static int head_submit(nghttp2_session *ng, int32_t id, char st[3], struct h2_fields *fs,
+                       const nghttp2_data_provider *prd)
+{
+    nghttp2_nv nv[H2_FIELDS_MAX + 1];
+    char *b = fs->b.data;
+    size_t n = 0;
+
+    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    for (unsigned i = 0; i < fs->n; i++)
+        nv[n++] = (nghttp2_nv){(uint8_t *)b + fs->f[i].name, (uint8_t *)b + fs->f[i].value,
+                               fs->f[i].nlen, fs->f[i].vlen, NGHTTP2_NV_FLAG_NONE};
+    return nghttp2_submit_response(ng, id, nv, n, prd) == 0 ? 0 : -1;
+}
+
+static void enc_status(struct www_res *res, int status)
+{
+    struct h2_conn *h = res->enc;
+
+    h->queued += head_begin(&h->fields, h->status, status);
 }
 
 static void enc_header(struct www_res *res, const char *lines, size_t n)
@@ -495,19 +517,9 @@ static const struct www_res_ops h2_encoder = {
 
 static void async_status(struct www_res *res, int status)
 {
-    static const char server[] = "infosrv/" INFOSRV_VERSION;
     struct h2_async *as = res->enc;
 
-    if (status < 100 || status > 999)
-        status = 500;
-    as->status[0] = (char)('0' + status / 100);
-    as->status[1] = (char)('0' + status / 10 % 10);
-    as->status[2] = (char)('0' + status % 10);
-    as->fields.n = 0;
-    buf_reset(&as->fields.b);
-    h2_fields_add(&as->fields, "date", 4, clock_http_date(), HTTP_DATE_LEN);
-    h2_fields_add(&as->fields, "server", 6, server, sizeof(server) - 1);
-    as->queued += 7 + 3 + 4 + HTTP_DATE_LEN + 6 + sizeof(server) - 1;
+    as->queued += head_begin(&as->fields, as->status, status);
 }
 
 static void async_header(struct www_res *res, const char *lines, size_t n)
@@ -523,24 +535,15 @@ static void async_end_head(struct www_res *res)
 {
     struct h2_async *as = res->enc;
     struct h2_stream *st = as->st;
-    nghttp2_nv nv[H2_FIELDS_MAX + 1];
     nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_data};
-    char *b;
-    size_t n = 0;
 
     if (res->extra_len)
         async_header(res, res->extra, res->extra_len);
     if (st == NULL || as->submitted)
         return;
-    b = as->fields.b.data;
-    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)as->status, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    for (unsigned i = 0; i < as->fields.n; i++)
-        nv[n++] = (nghttp2_nv){(uint8_t *)b + as->fields.f[i].name,
-                               (uint8_t *)b + as->fields.f[i].value, as->fields.f[i].nlen,
-                               as->fields.f[i].vlen, NGHTTP2_NV_FLAG_NONE};
     as->submitted = true;
     st->streaming = !res->head_only;
-    if (nghttp2_submit_response(as->h->ng, st->id, nv, n, res->head_only ? NULL : &prd) != 0)
+    if (head_submit(as->h->ng, st->id, as->status, &as->fields, res->head_only ? NULL : &prd) != 0)
         nghttp2_submit_rst_stream(as->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     h2_kick_later(as->h);
 }
@@ -774,25 +777,16 @@ static int stream_refusal(struct h2_conn *h, const struct h2_stream *st,
 /* nghttp2 copies the fields, so the head is built in one buffer per connection. */
 static void stream_submit(struct h2_conn *h, struct h2_stream *st)
 {
-    nghttp2_nv nv[H2_FIELDS_MAX + 1];
-    nghttp2_data_provider prd = {.source.ptr = st};
-    const struct h2_fields *fs = &h->fields;
-    char *b = fs->b.data;
-    size_t n = 0;
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_data};
 
-    prd.read_callback = read_data;
     if (st->broken) {
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         stream_done_sending(h, st);
         return;
     }
-    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)h->status, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    for (unsigned i = 0; i < fs->n; i++)
-        nv[n++] = (nghttp2_nv){(uint8_t *)b + fs->f[i].name, (uint8_t *)b + fs->f[i].value,
-                               fs->f[i].nlen, fs->f[i].vlen, NGHTTP2_NV_FLAG_NONE};
     st->sending = st->nparts > 0;
     h->sending += st->sending;
-    if (nghttp2_submit_response(h->ng, st->id, nv, n, st->sending ? &prd : NULL) != 0) {
+    if (head_submit(h->ng, st->id, h->status, &h->fields, st->sending ? &prd : NULL) != 0) {
         log_debug("www: HTTP/2 stream %d: the response could not be submitted", (int)st->id);
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         stream_done_sending(h, st);

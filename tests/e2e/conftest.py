@@ -495,6 +495,23 @@ def adm_ok(srv, *args):
     return p
 
 
+def adm_input(srv, text, *args):
+    """infoadm with TEXT on its standard input (--password-stdin)."""
+    p = subprocess.run([infoadm_path(), "-s", f"unix:{srv.admin_socket}"] + list(args),
+                       input=text.encode(), env=sanitizer_env(), capture_output=True, timeout=40)
+    p.out = p.stdout.decode("utf-8", "replace")
+    p.err = p.stderr.decode("utf-8", "replace")
+    assert_no_sanitizer_report(p.err, f"infoadm {args!r} stderr")
+    return p
+
+
+def adm_input_ok(srv, text, *args):
+    """As adm_input, and it must succeed."""
+    p = adm_input(srv, text, *args)
+    assert p.returncode == 0, f"infoadm {args!r} exit {p.returncode}\nstderr: {p.err}"
+    return p
+
+
 @pytest.fixture(scope="session")
 def infoadm_bin():
     p = infoadm_path()

@@ -32,7 +32,7 @@ import uuid
 
 import pytest
 
-from conftest import (AdminServer, adm, adm_ok, assert_no_sanitizer_report, infoadm_path,
+from conftest import (AdminServer, adm, adm_input, adm_ok, assert_no_sanitizer_report, infoadm_path,
                       sanitizer_env, serving, client_ctx)
 from rawhttp import wait_for
 
@@ -535,16 +535,6 @@ def fport(srv, tls=False):
              if e.get("service") == "ftp" and bool(e.get("tls")) == tls]
     assert len(ports) == 1, f"ftp listeners (tls={tls}) in listeners.json: {srv.listeners!r}"
     return ports[0]
-
-
-def adm_input(srv, text, *args):
-    """infoadm with TEXT on its standard input (--password-stdin)."""
-    p = subprocess.run([infoadm_path(), "-s", f"unix:{srv.admin_socket}"] + list(args),
-                       input=text.encode(), env=sanitizer_env(), capture_output=True, timeout=40)
-    p.out = p.stdout.decode("utf-8", "replace")
-    p.err = p.stderr.decode("utf-8", "replace")
-    assert_no_sanitizer_report(p.err, f"infoadm {args!r} stderr")
-    return p
 
 
 def ftp_stats(srv):

@@ -9,14 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import AdminServer, adm_ok, health_check, infoadm_path, sanitizer_env, serving
+from conftest import AdminServer, adm_input_ok, adm_ok, health_check, serving
 import tree
-
-
-def adm_input(srv, text, *args):
-    p = subprocess.run([infoadm_path(), "-s", f"unix:{srv.admin_socket}"] + list(args),
-                       input=text.encode(), env=sanitizer_env(), capture_output=True, timeout=40)
-    assert p.returncode == 0, p.stderr.decode()
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +35,7 @@ def srv(tmp_path_factory, infosrv_bin, infoadm_bin):
         www = [e for e in s.listeners["listeners"] if e.get("service") == "www"]
         s.tls_port = int([e for e in www if e.get("tls")][0]["port"])
         s.plain_port = int([e for e in www if e.get("tls") is False][0]["port"])
-        adm_input(s, "pw h2\n", "user", "add", "erin", "--password-stdin")
+        adm_input_ok(s, "pw h2\n", "user", "add", "erin", "--password-stdin")
         adm_ok(s, "vdir", "add", "default", "/cgi-bin", cgi)
         adm_ok(s, "set", "/www/sites/default/root/cgi-bin", "access_execute=true")
         adm_ok(s, "vdir", "add", "default", "/up", up)

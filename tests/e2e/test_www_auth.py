@@ -14,16 +14,9 @@ import time
 import pytest
 
 import tree
-from conftest import (AdminServer, adm_ok, client_ctx, health_check, infoadm_path,
-                      sanitizer_env, serving)
+from conftest import (AdminServer, adm_input_ok, adm_ok, client_ctx, health_check,
+                      infoadm_path, sanitizer_env, serving)
 from rawhttp import request
-
-
-def adm_input(srv, text, *args):
-    p = subprocess.run([infoadm_path(), "-s", f"unix:{srv.admin_socket}"] + list(args),
-                       input=text.encode(), env=sanitizer_env(), capture_output=True, timeout=40)
-    assert p.returncode == 0, p.stderr.decode()
-    return p
 
 
 def basic(user, password):
@@ -45,9 +38,9 @@ def srv(tmp_path_factory, infosrv_bin, infoadm_bin):
         with open(os.path.join(dirs["root"], "private", "secret.txt"), "wb") as f:
             f.write(b"the secret\n")
         adm_ok(s, "vdir", "add", "default", "/private", os.path.join(dirs["root"], "private"))
-        adm_input(s, "s3cret pass\n", "user", "add", "alice", "--password-stdin")
-        adm_input(s, "other\n", "user", "add", "bob", "--password-stdin", "--disabled")
-        adm_input(s, "dpw\n", "user", "add", "dave", "--password-stdin")
+        adm_input_ok(s, "s3cret pass\n", "user", "add", "alice", "--password-stdin")
+        adm_input_ok(s, "other\n", "user", "add", "bob", "--password-stdin", "--disabled")
+        adm_input_ok(s, "dpw\n", "user", "add", "dave", "--password-stdin")
         adm_ok(s, "set", "/www/sites/default/root/private", "auth_basic=true",
                "auth_anonymous=false", "auth_realm=Staff only")
 
@@ -158,14 +151,14 @@ def test_keep_alive_requests_use_the_cache(srv):
 
 
 def test_a_changed_password_takes_effect_at_once(srv):
-    adm_input(srv, "new pass\n", "user", "passwd", "alice", "--password-stdin")
+    adm_input_ok(srv, "new pass\n", "user", "passwd", "alice", "--password-stdin")
     try:
         r, _ = tls_get(srv, "/private/secret.txt", basic("alice", "s3cret pass"))
         assert r.status == 401
         r, body = tls_get(srv, "/private/secret.txt", basic("alice", "new pass"))
         assert r.status == 200 and body == b"the secret\n"
     finally:
-        adm_input(srv, "s3cret pass\n", "user", "passwd", "alice", "--password-stdin")
+        adm_input_ok(srv, "s3cret pass\n", "user", "passwd", "alice", "--password-stdin")
 
 
 def test_failures_are_rate_limited_per_address(tmp_path, infosrv_bin, infoadm_bin):
@@ -175,7 +168,7 @@ def test_failures_are_rate_limited_per_address(tmp_path, infosrv_bin, infoadm_bi
     def setup(s):
         www = [e for e in s.listeners["listeners"] if e.get("service") == "www"]
         s.tls_port = int([e for e in www if e.get("tls")][0]["port"])
-        adm_input(s, "pw\n", "user", "add", "carol", "--password-stdin")
+        adm_input_ok(s, "pw\n", "user", "add", "carol", "--password-stdin")
         adm_ok(s, "set", "/www/sites/default", "auth_basic=true", "auth_anonymous=false")
 
     s.start()
