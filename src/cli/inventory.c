@@ -11,6 +11,7 @@
 #include "cli/client.h"
 #include "cli/output.h"
 #include "core/alloc.h"
+#include "core/fsutil.h"
 
 #define INV_MAX_BYTES (4 << 20)
 
@@ -121,20 +122,6 @@ static int make_parents(const char *path, struct cli_err *err)
     return rc;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int inv_save(const struct inv *inv, struct cli_err *err)
 {
     char *tmp = join(inv->path, ".XXXXXX");
@@ -144,8 +131,8 @@ int inv_save(const struct inv *inv, struct cli_err *err)
     if (make_parents(inv->path, err) < 0)
         goto done;
     fd = mkstemp(tmp);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || write_all(fd, text, strlen(text)) < 0 ||
-        write_all(fd, "\n", 1) < 0 || fsync(fd) != 0 || close(fd) != 0) {
+    if (fd < 0 || fchmod(fd, 0600) != 0 || fs_write_all(fd, text, strlen(text)) < 0 ||
+        fs_write_all(fd, "\n", 1) < 0 || fsync(fd) != 0 || close(fd) != 0) {
         cli_err_set(err, CLI_EXIT_USAGE, "inventory_write", "cannot write %s: %s", inv->path,
                     strerror(errno));
         if (fd >= 0) {

@@ -9,6 +9,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
+
+char *fs_path_join(const char *dir, const char *name)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+    char *p;
+
+    while (dl > 0 && dir[dl - 1] == '/')
+        dl--;
+    p = xmalloc(dl + nl + 2);
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, nl + 1);
+    return p;
+}
+
+int fs_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
     char tmp[4096];
@@ -19,7 +54,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd == -1)
         return -1;
-    rc = (fchmod(fd, mode) == 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
+    rc = (fchmod(fd, mode) == 0 && fs_write_all(fd, data, len) == 0 && fsync(fd) == 0) ? 0 : -1;
     saved = errno;
     if (close(fd) == -1 && rc == 0) {
         rc = -1;

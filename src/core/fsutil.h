@@ -21,6 +21,12 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
  */
 char *fs_read_file(const char *path, size_t max, size_t *len);
 
+/** "DIR/NAME" in a new string (trailing slashes of DIR dropped). */
+char *fs_path_join(const char *dir, const char *name);
+
+/** Write all N bytes of P to FD (retrying short writes and EINTR); 0, or -1 with errno. */
+int fs_write_all(int fd, const void *p, size_t n);
+
 /** mkdir -p: create PATH and its missing parents with MODE. Returns 0 or -1 with errno. */
 int fs_mkdir_p(const char *path, mode_t mode);
 

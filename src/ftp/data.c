@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -590,20 +591,6 @@ static void send_pump(struct ftp_data *d)
     data_end(d, 226, "Transfer complete.");
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void recv_failed(struct ftp_data *d, int err)
 {
     if (err == ENOSPC || err == EDQUOT)
@@ -641,7 +628,7 @@ static void recv_pump(struct ftp_data *d)
             if (client_gone(d))
                 return data_end(d, 426, "The client closed the control connection during the "
                                         "upload; upload removed.");
-            if (d->cr_pending && write_all(d->req.fd, "\r", 1) == -1)
+            if (d->cr_pending && fs_write_all(d->req.fd, "\r", 1) == -1)
                 return recv_failed(d, errno);
             return data_end(d, 226, "Transfer complete.");
         }
@@ -655,7 +642,7 @@ static void recv_pump(struct ftp_data *d)
                 len = from_crlf(p, piece, &d->cr_pending, conv);
                 p = conv;
             }
-            if (write_all(d->req.fd, p, len) == -1)
+            if (fs_write_all(d->req.fd, p, len) == -1)
                 return recv_failed(d, errno);
         }
         /* No stop at a short read: a FIN queued behind the data would raise no new edge. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -580,17 +581,6 @@ static void alog_set_path(struct alog *l, char *path)
     pthread_mutex_unlock(&l->lock);
 }
 
-static char *alog_join(const char *dir, const char *name)
-{
-    size_t dn = strlen(dir), nn = strlen(name);
-    char *path = xmalloc(dn + nn + 2);
-
-    memcpy(path, dir, dn);
-    path[dn] = '/';
-    memcpy(path + dn + 1, name, nn + 1);
-    return path;
-}
-
 /* Open the file for NOW (or the current size sequence); W3C directives go
  * into a file only while it is empty. */
 static int alog_file_open(struct alog *l, time_t now)
@@ -601,7 +591,7 @@ static int alog_file_open(struct alog *l, time_t now)
 
     if (alog_file_name(l->format, l->period, l->seq, now, l->name, sizeof(l->name)) == 0)
         return -1;
-    path = alog_join(l->dir, l->name);
+    path = fs_path_join(l->dir, l->name);
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd == -1 || fstat(fd, &st) == -1) {
         if (alog_ratelimit(&l->warned_open, now))

@@ -447,20 +447,6 @@ static int site_log(struct cc *c, struct site *s, const char *key, const json_t 
     return 0;
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t dl = strlen(dir), nl = strlen(name);
-    char *p;
-
-    while (dl > 0 && dir[dl - 1] == '/')
-        dl--;
-    p = xmalloc(dl + nl + 2);
-    memcpy(p, dir, dl);
-    p[dl] = '/';
-    memcpy(p + dl + 1, name, nl + 1);
-    return p;
-}
-
 /* Whether the symbolic link PATH, the implicit subdirectory of PARENT, may be
  * followed under POLICY: the vdir opens it directly, so the policy the parent
  * would have applied to it is checked here. */
@@ -708,7 +694,7 @@ static int vdir_tree(struct cc *c, struct site *s, const char *key, const char *
         return mb_fail(c->err, MB_E_APPLY_FAILED, key, "path",
                        "%s has no path: a site's home directory needs one", key);
     }
-    path = own ? xstrdup(own) : path_join(parent_path, alias);
+    path = own ? xstrdup(own) : fs_path_join(parent_path, alias);
     rc = vdir_add(c, s, key, prefix, path, own ? NULL : parent_path, eff);
     json_decref(eff);
     if (rc == 0)

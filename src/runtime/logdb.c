@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 
 #define LOGDB_APP_ID 0x696e6c67 /* "inlg": PRAGMA application_id of our files */
@@ -239,17 +240,6 @@ bool logdb_is_log_file(const char *name)
     return false;
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t dn = strlen(dir), nn = strlen(name);
-    char *path = xmalloc(dn + nn + 2);
-
-    memcpy(path, dir, dn);
-    path[dn] = '/';
-    memcpy(path + dn + 1, name, nn + 1);
-    return path;
-}
-
 /* ---- the writer's database ---- */
 
 struct logdb {
@@ -392,7 +382,7 @@ static const char *file_open(struct logdb *db, time_t now)
 
     if (logdb_file_name(db->period, db->seq, now, db->name, sizeof(db->name)) == 0)
         return "access log file name too long";
-    path = join(db->dir, db->name);
+    path = fs_path_join(db->dir, db->name);
     why = file_open_at(db, path);
     if (why != NULL) {
         if (ratelimit(&db->warned_open, now))
@@ -647,7 +637,7 @@ void logdb_set_keep(struct logdb *db, unsigned n)
 
 char *logdb_path(const struct logdb *db)
 {
-    return db->db != NULL ? join(db->dir, db->name) : NULL;
+    return db->db != NULL ? fs_path_join(db->dir, db->name) : NULL;
 }
 
 /* ALOG_SIZE continues with the highest file number there is, or 1. */

@@ -175,20 +175,6 @@ static void settle(const struct zcache_key *k, enum zc_state state, uint64_t len
 
 /* ---- compressing ---- */
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Deflate SIZE bytes of SRC into DST as one gzip member; *LEN its length. */
 static int deflate_fd(int src, uint64_t size, int dst, uint64_t *len)
 {
@@ -212,7 +198,7 @@ static int deflate_fd(int src, uint64_t size, int dst, uint64_t *len)
             z.next_out = out;
             z.avail_out = ZC_CHUNK;
             deflate(&z, flush); /* cannot fail with valid arguments */
-            if (write_all(dst, out, ZC_CHUNK - z.avail_out) == -1)
+            if (fs_write_all(dst, out, ZC_CHUNK - z.avail_out) == -1)
                 goto end;
         } while (z.avail_out == 0);
     } while (flush != Z_FINISH);

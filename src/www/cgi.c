@@ -224,23 +224,6 @@ static char **env_build(const struct www_req *q, const struct vdir *v, const cha
 
 /* ---- the process ---- */
 
-/* Everything is over once the answer is out (or unwanted) and the process reaped. */
-static void cgi_maybe_free(struct cgi *c)
-{
-    if (!c->answered || !c->exited || c->out.fd >= 0 || c->err.fd >= 0)
-        return;
-    loop_timer_clear(c->loop, &c->timer);
-    if (c->in_watch)
-        loop_del(c->loop, &c->in);
-    if (c->in.fd >= 0)
-        close(c->in.fd);
-    buf_free(&c->head);
-    buf_free(&c->inq);
-    buf_free(&c->errline);
-    free(c->script);
-    free(c);
-}
-
 static void close_io(struct cgi *c, struct loop_io *io)
 {
     if (io->fd < 0)
@@ -248,6 +231,20 @@ static void close_io(struct cgi *c, struct loop_io *io)
     loop_del(c->loop, io);
     close(io->fd);
     io->fd = -1;
+}
+
+/* Everything is over once the answer is out (or unwanted) and the process reaped. */
+static void cgi_maybe_free(struct cgi *c)
+{
+    if (!c->answered || !c->exited || c->out.fd >= 0 || c->err.fd >= 0)
+        return;
+    loop_timer_clear(c->loop, &c->timer);
+    close_io(c, &c->in);
+    buf_free(&c->head);
+    buf_free(&c->inq);
+    buf_free(&c->errline);
+    free(c->script);
+    free(c);
 }
 
 static void cgi_kill(struct cgi *c)
@@ -464,12 +461,9 @@ static void write_stdin(struct cgi *c)
         c->body_paused = false;
         c->res->ops->resume_body(c->res);
     }
-    if (c->body_ended && c->inq.len == 0 && c->in.fd >= 0) {
-        if (c->in_watch)
-            loop_del(c->loop, &c->in);
+    if (c->body_ended && c->inq.len == 0) {
+        close_io(c, &c->in);
         c->in_watch = false;
-        close(c->in.fd);
-        c->in.fd = -1;
     }
 }
 
@@ -511,12 +505,8 @@ static void on_abort(void *arg)
     c->answered = true;
     c->res = NULL;
     cgi_kill(c);
-    if (c->in_watch)
-        loop_del(c->loop, &c->in);
+    close_io(c, &c->in);
     c->in_watch = false;
-    if (c->in.fd >= 0)
-        close(c->in.fd);
-    c->in.fd = -1;
     read_stdout(c); /* drains and closes */
     cgi_maybe_free(c);
 }
@@ -652,6 +642,18 @@ static int watch(struct cgi *c)
     return 0;
 }
 
+/* A program that could not start (or be watched, and was reaped): nothing is left of it. */
+static void cgi_discard(struct cgi *c)
+{
+    atomic_fetch_sub(&running, 1);
+    close_io(c, &c->in);
+    close_io(c, &c->out);
+    close_io(c, &c->err);
+    close_io(c, &c->proc);
+    free(c->script);
+    free(c);
+}
+
 int www_cgi_run(const struct www_req *req, struct www_res *res, const struct vdir *v,
                 const char *path, size_t plen, const char *rel, size_t rlen,
                 const struct cgi_target *t)
@@ -693,17 +695,8 @@ int www_cgi_run(const struct www_req *req, struct www_res *res, const struct vdi
     buf_free(&dir);
     buf_free(&file);
     if (rc == -1) {
-        int e = errno;
-        log_warnx("www: CGI %s: cannot start it: %s", c->script, strerror(e));
-        atomic_fetch_sub(&running, 1);
-        if (c->in.fd >= 0)
-            close(c->in.fd);
-        if (c->out.fd >= 0)
-            close(c->out.fd);
-        if (c->err.fd >= 0)
-            close(c->err.fd);
-        free(c->script);
-        free(c);
+        log_warnx("www: CGI %s: cannot start it: %s", c->script, strerror(errno));
+        cgi_discard(c);
         www_res_error(res, 502, "The program could not be started.");
         return 502;
     }
@@ -711,14 +704,7 @@ int www_cgi_run(const struct www_req *req, struct www_res *res, const struct vdi
         log_warnx("www: CGI %s: cannot watch its pipes", c->script);
         kill(-c->pid, SIGKILL);
         waitpid(c->pid, NULL, 0);
-        atomic_fetch_sub(&running, 1);
-        close_io(c, &c->out);
-        close_io(c, &c->err);
-        close_io(c, &c->proc);
-        if (c->in.fd >= 0)
-            close(c->in.fd);
-        free(c->script);
-        free(c);
+        cgi_discard(c);
         www_res_error(res, 500, "The program could not be watched.");
         return 500;
     }

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "core/alloc.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "runtime/fcache.h"
 #include "runtime/gen.h"
@@ -133,17 +134,8 @@ static int put_body(void *arg, const char *data, size_t n)
         put_free(p);
         return WWW_BODY_OK;
     }
-    while (n > 0 && p->err == 0) {
-        ssize_t w = write(p->fd, data, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            p->err = w < 0 ? errno : EIO; /* the rest is read and dropped; the answer says why */
-            break;
-        }
-        data += w;
-        n -= (size_t)w;
-    }
+    if (p->err == 0 && fs_write_all(p->fd, data, n) == -1)
+        p->err = errno; /* the rest is read and dropped; the answer says why */
     return WWW_BODY_OK;
 }
 
