@@ -44,6 +44,7 @@
 #define NEXEC 4                    /* request threads; API calls still take the lock in turn */
 #define STREAM_BACKLOG (512 * 1024) /* unsent event bytes before a stream is dropped */
 #define STREAM_BATCH (256 * 1024)   /* event bytes copied into a stream at a time */
+#define STREAM_SNDBUF (64 * 1024)   /* a stream socket's send buffer */
 #define FLUSH_BATCH 16              /* streams fed before the loop looks at other work */
 
 /*
@@ -286,6 +287,8 @@ static void start_stream(struct aconn *c, struct job *j)
     memcpy(c->sid, j->sid, sizeof(c->sid));
     c->si = atomic_fetch_add(&A.nstreams, 1);
     A.streams[c->si] = c;
+    /* the kernel's share of a stream's backlog is bounded too (it would grow to megabytes) */
+    setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &(int){STREAM_SNDBUF}, sizeof(int));
     if (!events_copy(&c->after, &c->out, STREAM_BATCH)) {
         events_reset(&c->out);
         c->after = events_last();
@@ -1045,6 +1048,9 @@ int admin_start(const struct admin_config *cfg, char *err, size_t errlen)
     if (A.loop == NULL)
         return snprintf(err, errlen, "cannot make the admin event loop: %s", strerror(errno)), -1;
     events_init(cfg->mb, events_notify, NULL);
+    pthread_mutex_lock(&api_lock);
+    events_poll(); /* what is there now is not news */
+    pthread_mutex_unlock(&api_lock);
     if (open_unix(cfg->state_dir, err, errlen) == -1)
         return -1;
     if (cfg->tcp && open_tcp(cfg->state_dir, cfg->tcp, err, errlen) == -1)
