@@ -625,28 +625,6 @@ static bool origin_ok(const struct http1_req *req, const struct aconn *c)
     return n > 0 && (size_t)n == o->value.n && memcmp(want, o->value.p, o->value.n) == 0;
 }
 
-/* The session id in the request's Cookie header, or "". */
-static void cookie_sid(const struct http1_req *req, char sid[LOGIN_ID_HEX])
-{
-    static const char name[] = LOGIN_COOKIE "=";
-    const char *p = req->cookie.p, *end = p ? p + req->cookie.n : NULL;
-
-    sid[0] = '\0';
-    while (p && p < end) {
-        while (p < end && (*p == ' ' || *p == ';'))
-            p++;
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        const char *stop = semi ? semi : end;
-        if ((size_t)(stop - p) == sizeof(name) - 1 + LOGIN_ID_HEX - 1 &&
-            memcmp(p, name, sizeof(name) - 1) == 0) {
-            memcpy(sid, p + sizeof(name) - 1, LOGIN_ID_HEX - 1);
-            sid[LOGIN_ID_HEX - 1] = '\0';
-            return;
-        }
-        p = stop;
-    }
-}
-
 static bool is_read(const struct http1_req *req)
 {
     return req->method == HTTP_M_GET || req->method == HTTP_M_HEAD;
@@ -692,7 +670,7 @@ static bool authenticate(struct job *j, char *identity, size_t cap, enum role *r
         return false;
     h = http1_find_header(req, "Authorization");
     if (h == NULL) {
-        cookie_sid(req, sid);
+        login_cookie_id(req->cookie.p, req->cookie.n, sid);
         if (sid[0] && login_find(A.mb, sid, &s)) {
             h = http1_find_header(req, "X-CSRF-Token");
             if (!is_read(req) &&
@@ -750,7 +728,7 @@ static void login_route(struct job *j, const char *path, struct api_response *rs
     char sid[LOGIN_ID_HEX];
     struct login s;
 
-    cookie_sid(&j->req, sid);
+    login_cookie_id(j->req.cookie.p, j->req.cookie.n, sid);
     if (strcmp(path, "/api/v1/logout") == 0) {
         if (j->req.method != HTTP_M_POST) {
             api_error(rs, 405, "method_not_allowed", "log out with POST /api/v1/logout");
