@@ -39,7 +39,7 @@ PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest c
               chromium chromium-driver python3-selenium
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd lighttpd-mod-openssl h2o gophernicus socat vsftpd
 
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 
 .PHONY: all run test unit e2e compat fuzz fuzz-smoke bench bench-admin clean deps deps-test deps-bench \

@@ -13,6 +13,8 @@
 #include "metabase/mb.h"
 #include "version.h"
 
+#define EVENT_COMMENT_MAX 1024
+
 struct event {
     uint64_t seq;
     char *text; /* the whole "id: …\nevent: …\ndata: …\n\n" */
@@ -75,6 +77,22 @@ static void publish(const char *type, json_t *data)
     free(js);
 }
 
+/* A comment may be as long as a request body; the ring keeps at most EVENT_COMMENT_MAX
+ * bytes of it (cut on a character boundary), so that its memory stays bounded. */
+static void trim_comment(json_t *r)
+{
+    const char *c = json_string_value(json_object_get(r, "comment"));
+    size_t n;
+
+    if (c == NULL || strlen(c) <= EVENT_COMMENT_MAX)
+        return;
+    n = EVENT_COMMENT_MAX;
+    while (n > 0 && ((unsigned char)c[n] & 0xC0) == 0x80)
+        n--;
+    json_object_set_new(r, "comment", json_stringn(c, n));
+    json_object_set_new(r, "comment_truncated", json_true());
+}
+
 static void poll_revisions(void)
 {
     uint64_t now = mb_revision(E.mb);
@@ -92,6 +110,7 @@ static void poll_revisions(void)
         if ((uint64_t)json_integer_value(json_object_get(r, "revision")) <= E.revision)
             continue;
         json_object_del(r, "address");
+        trim_comment(r);
         publish("commit", json_incref(r));
     }
     json_decref(list);

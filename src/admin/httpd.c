@@ -42,7 +42,7 @@
 #define MAX_BODY (1 << 20)
 #define MAX_REQUESTS_PER_CONN 1000
 #define NEXEC 4                    /* request threads; API calls still take the lock in turn */
-#define STREAM_BACKLOG (512 * 1024) /* unsent event bytes before a stream is dropped */
+#define STREAM_BACKLOG (256 * 1024) /* unsent event bytes before a stream is dropped */
 #define STREAM_BATCH (256 * 1024)   /* event bytes copied into a stream at a time */
 #define STREAM_SNDBUF (64 * 1024)   /* a stream socket's send buffer */
 #define FLUSH_BATCH 16
