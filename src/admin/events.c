@@ -77,8 +77,9 @@ static void publish(const char *type, json_t *data)
     free(js);
 }
 
-/* A comment may be as long as a request body; the ring keeps at most EVENT_COMMENT_MAX
- * bytes of it (cut on a character boundary), so that its memory stays bounded. */
+/* Comments are at most 1024 bytes wherever they come from today; the ring does not rely
+ * on it: it keeps at most EVENT_COMMENT_MAX bytes (cut on a character boundary), so
+ * that its memory stays bounded whatever a revision holds. */
 static void trim_comment(json_t *r)
 {
     const char *c = json_string_value(json_object_get(r, "comment"));
