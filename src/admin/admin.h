@@ -28,6 +28,8 @@ struct admin_config {
 int admin_start(const struct admin_config *cfg, char *err, size_t errlen);
 /** The TCP port bound (after admin_start), or 0. */
 unsigned admin_tcp_port(void);
+/** True when the web console's files were found (after admin_start). */
+bool admin_console_served(void);
 /** Take the API lock: the metabase and live apply are used by one thread at a time. */
 void admin_lock(void);
 /** Release the API lock. */

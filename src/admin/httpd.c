@@ -1072,6 +1072,11 @@ unsigned admin_tcp_port(void)
     return A.tcp_port;
 }
 
+bool admin_console_served(void)
+{
+    return webfiles_dir() != NULL;
+}
+
 static void loop_quit(void *arg)
 {
     (void)arg;

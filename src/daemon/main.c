@@ -993,8 +993,9 @@ static void start_admin(const struct options *o, struct mb *mb)
         exit(1);
     }
     if (admin_tcp_port())
-        printf("infosrv %s: admin listening on https://%s:%u\n", INFOSRV_VERSION,
-               o->http_str ? "127.0.0.1" : "127.0.0.1", admin_tcp_port());
+        printf("infosrv %s: admin listening on https://%s:%u%s\n", INFOSRV_VERSION,
+               o->http_str ? "127.0.0.1" : "127.0.0.1", admin_tcp_port(),
+               admin_console_served() ? " (web console at /)" : "");
 }
 
 static void print_listeners(void)
