@@ -69,6 +69,7 @@ struct aconn {
     struct buf in, out;
     size_t out_off;
     bool close_after, doomed;
+    bool dead;                   /* closed; freed once the loop's current batch is done */
     unsigned served;
     uint64_t after;              /* stream: the last event sent */
     unsigned si;                 /* stream: its place in A.streams */
@@ -99,6 +100,7 @@ static struct {
     bool running;
     struct aconn *conns;
     unsigned nconns;
+    struct aconn *graveyard; /* closed connections, freed before the loop waits again */
     atomic_uint nstreams;
     atomic_bool flush_posted;
     /* the streams, fed FLUSH_BATCH at a time so that API connections are not
@@ -210,7 +212,22 @@ static void conn_close(struct aconn *c)
     if (c->next)
         c->next->prev = c->prev;
     A.nconns--;
-    free(c);
+    /* An event for it may still be in the batch the loop is going through
+     * (this close may come from a post or another connection's callback). */
+    c->dead = true;
+    c->next = A.graveyard;
+    A.graveyard = c;
+}
+
+static void bury(void *arg)
+{
+    struct aconn *c;
+
+    (void)arg;
+    while ((c = A.graveyard) != NULL) {
+        A.graveyard = c->next;
+        free(c);
+    }
 }
 
 static void on_timeout(struct loop *l, struct loop_timer *t)
@@ -479,7 +496,8 @@ static void on_conn(struct loop *l, struct loop_io *io, uint32_t events)
 
     (void)l;
     (void)events;
-    drive(c);
+    if (!c->dead)
+        drive(c);
 }
 
 /* ---- accepting (admin loop) ---- */
@@ -1044,6 +1062,7 @@ int admin_start(const struct admin_config *cfg, char *err, size_t errlen)
     A.loop = loop_new();
     if (A.loop == NULL)
         return snprintf(err, errlen, "cannot make the admin event loop: %s", strerror(errno)), -1;
+    loop_set_idle(A.loop, bury, NULL);
     events_init(cfg->mb, events_notify, NULL);
     pthread_mutex_lock(&api_lock);
     events_poll(); /* what is there now is not news */
@@ -1110,6 +1129,7 @@ void admin_stop(void)
     }
     while (A.conns)
         conn_close(A.conns);
+    bury(NULL);
     loop_timer_clear(A.loop, &A.flush_timer);
     loop_del(A.loop, &A.unix_io);
     close(A.unix_fd);
