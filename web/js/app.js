@@ -72,6 +72,7 @@ async function submitLogin(ev) {
   if (!token) { err.textContent = 'Enter the token.'; return; }
   el('login-button').disabled = true;
   err.textContent = '';
+  delete window.consoleFirstViewMs;
   performance.clearMarks();
   performance.clearMeasures();
   performance.mark('login-start');
@@ -240,6 +241,7 @@ async function checkSession() {
 function unmountView() {
   if (current && current.ctl.unmount) current.ctl.unmount();
   current = null;
+  delete el('view').dataset.ready;
   clear(el('view'));
 }
 
@@ -266,13 +268,15 @@ function route() {
   document.title = `${view.title} — infosrv console`;
   const section = h('section', { class: `view view-${id}`, 'aria-labelledby': `h-${id}` });
   root.append(section);
-  const ctl = view.mount(section, rest, { drawn: viewDrawn }) || {};
-  current = { id, ctl };
+  delete root.dataset.ready;
+  current = { id, ctl: {}, section };
+  current.ctl = view.mount(section, rest, { drawn: () => { if (current && current.section === section) viewDrawn(id); } }) || {};
 }
 
 // Each view calls this once its data is on screen: the first one after login
 // closes the login-to-first-view measure.
-function viewDrawn() {
+function viewDrawn(id) {
+  el('view').dataset.ready = id;
   if (!firstViewPending) return;
   firstViewPending = false;
   requestAnimationFrame(() => {

@@ -16,9 +16,9 @@ function niceMax(v) {
 
 /**
  * Draw LINES ([{color, points: [{t, v}]}]) on CANVAS for the WINDOW seconds
- * up to NOW; FORMAT labels the y axis.
+ * up to NOW; FORMAT labels the y axis, whose top is at least FLOOR.
  */
-export function drawChart(canvas, lines, { now, window, format }) {
+export function drawChart(canvas, lines, { now, window, format, floor = 1 }) {
   const dpr = pixelRatio();
   const cssW = Math.max(200, canvas.clientWidth || 300);
   const cssH = Math.max(120, canvas.clientHeight || 160);
@@ -37,7 +37,7 @@ export function drawChart(canvas, lines, { now, window, format }) {
   const ht = cssH - top - bottom;
   let max = 0;
   for (const l of lines) for (const p of l.points) if (p.v > max) max = p.v;
-  max = niceMax(max);
+  max = niceMax(Math.max(max, floor));
   g.font = '11px system-ui, sans-serif';
   g.fillStyle = '#57606a';
   g.strokeStyle = '#d0d7de';

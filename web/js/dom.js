@@ -123,7 +123,9 @@ export function timeEl(t) {
   const d = typeof t === 'number' ? new Date(t * 1000) : new Date(t);
   if (Number.isNaN(d.getTime())) return h('span', {}, String(t));
   const iso = d.toISOString().replace('.000', '');
-  return h('time', { datetime: iso, title: iso }, d.toLocaleString('en-GB', { hour12: false }));
+  const p2 = (n) => String(n).padStart(2, '0');
+  const local = `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+  return h('time', { datetime: iso, title: `${iso} (UTC)` }, local);
 }
 
 /** A value from the API as short text (lists joined, objects as JSON). */

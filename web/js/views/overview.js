@@ -120,7 +120,7 @@ export default {
         return;
       }
       drawFacts();
-      clear(body).append(services.map((s) => serviceCard(s, load)));
+      clear(body).append(...services.map((s) => serviceCard(s, load)));
       if (!drawnOnce) { drawnOnce = true; app.drawn(); }
     }
 

@@ -14,9 +14,9 @@ const FIRST = ['total_requests', 'get_requests', 'head_requests', 'other_request
   'total_connections', 'connection_attempts', 'not_found_errors'];
 
 const CHARTS = [
-  { id: 'req', title: 'Requests per second', pick: (p) => p.req, format: (v) => fmtNumber(v) },
-  { id: 'bytes', title: 'Bytes sent per second', pick: (p) => p.bytes, format: (v) => `${fmtBytes(v)}/s` },
-  { id: 'conns', title: 'Current connections', pick: (p) => p.conns, format: (v) => fmtNumber(v) },
+  { id: 'req', title: 'Requests per second', pick: (p) => p.req, format: (v) => fmtNumber(v), floor: 4 },
+  { id: 'bytes', title: 'Bytes sent per second', pick: (p) => p.bytes, format: (v) => `${fmtBytes(v)}/s`, floor: 1024 },
+  { id: 'conns', title: 'Current connections', pick: (p) => p.conns, format: (v) => fmtNumber(v), floor: 4 },
 ];
 
 function counterNames(stats) {
@@ -54,8 +54,8 @@ export default {
       for (const c of canvases) {
         const lines = svc.map(([key, sr], i) => ({ key, color: colorOf(i), points: sr.points.map((p) => ({ t: p.t, v: c.pick(p) })) }));
         const latestT = Math.max(now, ...svc.map(([, sr]) => (sr.points.length ? sr.points[sr.points.length - 1].t : 0)));
-        drawChart(c.canvas, lines, { now: latestT, window: WINDOW, format: c.format });
-        clear(c.legend).append(lines.map((l) => {
+        drawChart(c.canvas, lines, { now: latestT, window: WINDOW, format: c.format, floor: c.floor });
+        clear(c.legend).append(...lines.map((l) => {
           const last = l.points.length ? l.points[l.points.length - 1].v : 0;
           const sw = h('span', { class: 'swatch' });
           sw.style.background = l.color;
