@@ -1,9 +1,11 @@
 /*
  * admin: the admin API listeners — the local unix socket (peer credentials
- * checked, no password) and HTTPS on TCP (bearer tokens) — and the request
- * plumbing around api.c. An accept thread hands each connection to a short
- * lived thread (bounded); requests are answered one at a time under the API
- * lock, since the metabase handle is single-threaded.
+ * checked, no password) and HTTPS on TCP (bearer tokens or a console
+ * session) — the web console's files, the event streams, and the request
+ * plumbing around api.c. One event loop thread holds every connection and
+ * stream; a parsed request goes to one of a few request threads, which
+ * answer API calls one at a time under the API lock (the metabase handle is
+ * single-threaded) and the console's files without it.
  */
 #ifndef ADMIN_ADMIN_H
 #define ADMIN_ADMIN_H
@@ -19,6 +21,7 @@ struct admin_config {
     const char *state_dir;   /* admin.sock, admin.crt/.key, admin.token, backups/ live here */
     const struct net_addr *tcp; /* NULL: no TCP listener */
     struct mb *mb;
+    const char *web_dir;     /* the console's files; NULL: found beside the binary */
 };
 
 /** Open the listeners and start the accept thread. -1 with err on failure. */

@@ -33,9 +33,17 @@ struct mb *api_metabase(void)
     return api_mb;
 }
 
+static time_t started;
+
+time_t api_started(void)
+{
+    return started;
+}
+
 void api_init(struct mb *mb, const char *state_dir)
 {
     api_mb = mb;
+    started = time(NULL);
     snprintf(backup_dir, sizeof(backup_dir), "%s/backups", state_dir);
 }
 

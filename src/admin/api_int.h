@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "admin/api.h"
 #include "metabase/mb.h"
@@ -51,6 +52,14 @@ void api_route_ftp_users(const struct api_request *rq, struct api_response *rs);
 void api_route_certificates(const struct api_request *rq, struct api_response *rs);
 /** The access log of sites logging to SQLite (api_log.c). */
 void api_route_log(const struct api_request *rq, struct api_response *rs);
+/** The services and their sites with state and bindings, as GET /api/v1/services lists them. */
+json_t *api_services_json(void);
+/** The statistics of the slots matching SERVICE and SITE ("" = any), cleared after reading when CLEAR. */
+json_t *api_stats_json(const char *service, const char *site, bool clear);
+/** The property table as GET /api/v1/schema answers it (api_schema.c). */
+json_t *api_schema_json(void);
+/** When api_init ran: the daemon's start. */
+time_t api_started(void);
 /** The metabase handle given to api_init. */
 struct mb *api_metabase(void);
 

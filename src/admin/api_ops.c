@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin/accounts.h"
 #include "admin/api.h"
@@ -22,7 +23,7 @@ static const char *capabilities[] = {
     "audit",          "metrics",        "certificates", "www.ip_restrictions",
     "www.headers",    "www.error_pages", "www.auth",   "www.uploads",         "www.cgi",
     "log.query",      "www.compression", "bandwidth",      "www.h2",
-    "farm",
+    "farm",           "console",        "schema",      "events",
 };
 
 static bool is(const struct api_request *rq, const char *method)
@@ -60,9 +61,15 @@ json_t *api_capabilities(void)
 
 static void discovery(struct api_response *rs)
 {
-    api_reply_json(rs, 200, json_pack("{s:s,s:s,s:[s],s:o}", "product", "infosrv", "version",
-                                      INFOSRV_VERSION, "api_versions", "v1", "capabilities",
-                                      api_capabilities()));
+    time_t started = api_started();
+    char when[32];
+
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&started));
+    api_reply_json(rs, 200,
+                   json_pack("{s:s,s:s,s:[s],s:o,s:s,s:I}", "product", "infosrv", "version",
+                             INFOSRV_VERSION, "api_versions", "v1", "capabilities",
+                             api_capabilities(), "started", when, "uptime",
+                             (json_int_t)(time(NULL) - started)));
 }
 
 /* ---- services ---- */
@@ -102,7 +109,7 @@ static json_t *service_state(const char *svc)
     return v;
 }
 
-static void services_list(struct api_response *rs)
+json_t *api_services_json(void)
 {
     struct gen *g = gen_current_ref();
     json_t *list = json_array();
@@ -117,7 +124,12 @@ static void services_list(struct api_response *rs)
                                               service_state(svc->name), "sites", sites));
     }
     gen_unref(g);
-    api_reply_json(rs, 200, json_pack("{s:o}", "services", list));
+    return list;
+}
+
+static void services_list(struct api_response *rs)
+{
+    api_reply_json(rs, 200, json_pack("{s:o}", "services", api_services_json()));
 }
 
 static const char *action_state(const char *action)
@@ -200,15 +212,11 @@ static bool slot_matches(int slot, const char *service, const char *site)
     return true;
 }
 
-static void stats_route(const struct api_request *rq, struct api_response *rs)
+json_t *api_stats_json(const char *service, const char *site, bool clear)
 {
-    char service[32] = "", site[128] = "";
     json_t *arr = json_array();
     const char *svc, *st;
-    bool clear = is(rq, "DELETE");
 
-    api_query_get(rq->query, "service", service, sizeof(service));
-    api_query_get(rq->query, "site", site, sizeof(site));
     for (int i = 0; i < stats_nslots(); i++) {
         if (!slot_matches(i, service, site))
             continue;
@@ -220,6 +228,18 @@ static void stats_route(const struct api_request *rq, struct api_response *rs)
                                              stats_counters_json(i), "cleared_at",
                                              (json_int_t)stats_cleared_at(i)));
     }
+    return arr;
+}
+
+static void stats_route(const struct api_request *rq, struct api_response *rs)
+{
+    char service[32] = "", site[128] = "";
+    json_t *arr;
+    bool clear = is(rq, "DELETE");
+
+    api_query_get(rq->query, "service", service, sizeof(service));
+    api_query_get(rq->query, "site", site, sizeof(site));
+    arr = api_stats_json(service, site, clear);
     if (clear)
         mb_audit_add(api_metabase(), &(struct mb_actor){rq->identity, rq->address},
                      "stats.clear", site[0] ? site : (service[0] ? service : "*"), "ok", NULL);
@@ -565,6 +585,8 @@ static void route_v1(const struct api_request *rq, struct api_response *rs)
         api_route_log(rq, rs);
     else if (strcmp(p, "/api/v1/audit") == 0 && is(rq, "GET"))
         audit_route(rq, rs);
+    else if (strcmp(p, "/api/v1/schema") == 0 && is(rq, "GET"))
+        api_reply_json(rs, 200, api_schema_json());
     else if (strcmp(p, "/api/v1/farm") == 0 && is(rq, "GET"))
         api_reply_json(rs, 200, farm_status());
     else if (strcmp(p, "/api/v1/farm/leave") == 0 && is(rq, "POST"))

@@ -81,6 +81,7 @@ struct options {
     bool ftp_root_given;
     struct net_addr admin;
     bool no_admin_tcp;
+    const char *web_dir;     /* --web-dir: the web console's files */
     bool site_flags;         /* a flag that seeds the default site was given */
     bool workers_given;
     unsigned workers;
@@ -126,6 +127,8 @@ static const char usage_text[] =
     "                           ./gopherroot, created with a welcome menu when missing)\n"
     "  --admin ADDR:PORT        admin API over HTTPS (default 127.0.0.1:8172; port 0 picks a\n"
     "                           free port; \"none\" disables TCP, leaving STATE_DIR/admin.sock)\n"
+    "  --web-dir DIR            the web console's files, served at the admin address (default:\n"
+    "                           ../share/infosrv/web beside the binary, or web/ of its build tree)\n"
     "  --workers N              worker threads (default: number of CPUs, 1..64)\n"
     "  --log-dir DIR            error and access logs (default STATE_DIR/logs)\n"
     "  --user NAME              started as root: run as NAME once the state directory is\n"
@@ -380,6 +383,8 @@ static void parse_args(struct options *o, int argc, char **argv)
             o->overrides[o->noverrides++] = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
+        } else if (strcmp(a, "--web-dir") == 0) {
+            o->web_dir = need_arg(argc, argv, &i);
         } else if (strcmp(a, "--admin") == 0) {
             const char *v = need_arg(argc, argv, &i);
             o->no_admin_tcp = strcmp(v, "none") == 0;
@@ -973,8 +978,8 @@ static void start_farm(struct mb *mb)
 static void start_admin(const struct options *o, struct mb *mb)
 {
     struct admin_config ac = {.state_dir = o->state_dir, .tcp = o->no_admin_tcp ? NULL : &o->admin,
-                              .mb = mb};
-    char err[512], token[PATH_MAX];
+                              .mb = mb, .web_dir = o->web_dir};
+    char err[PATH_MAX + 512], token[PATH_MAX];
     int rc;
 
     snprintf(token, sizeof(token), "%s/admin.token", o->state_dir);
