@@ -404,7 +404,7 @@ def test_narrow_layout_no_horizontal_overflow(srv, driver, url):
 def test_reader_sees_no_write_control_and_cannot_write(srv, driver, url):
     as_admin(driver, url, srv)
     # The admin's views do have marked write controls: the marking is what we count on.
-    for v in ("overview", "properties", "sites", "history", "accounts"):
+    for v in ("overview", "properties", "sites", "sessions", "statistics", "accounts"):
         goto(driver, v)
         assert browser.css(driver, "[data-write]"), f"no [data-write] for an admin on {v}"
     rd = ok(api(srv, "POST", "/api/v1/accounts", {"name": "console-reader", "role": "reader"}), 201)
