@@ -15,7 +15,7 @@ import pytest
 
 import browser
 import tree
-from conftest import REPO, AdminServer, admin_request, serving
+from conftest import REPO, AdminServer, admin_request, free_port, serving
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None,
                                 reason=f"no headless browser: {browser.missing()}")
@@ -254,6 +254,31 @@ def test_property_sheet_error_names_the_field(srv, driver, url):
     assert_clean_console(driver, allow=("status of 400",))
 
 
+def test_property_sheet_stale_revision_offers_reload(srv, driver, url):
+    as_admin(driver, url, srv)
+    goto(driver, "properties/www/sites/default")
+    row = browser.one(driver, '[data-prop="header_timeout"]')
+    browser.press(driver, row.find_element("css selector", 'button[data-role="override"]'))
+    field = row.find_element("css selector", "input[type=number]")
+    field.clear()
+    field.send_keys("7")
+    # Someone else commits while the sheet has changes of ours: it is not reloaded
+    # under our feet, and our commit is refused as stale.
+    other = ok(api(srv, "PATCH", "/api/v1/config/www", {"set": {"max_body": 2097152}}))["revision"]
+    browser.wait_status(driver, f"Revision {other} by token:admin")
+    browser.click(driver, '.commit-bar button[type="submit"]')
+    browser.wait_status(driver, "someone else changed the configuration")
+    stale = browser.one(driver, ".stale")
+    assert "Someone else changed" in stale.text, stale.text
+    assert prop(srv, "/www/sites/default", "header_timeout")["value"] == 10
+    browser.press(driver, stale.find_element("css selector", "button"))
+    browser.wait_for("the sheet at the new revision",
+                     lambda: f"revision {other}." in browser.one(driver, ".props").text)
+    assert not browser.css(driver, ".stale p")
+    ok(api(srv, "PATCH", "/api/v1/config/www", {"unset": ["max_body"]}))
+    assert_clean_console(driver, allow=("status of 412",))
+
+
 # -- overview: service control -----------------------------------------------------
 
 def test_stop_and_start_site(srv, driver, url):
@@ -332,6 +357,90 @@ def test_rollback_in_history(srv, driver, url):
     assert_clean_console(driver)
 
 
+# -- sites and virtual directories ---------------------------------------------------
+
+def test_add_site_and_vdir_then_remove(srv, driver, url):
+    as_admin(driver, url, srv)
+    port = free_port()
+    goto(driver, "sites")
+    form = browser.one(driver, "form.add-site")
+    form.find_element("css selector", "[name=name]").send_keys("shop")
+    form.find_element("css selector", "[name=bindings]").send_keys(f"127.0.0.1:{port}")
+    form.find_element("css selector", "[name=path]").send_keys(srv.dirs["docs"])
+    browser.press(driver, form.find_element("css selector", "button[type=submit]"))
+    browser.wait_status(driver, "Site shop added to www")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", "/readme.txt")
+    r = c.getresponse()
+    assert r.status == 200 and r.read() == tree.DOCS_README
+    c.close()
+    shop = ok(api(srv, "GET", "/api/v1/config/www/sites/shop/root"))
+    assert shop["properties"]["path"]["value"] == srv.dirs["docs"], shop
+    # The new site's home directory is offered as a parent once the tree reloads.
+    browser.wait_for("the shop root in the parent list",
+                     lambda: browser.css(driver, 'form.add-vdir option[value="/www/sites/shop/root"]'))
+    form = browser.one(driver, "form.add-vdir")
+    driver.execute_script("arguments[0].value = '/www/sites/shop/root'",
+                          form.find_element("css selector", "[name=parent]"))
+    form.find_element("css selector", "[name=alias]").send_keys("deep")
+    form.find_element("css selector", "[name=path]").send_keys(srv.dirs["deep"])
+    browser.press(driver, form.find_element("css selector", "button[type=submit]"))
+    browser.wait_status(driver, "Virtual directory /www/sites/shop/root/deep added")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", "/deep/deep.txt")
+    r = c.getresponse()
+    assert r.status == 200 and r.read() == tree.DOCS_DEEP
+    c.close()
+    browser.click(driver, 'li[data-key="/www/sites/shop"] > .node button')
+    confirm(driver)
+    browser.wait_status(driver, "Removed /www/sites/shop")
+    browser.wait_for("the shop port to refuse", lambda: refused(port), timeout=5)
+    assert api(srv, "GET", "/api/v1/config/www/sites/shop").status == 404
+    browser.wait_for("shop gone from the tree", lambda: not browser.css(driver, 'li[data-key="/www/sites/shop"]'))
+    assert_clean_console(driver)
+
+
+# -- live events -------------------------------------------------------------------------
+
+def test_live_commit_and_state_events(srv, driver, url):
+    as_admin(driver, url, srv)
+    goto(driver, "history")
+    # A commit from elsewhere (the unix socket) is told and shown without a reload.
+    rev = ok(api(srv, "PATCH", "/api/v1/config/www", {"set": {"header_timeout": 11}, "comment": "from elsewhere"},
+                 via="unix"))["revision"]
+    browser.wait_status(driver, f"Revision {rev} by local:")
+    browser.one(driver, f'tr[data-revision="{rev}"]')
+    ok(api(srv, "PATCH", "/api/v1/config/www", {"unset": ["header_timeout"]}, via="unix"))
+    # A state change from elsewhere turns the overview's badge.
+    goto(driver, "overview")
+    badge = '[data-state-of="www/default"]'
+    assert browser.one(driver, badge).text == "started"
+    ok(api(srv, "POST", "/api/v1/services/www/sites/default/pause", via="unix"))
+    try:
+        browser.wait_for("the paused badge", lambda: browser.one(driver, badge).text == "paused")
+        browser.one(driver, 'button[data-action="continue"][data-site="default"]')
+    finally:
+        ok(api(srv, "POST", "/api/v1/services/www/sites/default/continue", via="unix"))
+    browser.wait_for("the started badge", lambda: browser.one(driver, badge).text == "started")
+    assert_clean_console(driver)
+
+
+def test_statistics_update_live(srv, driver, url):
+    as_admin(driver, url, srv)
+    goto(driver, "statistics")
+    cell = 'tr[data-service="www"][data-site=""] td.num'
+    before = ok(api(srv, "GET", "/api/v1/stats?service=www"))["stats"]
+    total = [x for x in before if x["site"] is None][0]["counters"]["total_requests"]
+    for _ in range(5):
+        assert www_get(srv, "/hello.txt")[0] == 200
+    # The first counter column is total_requests; the table follows the stats events.
+    browser.wait_for("total requests in the table",
+                     lambda: browser.css(driver, cell)[0].text.replace(",", "") == str(total + 5), timeout=5)
+    legend = browser.one(driver, 'figure.chart ul.legend').text
+    assert legend.startswith("www:"), legend
+    assert_clean_console(driver)
+
+
 # -- cross-site request forgery --------------------------------------------------------
 
 def test_forged_cross_site_post_refused(srv, driver, url):
@@ -393,6 +502,7 @@ def test_narrow_layout_no_horizontal_overflow(srv, driver, url):
                 browser.click(driver, "#menu-toggle")
                 assert browser.css(driver, "#nav a")[0].is_displayed()
                 browser.click(driver, "#menu-toggle")
+        print(f"\nscrollWidth at 390 px: {widths}")
         assert all(w <= 390 for w in widths.values()), widths
     finally:
         browser.clear_viewport(driver)
@@ -413,7 +523,8 @@ def test_reader_sees_no_write_control_and_cannot_write(srv, driver, url):
     for v in VIEWS:
         goto(driver, v)
         marked = browser.css(driver, "[data-write]")
-        assert not marked, f"{v}: a reader is offered {[e.get_attribute('outerHTML')[:120] for e in marked]}"
+        assert not marked, f"{v}: a reader is offered {len(marked)} write controls, first " \
+            f"{[e.get_attribute('outerHTML')[:120] for e in marked[:3]]}"
         words = [b.text for b in browser.css(driver, "#view button")
                  if any(b.text.startswith(w) for w in WRITE_WORDS)]
         assert not words, f"{v}: a reader is offered the buttons {words}"

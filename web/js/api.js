@@ -9,6 +9,7 @@ let unauthorizedHandler = null;
 let inflight = 0;
 const settledHandlers = new Set();
 const ownRevisions = new Set();
+let seenRevision = 0;
 
 export class ApiError extends Error {
   constructor(status, code, message, details = {}, retryAfter = null) {
@@ -30,6 +31,8 @@ export function onUnauthorized(f) { unauthorizedHandler = f; }
 /** F() runs each time no write is in flight any more. */
 export function onWritesSettled(f) { settledHandlers.add(f); }
 export function writesInFlight() { return inflight; }
+/** The newest configuration revision an answer has shown this console (0: none yet). */
+export function lastSeenRevision() { return seenRevision; }
 /** True when revision N was made by a write of this console. */
 export function isOwnRevision(n) { return ownRevisions.has(n); }
 
@@ -84,8 +87,11 @@ export async function api(method, path, opts = {}) {
       throw e;
     }
     if (write && data && typeof data.revision === 'number') ownRevisions.add(data.revision);
-    const etag = resp.headers.get('ETag');
-    return { status: resp.status, data, etag: etag ? etag.replace(/^W\//, '').replace(/"/g, '') : null };
+    let etag = resp.headers.get('ETag');
+    etag = etag ? etag.replace(/^W\//, '').replace(/"/g, '') : null;
+    const rev = write && data && typeof data.revision === 'number' ? data.revision : Number(etag);
+    if (Number.isInteger(rev) && rev > seenRevision) seenRevision = rev;
+    return { status: resp.status, data, etag };
   } finally {
     if (write) {
       inflight -= 1;

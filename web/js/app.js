@@ -3,7 +3,7 @@
 // {title, mount(el, rest)} and mount returns {refresh?, onState?, onStats?, unmount?}.
 
 import { api, ApiError, setCsrf, setBearer, usingBearer, onUnauthorized, onWritesSettled,
-  writesInFlight, isOwnRevision } from './api.js';
+  writesInFlight, isOwnRevision, lastSeenRevision } from './api.js';
 import { startEvents, stopEvents } from './events.js';
 import { ctx, has, setDiscovery } from './state.js';
 import { $, h, clear, announce, notice } from './dom.js';
@@ -194,11 +194,28 @@ function onEvent(type, data) {
   } else if (type === 'commit') {
     pendingCommits.push(data);
     if (writesInFlight() === 0) flushCommits();
+  } else if (type === 'hello') {
+    const seen = lastSeenRevision();
+    if (seen > 0 && data.revision > seen) catchUp(seen, data.revision);
   } else if (type === 'reset') {
     announce('The server restarted or the event stream fell behind: everything is reloaded.', 'info');
     reloadAll();
   } else if (type === 'lost') {
     checkSession();
+  }
+}
+
+// Commits made after our data was read but before the stream was connected
+// (or while it was reconnecting without a Last-Event-ID) are told by hello's
+// revision: fetch them and tell them as if they had been streamed.
+async function catchUp(seen, upTo) {
+  if (!has('config.history')) return;
+  try {
+    const d = (await api('GET', '/api/v1/revisions?limit=20')).data;
+    const missed = (d.revisions || []).filter((r) => r.revision > seen && r.revision <= upTo).reverse();
+    for (const r of missed) onEvent('commit', r);
+  } catch (e) {
+    announce(`Revisions: ${e.message}`, 'error');
   }
 }
 

@@ -79,12 +79,12 @@ export default {
     }
 
     function siteForm() {
-      const svc = h('select', {}, ctx.services.map((s) => h('option', { value: s }, s)));
-      const name = h('input', { type: 'text', required: true, autocomplete: 'off', pattern: '[^/]+' });
-      const bindings = h('textarea', { rows: 2, required: true, spellcheck: 'false' });
-      const hosts = h('textarea', { rows: 2, spellcheck: 'false' });
-      const path = h('input', { type: 'text', required: true, spellcheck: 'false' });
-      const comment = h('input', { type: 'text', autocomplete: 'off' });
+      const svc = h('select', { name: 'service' }, ctx.services.map((s) => h('option', { value: s }, s)));
+      const name = h('input', { name: 'name', type: 'text', required: true, autocomplete: 'off', pattern: '[^\\/]+' });
+      const bindings = h('textarea', { name: 'bindings', rows: 2, required: true, spellcheck: 'false' });
+      const hosts = h('textarea', { name: 'host_names', rows: 2, spellcheck: 'false' });
+      const path = h('input', { name: 'path', type: 'text', required: true, spellcheck: 'false' });
+      const comment = h('input', { name: 'comment', type: 'text', autocomplete: 'off' });
       for (const e of [svc, name, bindings, hosts, path, comment]) e.setAttribute('data-write', '');
       const form = h('form', { class: 'card add-site', 'aria-labelledby': 'h-add-site' },
         h('h2', { id: 'h-add-site' }, 'Add a site'),
@@ -120,10 +120,10 @@ export default {
 
     function vdirForm() {
       const parents = keys.filter((k) => k.kind === 'vdir');
-      const parent = h('select', {}, parents.map((k) => h('option', { value: k.key }, k.key)));
-      const alias = h('input', { type: 'text', required: true, autocomplete: 'off' });
-      const path = h('input', { type: 'text', required: true, spellcheck: 'false' });
-      const comment = h('input', { type: 'text', autocomplete: 'off' });
+      const parent = h('select', { name: 'parent' }, parents.map((k) => h('option', { value: k.key }, k.key)));
+      const alias = h('input', { name: 'alias', type: 'text', required: true, autocomplete: 'off' });
+      const path = h('input', { name: 'path', type: 'text', required: true, spellcheck: 'false' });
+      const comment = h('input', { name: 'comment', type: 'text', autocomplete: 'off' });
       for (const e of [parent, alias, path, comment]) e.setAttribute('data-write', '');
       const form = h('form', { class: 'card add-vdir', 'aria-labelledby': 'h-add-vdir' },
         h('h2', { id: 'h-add-vdir' }, 'Add a virtual directory'),
