@@ -31,6 +31,10 @@ export function onUnauthorized(f) { unauthorizedHandler = f; }
 /** F() runs each time no write is in flight any more. */
 export function onWritesSettled(f) { settledHandlers.add(f); }
 export function writesInFlight() { return inflight; }
+function noteRevision(rev) {
+  if (Number.isInteger(rev) && rev > seenRevision) seenRevision = rev;
+}
+
 /** The newest configuration revision an answer has shown this console (0: none yet). */
 export function lastSeenRevision() { return seenRevision; }
 /** True when revision N was made by a write of this console. */
@@ -89,8 +93,8 @@ export async function api(method, path, opts = {}) {
     if (write && data && typeof data.revision === 'number') ownRevisions.add(data.revision);
     let etag = resp.headers.get('ETag');
     etag = etag ? etag.replace(/^W\//, '').replace(/"/g, '') : null;
-    const rev = write && data && typeof data.revision === 'number' ? data.revision : Number(etag);
-    if (Number.isInteger(rev) && rev > seenRevision) seenRevision = rev;
+    noteRevision(write && data && typeof data.revision === 'number' ? data.revision : Number(etag));
+    if (!write && data && Array.isArray(data.revisions) && data.revisions.length) noteRevision(data.revisions[0].revision);
     return { status: resp.status, data, etag };
   } finally {
     if (write) {

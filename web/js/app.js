@@ -41,6 +41,9 @@ let current = null;        // {id, ctl}
 let firstViewPending = false;
 let loggedIn = false;
 const pendingCommits = [];
+const told = new Set();    // revisions already told
+let streamBase = 0;        // hello's revision
+let recheck = null;
 
 function el(id) { return document.getElementById(id); }
 
@@ -136,6 +139,8 @@ async function enter(session, disc) {
   drawChrome();
   resetStore();
   startLive();
+  // The revision we start from, so that hello can tell what the stream missed.
+  if (has('config.history')) api('GET', '/api/v1/revisions?limit=1').catch(() => {});
   firstViewPending = performance.getEntriesByName('login-start').length > 0;
   if (!location.hash.startsWith('#/')) history.replaceState(null, '', '#/overview');
   route();
@@ -192,17 +197,30 @@ function onEvent(type, data) {
   } else if (type === 'state') {
     if (current && current.ctl.onState) current.ctl.onState(data);
   } else if (type === 'commit') {
-    pendingCommits.push(data);
-    if (writesInFlight() === 0) flushCommits();
+    onCommit(data, true);
   } else if (type === 'hello') {
+    streamBase = data.revision;
     const seen = lastSeenRevision();
     if (seen > 0 && data.revision > seen) catchUp(seen, data.revision);
+    // Look once more a little later: a commit made as the stream opened may
+    // not be streamed (seen with the 0.9.0 admin listener).
+    clearTimeout(recheck);
+    recheck = setTimeout(() => { if (loggedIn) catchUp(data.revision, Infinity); }, 1500);
   } else if (type === 'reset') {
     announce('The server restarted or the event stream fell behind: everything is reloaded.', 'info');
     reloadAll();
   } else if (type === 'lost') {
     checkSession();
   }
+}
+
+// Each revision is told once, whether it came by the stream, by polling or
+// by catching up; the stream's commits up to hello's revision are old news.
+function onCommit(c, fromStream) {
+  if (told.has(c.revision) || (fromStream && c.revision <= streamBase)) return;
+  told.add(c.revision);
+  pendingCommits.push(c);
+  if (writesInFlight() === 0) flushCommits();
 }
 
 // Commits made after our data was read but before the stream was connected
@@ -213,7 +231,7 @@ async function catchUp(seen, upTo) {
   try {
     const d = (await api('GET', '/api/v1/revisions?limit=20')).data;
     const missed = (d.revisions || []).filter((r) => r.revision > seen && r.revision <= upTo).reverse();
-    for (const r of missed) onEvent('commit', r);
+    for (const r of missed) onCommit(r, false);
   } catch (e) {
     announce(`Revisions: ${e.message}`, 'error');
   }
