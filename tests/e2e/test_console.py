@@ -486,6 +486,53 @@ def test_every_view_screenshots_and_no_console_errors(srv, driver, url):
     assert_clean_console(driver)
 
 
+UNLABELLED_JS = """
+const name = (e) => (e.getAttribute('aria-label') || '').trim()
+  || (e.getAttribute('aria-labelledby') || '').split(' ').map((i) => document.getElementById(i))
+       .filter(Boolean).map((x) => x.textContent).join(' ').trim()
+  || (e.id && document.querySelector('label[for="' + CSS.escape(e.id) + '"]') ? 'label' : '')
+  || (e.closest('label') ? 'label' : '')
+  || (e.tagName === 'BUTTON' || e.tagName === 'A' ? e.textContent.trim() : '');
+return Array.from(document.querySelectorAll('button, a[href], input, select, textarea, canvas'))
+  .filter((e) => e.type !== 'hidden' && e.getClientRects().length && !name(e))
+  .map((e) => e.outerHTML.slice(0, 100));
+"""
+
+
+def test_every_control_has_a_name(srv, driver, url):
+    as_admin(driver, url, srv)
+    found = {}
+    for v in VIEWS:
+        goto(driver, v)
+        bad = driver.execute_script(UNLABELLED_JS)
+        if bad:
+            found[v] = bad
+    assert not found, f"controls without a label or accessible name: {found}"
+    assert_clean_console(driver)
+
+
+def test_operator_controls_services_but_not_configuration(srv, driver, url):
+    as_admin(driver, url, srv)
+    op = ok(api(srv, "POST", "/api/v1/accounts", {"name": "console-operator", "role": "operator"}), 201)
+    login(driver, url, op["token"])
+    assert browser.one(driver, "#who").text.startswith("console-operator (operator)")
+    goto(driver, "overview")
+    assert browser.css(driver, 'button[data-write][data-action="stop"][data-site="default"]')
+    goto(driver, "sessions")
+    assert browser.css(driver, 'button[data-write][data-action="disconnect-all"]')
+    for v in ("properties", "sites", "history", "accounts"):
+        goto(driver, v)
+        marked = browser.css(driver, "[data-write]")
+        assert not marked, f"{v}: an operator is offered {[e.get_attribute('outerHTML')[:100] for e in marked[:3]]}"
+    # The role is the server's: a configuration write with the operator's cookie is refused.
+    cookie = driver.get_cookie("infosrv_session")["value"]
+    csrf = ok(with_cookie(srv, "GET", "/api/v1/login", cookie))["csrf"]
+    r = with_cookie(srv, "PATCH", "/api/v1/config/www", cookie, csrf=csrf, body={"set": {"header_timeout": 5}})
+    assert r.status == 403 and r.error_code == "forbidden", r
+    assert_clean_console(driver)
+    login(driver, url, srv.token)
+
+
 def test_narrow_layout_no_horizontal_overflow(srv, driver, url):
     as_admin(driver, url, srv)
     os.makedirs(SHOTS, exist_ok=True)

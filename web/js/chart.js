@@ -10,7 +10,8 @@ export function colorOf(i) {
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
+  // Tops whose quarters (the grid lines) are round numbers too.
+  for (const m of [1, 2, 4, 10]) if (v <= m * p) return m * p;
   return 10 * p;
 }
 
