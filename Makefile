@@ -35,7 +35,8 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
 # Debian packages: to build, to test, to benchmark.
 PKGS_BUILD := gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev libssl-dev libsodium-dev libcurl4-openssl-dev \
               zlib1g-dev libnghttp2-dev
-PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client python3-h2 prometheus groff lintian etcd-server etcd-client
+PKGS_TEST  := clang libclang-rt-14-dev libcriterion-dev python3 python3-pytest curl openssl git testssl.sh lynx lftp pebble nghttp2-client python3-h2 prometheus groff lintian etcd-server etcd-client \
+              chromium chromium-driver python3-selenium
 PKGS_BENCH := nghttp2-client wrk nginx-light lighttpd lighttpd-mod-openssl h2o gophernicus socat vsftpd
 
 FUZZ_SECONDS ?= 20
@@ -238,8 +239,9 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/infosrv.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/infosrv || \
 	  install -m 0644 dist/default $(DESTDIR)$(SYSCONFDIR)/default/infosrv
-	@if [ -d web ]; then install -d $(DESTDIR)$(PREFIX)/share/infosrv && \
-	  cp -R web/. $(DESTDIR)$(PREFIX)/share/infosrv/; fi
+	install -d $(DESTDIR)$(PREFIX)/share/infosrv/web
+	cp -R web/. $(DESTDIR)$(PREFIX)/share/infosrv/web/
+	find $(DESTDIR)$(PREFIX)/share/infosrv/web -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))

@@ -142,6 +142,13 @@ void events_poll(void)
         E.notify(E.arg);
 }
 
+void events_publish(const char *type, json_t *data)
+{
+    publish(type, data);
+    if (E.notify)
+        E.notify(E.arg);
+}
+
 void events_tick(void)
 {
     events_poll();

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 
 #define EVENTS_KEEP 1024
@@ -24,6 +26,8 @@ struct mb;
 void events_init(struct mb *mb, void (*notify)(void *), void *arg);
 /** Free the ring. */
 void events_fini(void);
+/** Add event TYPE with DATA (reference stolen) to the ring and tell the streams. */
+void events_publish(const char *type, json_t *data);
 /** Publish commit and state events for what changed since the last call (API lock held). */
 void events_poll(void);
 /** events_poll, then the statistics tick (API lock held; once a second while streams listen). */

@@ -44,6 +44,7 @@
 #define NEXEC 4                    /* request threads; API calls still take the lock in turn */
 #define STREAM_BACKLOG (512 * 1024) /* unsent event bytes before a stream is dropped */
 #define STREAM_BATCH (256 * 1024)   /* event bytes copied into a stream at a time */
+#define STREAM_SNDBUF (64 * 1024)   /* a stream socket's send buffer */
 #define FLUSH_BATCH 16              /* streams fed before the loop looks at other work */
 
 /*
@@ -286,6 +287,8 @@ static void start_stream(struct aconn *c, struct job *j)
     memcpy(c->sid, j->sid, sizeof(c->sid));
     c->si = atomic_fetch_add(&A.nstreams, 1);
     A.streams[c->si] = c;
+    /* the kernel's share of a stream's backlog is bounded too (it would grow to megabytes) */
+    setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &(int){STREAM_SNDBUF}, sizeof(int));
     if (!events_copy(&c->after, &c->out, STREAM_BATCH)) {
         events_reset(&c->out);
         c->after = events_last();
@@ -622,28 +625,6 @@ static bool origin_ok(const struct http1_req *req, const struct aconn *c)
     return n > 0 && (size_t)n == o->value.n && memcmp(want, o->value.p, o->value.n) == 0;
 }
 
-/* The session id in the request's Cookie header, or "". */
-static void cookie_sid(const struct http1_req *req, char sid[LOGIN_ID_HEX])
-{
-    static const char name[] = LOGIN_COOKIE "=";
-    const char *p = req->cookie.p, *end = p ? p + req->cookie.n : NULL;
-
-    sid[0] = '\0';
-    while (p && p < end) {
-        while (p < end && (*p == ' ' || *p == ';'))
-            p++;
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        const char *stop = semi ? semi : end;
-        if ((size_t)(stop - p) == sizeof(name) - 1 + LOGIN_ID_HEX - 1 &&
-            memcmp(p, name, sizeof(name) - 1) == 0) {
-            memcpy(sid, p + sizeof(name) - 1, LOGIN_ID_HEX - 1);
-            sid[LOGIN_ID_HEX - 1] = '\0';
-            return;
-        }
-        p = stop;
-    }
-}
-
 static bool is_read(const struct http1_req *req)
 {
     return req->method == HTTP_M_GET || req->method == HTTP_M_HEAD;
@@ -689,7 +670,7 @@ static bool authenticate(struct job *j, char *identity, size_t cap, enum role *r
         return false;
     h = http1_find_header(req, "Authorization");
     if (h == NULL) {
-        cookie_sid(req, sid);
+        login_cookie_id(req->cookie.p, req->cookie.n, sid);
         if (sid[0] && login_find(A.mb, sid, &s)) {
             h = http1_find_header(req, "X-CSRF-Token");
             if (!is_read(req) &&
@@ -747,7 +728,7 @@ static void login_route(struct job *j, const char *path, struct api_response *rs
     char sid[LOGIN_ID_HEX];
     struct login s;
 
-    cookie_sid(&j->req, sid);
+    login_cookie_id(j->req.cookie.p, j->req.cookie.n, sid);
     if (strcmp(path, "/api/v1/logout") == 0) {
         if (j->req.method != HTTP_M_POST) {
             api_error(rs, 405, "method_not_allowed", "log out with POST /api/v1/logout");
@@ -1045,6 +1026,9 @@ int admin_start(const struct admin_config *cfg, char *err, size_t errlen)
     if (A.loop == NULL)
         return snprintf(err, errlen, "cannot make the admin event loop: %s", strerror(errno)), -1;
     events_init(cfg->mb, events_notify, NULL);
+    pthread_mutex_lock(&api_lock);
+    events_poll(); /* what is there now is not news */
+    pthread_mutex_unlock(&api_lock);
     if (open_unix(cfg->state_dir, err, errlen) == -1)
         return -1;
     if (cfg->tcp && open_tcp(cfg->state_dir, cfg->tcp, err, errlen) == -1)

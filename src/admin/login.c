@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "admin/accounts.h"
@@ -11,10 +12,12 @@ struct entry {
     struct login s;
     char token[256];
     time_t last_used;
+    uint64_t stamp; /* order of use, for choosing whom to drop */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry table[LOGIN_MAX];
+static uint64_t stamps;
 
 static void random_hex(char out[LOGIN_ID_HEX])
 {
@@ -65,10 +68,10 @@ int login_create(struct mb *mb, const char *token, struct login *out)
         if (table[i].used && expired(&table[i], now))
             drop(&table[i]);
         if (!table[i].used) {
-            if (slot == NULL)
-                slot = &table[i];
-        } else if (slot == NULL || (slot->used && table[i].last_used < slot->last_used)) {
-            slot = &table[i]; /* the least recently used, unless a free one turns up */
+            if (slot == NULL || slot->used)
+                slot = &table[i]; /* a free one first */
+        } else if (slot == NULL || (slot->used && table[i].stamp < slot->stamp)) {
+            slot = &table[i]; /* else the least recently used */
         }
     }
     drop(slot);
@@ -76,6 +79,7 @@ int login_create(struct mb *mb, const char *token, struct login *out)
     slot->s = s;
     memcpy(slot->token, token, strlen(token) + 1);
     slot->last_used = now;
+    slot->stamp = ++stamps;
     pthread_mutex_unlock(&lock);
     *out = s;
     return 0;
@@ -113,6 +117,7 @@ bool login_find(struct mb *mb, const char *id, struct login *out)
     e = lookup(id);
     if (e && ok) {
         e->last_used = now;
+        e->stamp = ++stamps;
         e->s.role = role;
     } else if (e) {
         drop(e);
@@ -142,6 +147,36 @@ void login_delete(const char *id)
     if (e)
         drop(e);
     pthread_mutex_unlock(&lock);
+}
+
+void login_cookie_id(const char *p, size_t n, char id[LOGIN_ID_HEX])
+{
+    static const char name[] = LOGIN_COOKIE "=";
+    const char *end = p ? p + n : NULL;
+
+    id[0] = '\0';
+    while (p && p < end) {
+        const char *semi, *stop;
+        bool hex = true;
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
+            p++;
+        semi = memchr(p, ';', (size_t)(end - p));
+        stop = semi ? semi : end;
+        while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
+            stop--;
+        if ((size_t)(stop - p) == sizeof(name) - 1 + LOGIN_ID_HEX - 1 &&
+            memcmp(p, name, sizeof(name) - 1) == 0) {
+            for (const char *q = p + sizeof(name) - 1; q < stop; q++)
+                hex = hex && ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'));
+            if (hex) {
+                memcpy(id, p + sizeof(name) - 1, LOGIN_ID_HEX - 1);
+                id[LOGIN_ID_HEX - 1] = '\0';
+                return;
+            }
+        }
+        p = semi ? semi + 1 : end;
+    }
 }
 
 void login_clear(void)

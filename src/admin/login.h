@@ -43,6 +43,11 @@ bool login_find(struct mb *mb, const char *id, struct login *out);
 bool login_alive(const char *id);
 /** End session ID. */
 void login_delete(const char *id);
+/**
+ * The session id in a Cookie header value P[0..N) (NULL: none) into ID: the
+ * value of the first LOGIN_COOKIE pair that has the shape of an id, or "".
+ */
+void login_cookie_id(const char *p, size_t n, char id[LOGIN_ID_HEX]);
 /** End every session. */
 void login_clear(void);
 

@@ -5,6 +5,7 @@ leaves nothing behind. Needs root (CI runs as root); skipped elsewhere, and
 skipped when an infosrv package is already installed (it is not ours to
 replace)."""
 
+import json
 import os
 import pwd
 import shutil
@@ -33,11 +34,15 @@ def test_make_install_and_uninstall_stay_inside_destdir(tmp_path):
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     files = sorted(os.path.relpath(os.path.join(b, f), dest)
                    for b, _, fs in os.walk(dest) for f in fs)
+    web = sorted("usr/share/infosrv/web/" + os.path.relpath(os.path.join(b, f),
+                                                             os.path.join(REPO, "web"))
+                 for b, _, fs in os.walk(os.path.join(REPO, "web")) for f in fs)
+    assert "usr/share/infosrv/web/index.html" in web, web
     assert files == sorted([
         "etc/default/infosrv", "usr/bin/infoadm", "usr/lib/systemd/system/infosrv.service",
         "usr/sbin/infosrv", "usr/share/bash-completion/completions/infoadm",
         "usr/share/man/man1/infoadm.1", "usr/share/man/man5/infosrv-properties.5",
-        "usr/share/man/man8/infosrv.8"]), files
+        "usr/share/man/man8/infosrv.8"] + web), files
     assert os.path.isdir(os.path.join(dest, "var/lib/infosrv"))
     assert os.path.isdir(os.path.join(dest, "var/log/infosrv"))
     with open(os.path.join(dest, "usr/lib/systemd/system/infosrv.service")) as f:
@@ -82,7 +87,7 @@ def test_the_package_contents(deb):
                  "./usr/share/man/man8/infosrv.8.gz", "./usr/share/man/man1/infoadm.1.gz",
                  "./usr/share/man/man5/infosrv-properties.5.gz",
                  "./usr/share/bash-completion/completions/infoadm", "./etc/default/infosrv",
-                 "./usr/share/doc/infosrv/copyright"):
+                 "./usr/share/doc/infosrv/copyright", "./usr/share/infosrv/web/index.html"):
         assert path in listing, f"{path} is not in the package:\n{listing}"
 
 
@@ -122,6 +127,17 @@ def test_install_run_as_the_user_and_purge(deb):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         c.request("GET", "/")
         assert c.getresponse().status == 200
+        c.close()
+        # the web console is served from /usr/share/infosrv/web
+        with open("/var/lib/infosrv/listeners.json") as f:
+            aport = [e["port"] for e in json.load(f)["listeners"] if e["service"] == "admin"][0]
+        import ssl
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        c = http.client.HTTPSConnection("127.0.0.1", aport, timeout=5, context=tls)
+        c.request("GET", "/")
+        r = c.getresponse()
+        assert r.status == 200 and b"<script" in r.read(), r.status
         c.close()
         for tid in os.listdir(f"/proc/{proc.pid}/task"):
             with open(f"/proc/{proc.pid}/task/{tid}/status") as f:
