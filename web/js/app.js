@@ -104,8 +104,8 @@ async function login(token) {
   setDiscovery(disc.data);
   if (has('console')) {
     const r = await api('POST', '/api/v1/login', { body: { token }, quiet401: true });
-    localStorage.setItem(HINT, '1');
     await enter(r.data, disc.data);
+    localStorage.setItem(HINT, '1'); // after the first view's requests are on their way
   } else {
     setBearer(token);
     await enter(null, disc.data);
@@ -138,12 +138,13 @@ async function enter(session, disc) {
   document.body.classList.add('logged-in');
   drawChrome();
   resetStore();
+  firstViewPending = performance.getEntriesByName('login-start').length > 0;
+  if (!location.hash.startsWith('#/')) history.replaceState(null, '', '#/overview');
+  // The view's requests go first (the server answers API calls one at a time).
+  route();
   startLive();
   // The revision we start from, so that hello can tell what the stream missed.
   if (has('config.history')) api('GET', '/api/v1/revisions?limit=1').catch(() => {});
-  firstViewPending = performance.getEntriesByName('login-start').length > 0;
-  if (!location.hash.startsWith('#/')) history.replaceState(null, '', '#/overview');
-  route();
 }
 
 async function logout() {
