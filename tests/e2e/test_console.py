@@ -400,6 +400,35 @@ def test_add_site_and_vdir_then_remove(srv, driver, url):
     assert_clean_console(driver)
 
 
+# -- accounts ------------------------------------------------------------------------------
+
+def test_accounts_create_new_token_delete(srv, driver, url):
+    as_admin(driver, url, srv)
+    goto(driver, "accounts")
+    form = browser.one(driver, "form.card")
+    form.find_element("css selector", "input[type=text]").send_keys("console-made")
+    driver.execute_script("arguments[0].value = 'operator'", form.find_element("css selector", "select"))
+    browser.press(driver, form.find_element("css selector", "button[type=submit]"))
+    browser.wait_status(driver, "Account console-made created with role operator")
+    first = browser.one(driver, "input.token").get_attribute("value")
+    assert ok(api(srv, "GET", "/api", token=first))["product"] == "infosrv"
+    browser.click(driver, 'tr[data-account="console-made"] button[aria-label^="New token"]')
+    confirm(driver)
+    browser.wait_status(driver, "New token for console-made")
+    second = browser.wait_for("the new token", lambda: (lambda v: v if v != first else None)(
+        browser.one(driver, "input.token").get_attribute("value")))
+    assert api(srv, "GET", "/api", token=first).status == 401
+    assert ok(api(srv, "GET", "/api", token=second))["product"] == "infosrv"
+    browser.click(driver, 'tr[data-account="console-made"] button[aria-label^="Delete"]')
+    confirm(driver)
+    browser.wait_status(driver, "Account console-made deleted")
+    assert api(srv, "GET", "/api", token=second).status == 401
+    names = [a["name"] for a in ok(api(srv, "GET", "/api/v1/accounts"))["accounts"]]
+    assert "console-made" not in names, names
+    browser.wait_for("the row gone", lambda: not browser.css(driver, 'tr[data-account="console-made"]'))
+    assert_clean_console(driver)
+
+
 # -- live events -------------------------------------------------------------------------
 
 def test_live_commit_and_state_events(srv, driver, url):
