@@ -207,6 +207,32 @@ def test_login_first_view_within_300ms(srv, driver, url):
     assert_clean_console(driver)
 
 
+def test_keyboard_login_and_navigation(srv, driver, url):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    logout(driver, url)
+    field = browser.one(driver, "#token")
+    field.send_keys(srv.token + Keys.ENTER)
+    browser.wait_for("logged in by Enter", lambda: logged_in_as(driver).startswith("admin"))
+    driver.execute_script("document.activeElement.blur(); document.body.focus()")
+    seen = []
+    for _ in range(20):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        active = driver.switch_to.active_element
+        seen.append(active.text or active.get_attribute("aria-label") or active.tag_name)
+        if active.get_attribute("data-view") == "sessions":
+            break
+    else:
+        raise AssertionError(f"Tab never reached the Sessions link: {seen}")
+    outline = driver.execute_script("const s = getComputedStyle(document.activeElement); "
+                                    "return [s.outlineStyle, s.outlineWidth]")
+    assert outline[0] != "none" and outline[1] != "0px", f"no visible focus: {outline}"
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    browser.wait_for("the Sessions view by keyboard",
+                     lambda: driver.execute_script("return document.getElementById('view').dataset.ready") == "sessions")
+    assert_clean_console(driver)
+
+
 # -- property sheet --------------------------------------------------------------
 
 def test_property_sheet_sets_default_documents(srv, driver, url):

@@ -38,6 +38,10 @@ async function control(service, site, action, redraw) {
     const state = r.data && r.data.state;
     announce(`${what} ${action === 'continue' ? 'continued' : (state || DONE[action])}${r.data && r.data.revision ? ` (revision ${r.data.revision})` : ''}`);
     await redraw();
+    // The controls were drawn anew: keep the keyboard where it was.
+    const key = site ? `${service}/${site}` : service;
+    const again = [...document.querySelectorAll('[data-ctl-of]')].find((c) => c.dataset.ctlOf === key);
+    if (again && again.firstChild) again.firstChild.focus();
   } catch (e) {
     announce(`${what}: ${e.message}`, 'error');
   }
