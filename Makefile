@@ -186,7 +186,7 @@ fuzz-smoke: $(FUZZ_BIN)
 # The compatibility suite builds the last three releases listed in RELEASES
 # from git history and runs infoadm across versions in both directions.
 compat: all
-	tests/compat/run --all
+	/usr/bin/python3 tests/compat/run --all
 
 test: deps-test
 	$(MAKE) --no-print-directory -j2 unit

@@ -45,7 +45,9 @@
 #define STREAM_BACKLOG (512 * 1024) /* unsent event bytes before a stream is dropped */
 #define STREAM_BATCH (256 * 1024)   /* event bytes copied into a stream at a time */
 #define STREAM_SNDBUF (64 * 1024)   /* a stream socket's send buffer */
-#define FLUSH_BATCH 16              /* streams fed before the loop looks at other work */
+#define FLUSH_BATCH 16
+#define FLUSH_DELAY_MS 40           /* events gathered before they are written (the loop's
+                                       timers tick every 64 ms) */              /* streams fed before the loop looks at other work */
 
 /*
  * A connection lives on the admin loop. It reads and parses a request there,
@@ -104,6 +106,7 @@ static struct {
     struct aconn *streams[MAX_STREAMS];
     unsigned flush_cursor;
     bool flushing, flush_again;
+    struct loop_timer flush_timer;
     /* the request queue */
     pthread_mutex_t qlock;
     pthread_cond_t qcond;
@@ -364,7 +367,6 @@ static void streams_flush_step(void *arg)
 static void streams_flush(void *arg)
 {
     (void)arg;
-    atomic_store(&A.flush_posted, false);
     if (A.flushing) {
         A.flush_again = true;
         return;
@@ -374,12 +376,29 @@ static void streams_flush(void *arg)
     streams_flush_step(NULL);
 }
 
+static void on_flush_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    (void)t;
+    streams_flush(NULL);
+}
+
+/* Events wait FLUSH_DELAY_MS for the ones after them: a burst of commits
+ * reaches each stream in one write rather than one each. */
+static void flush_soon(void *arg)
+{
+    (void)arg;
+    atomic_store(&A.flush_posted, false);
+    if (!loop_timer_armed(&A.flush_timer))
+        loop_timer_set(A.loop, &A.flush_timer, FLUSH_DELAY_MS, on_flush_timer);
+}
+
 /* Called by the event producers, from any thread. */
 static void events_notify(void *arg)
 {
     (void)arg;
-    if (A.loop && !atomic_exchange(&A.flush_posted, true))
-        loop_post(A.loop, streams_flush, NULL);
+    if (A.loop && atomic_load(&A.nstreams) > 0 && !atomic_exchange(&A.flush_posted, true))
+        loop_post(A.loop, flush_soon, NULL);
 }
 
 /* ---- the connection's state machine (admin loop) ---- */
@@ -1086,6 +1105,7 @@ void admin_stop(void)
     }
     while (A.conns)
         conn_close(A.conns);
+    loop_timer_clear(A.loop, &A.flush_timer);
     loop_del(A.loop, &A.unix_io);
     close(A.unix_fd);
     unlink(A.sock_path);

@@ -161,6 +161,8 @@ void login_cookie_id(const char *p, size_t n, char id[LOGIN_ID_HEX])
 
         while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
             p++;
+        if (p >= end)
+            break;
         semi = memchr(p, ';', (size_t)(end - p));
         stop = semi ? semi : end;
         while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
