@@ -82,7 +82,13 @@ def press(driver, element):
 
 
 def click(driver, selector, timeout=5.0):
-    return press(driver, one(driver, selector, timeout))
+    """Click the visible SELECTOR, again if the page redrew it under us (a live update)."""
+    return wait_for(f"a click on {selector!r}", lambda: press(driver, one(driver, selector, timeout)), timeout)
+
+
+def text_is(driver, selector, text, timeout=5.0):
+    """Wait until the visible SELECTOR reads TEXT (found afresh each time: views redraw)."""
+    return wait_for(f"{selector!r} to read {text!r}", lambda: one(driver, selector, timeout).text == text, timeout)
 
 
 def status_text(driver):

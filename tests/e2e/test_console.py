@@ -198,8 +198,7 @@ def test_login_first_view_within_300ms(srv, driver, url):
     assert isinstance(ms, (int, float)) and 0 < ms <= 300, ms
     assert browser.one(driver, "#who").text.startswith("admin (admin)")
     # The overview is there with the server's own data, and an admin has write controls.
-    badge = browser.one(driver, '[data-state-of="www/default"]')
-    assert badge.text == "started"
+    browser.text_is(driver, '[data-state-of="www/default"]', "started")
     assert srv.version in browser.one(driver, ".facts").text
     assert browser.css(driver, "[data-write]"), "an admin sees no write control on the overview"
     cookie = driver.get_cookie("infosrv_session")
@@ -259,8 +258,8 @@ def test_property_sheet_sets_default_documents(srv, driver, url):
     p = prop(srv, "/www/sites/default", "default_documents")
     assert p["value"] == [DOC_NAME] and p["inherited"] is False, p
     # The sheet reloaded at the new revision and shows the value as set here.
-    row = browser.one(driver, '[data-prop="default_documents"]')
-    browser.wait_for("set here", lambda: "set here" in row.find_element("css selector", ".source").text)
+    browser.wait_for("set here", lambda: "set here" in browser.one(
+        driver, '[data-prop="default_documents"] .source').text)
     assert_clean_console(driver)
 
 
@@ -316,8 +315,7 @@ def test_stop_and_start_site(srv, driver, url):
     browser.wait_status(driver, "Site default stopped")
     browser.wait_for("the WWW port to refuse", lambda: refused(srv.port), timeout=5)
     assert site_state(srv) == "stopped"
-    browser.wait_for("the stopped badge",
-                     lambda: browser.one(driver, '[data-state-of="www/default"]').text == "stopped")
+    browser.text_is(driver, '[data-state-of="www/default"]', "stopped")
     browser.click(driver, 'button[data-action="start"][data-service="www"][data-site="default"]')
     browser.wait_status(driver, "Site default started")
     status, body = browser.wait_for("the site serving again", lambda: www_get(srv, "/"), timeout=5)
@@ -469,14 +467,14 @@ def test_live_commit_and_state_events(srv, driver, url):
     # A state change from elsewhere turns the overview's badge.
     goto(driver, "overview")
     badge = '[data-state-of="www/default"]'
-    assert browser.one(driver, badge).text == "started"
+    browser.text_is(driver, badge, "started")
     ok(api(srv, "POST", "/api/v1/services/www/sites/default/pause", via="unix"))
     try:
-        browser.wait_for("the paused badge", lambda: browser.one(driver, badge).text == "paused")
+        browser.text_is(driver, badge, "paused")
         browser.one(driver, 'button[data-action="continue"][data-site="default"]')
     finally:
         ok(api(srv, "POST", "/api/v1/services/www/sites/default/continue", via="unix"))
-    browser.wait_for("the started badge", lambda: browser.one(driver, badge).text == "started")
+    browser.text_is(driver, badge, "started")
     assert_clean_console(driver)
 
 
