@@ -529,7 +529,7 @@ def test_every_view_screenshots_and_no_console_errors(srv, driver, url):
             goto(driver, v)
             if v == "statistics":
                 # Let a few stats events through so the charts have lines.
-                time.sleep(2.5)
+                time.sleep(1.5)
             path = os.path.join(SHOTS, f"{v}.png")
             assert driver.save_screenshot(path), path
             assert driver.execute_script("return document.documentElement.scrollWidth") <= 1280

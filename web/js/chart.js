@@ -71,6 +71,14 @@ export function drawChart(canvas, lines, { now, window, format, floor = 1 }) {
       else { g.moveTo(x(p.t), y(p.v)); started = true; }
     }
     g.stroke();
+    // The newest sample as a dot, so that a series of one sample shows too.
+    const last = l.points[l.points.length - 1];
+    if (last && last.t >= now - window) {
+      g.fillStyle = l.color;
+      g.beginPath();
+      g.arc(x(last.t), y(last.v), 3, 0, 2 * Math.PI);
+      g.fill();
+    }
   }
 }
 
