@@ -6,7 +6,7 @@
 // shows them read-only as JSON.
 
 import { api, configPath } from '../api.js';
-import { ctx, has, canConfigure, cannot } from '../state.js';
+import { has, canConfigure, cannot } from '../state.js';
 import { h, clear, announce, notice, uid, writeButton, fmtValue } from '../dom.js';
 import { loadSchema, loadTree } from '../schema.js';
 
