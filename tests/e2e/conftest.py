@@ -470,6 +470,17 @@ def admin_request(srv, method, path, body=None, headers=None, via="unix", token=
         conn.close()
 
 
+def http_get(port, path="/", timeout=5):
+    """(status, body) of one plain GET to 127.0.0.1:PORT on a new connection."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
 def run_infoadm(args, env=None, timeout=40, cwd=None):
     """Run infoadm to completion; checks for sanitizer reports."""
     e = sanitizer_env()

@@ -15,7 +15,7 @@ import pytest
 
 import browser
 import tree
-from conftest import REPO, AdminServer, admin_request, free_port, serving
+from conftest import REPO, AdminServer, admin_request, free_port, http_get, serving
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None,
                                 reason=f"no headless browser: {browser.missing()}")
@@ -79,13 +79,17 @@ def with_cookie(srv, method, path, cookie, csrf=None, body=None):
 
 
 def www_get(srv, path="/"):
-    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
+    return http_get(srv.port, path)
+
+
+def override_number(driver, prop, value):
+    """Override PROP on the open sheet and type VALUE into its number field; the row."""
+    row = browser.one(driver, f'[data-prop="{prop}"]')
+    browser.press(driver, row.find_element("css selector", 'button[data-role="override"]'))
+    field = row.find_element("css selector", "input[type=number]")
+    field.clear()
+    field.send_keys(value)
+    return row
 
 
 def refused(port):
@@ -266,11 +270,7 @@ def test_property_sheet_sets_default_documents(srv, driver, url):
 def test_property_sheet_error_names_the_field(srv, driver, url):
     as_admin(driver, url, srv)
     goto(driver, "properties/www/sites/default")
-    row = browser.one(driver, '[data-prop="max_connections"]')
-    browser.press(driver, row.find_element("css selector", 'button[data-role="override"]'))
-    field = row.find_element("css selector", "input[type=number]")
-    field.clear()
-    field.send_keys("-5")
+    row = override_number(driver, "max_connections", "-5")
     browser.click(driver, '.commit-bar button[type="submit"]')
     err = browser.wait_for("the field's error", lambda: row.find_element("css selector", ".field-error").text)
     assert "max_connections" in err, err
@@ -282,11 +282,7 @@ def test_property_sheet_error_names_the_field(srv, driver, url):
 def test_property_sheet_stale_revision_offers_reload(srv, driver, url):
     as_admin(driver, url, srv)
     goto(driver, "properties/www/sites/default")
-    row = browser.one(driver, '[data-prop="header_timeout"]')
-    browser.press(driver, row.find_element("css selector", 'button[data-role="override"]'))
-    field = row.find_element("css selector", "input[type=number]")
-    field.clear()
-    field.send_keys("7")
+    row = override_number(driver, "header_timeout", "7")
     # Someone else commits while the sheet has changes of ours: it is not reloaded
     # under our feet, and our commit is refused as stale.
     other = ok(api(srv, "PATCH", "/api/v1/config/www", {"set": {"max_body": 2097152}}))["revision"]

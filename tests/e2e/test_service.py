@@ -19,7 +19,7 @@ import time
 import pytest
 
 import tree
-from conftest import REPO, free_port, infosrv_path, sanitizer_env, port_free
+from conftest import REPO, free_port, http_get, infosrv_path, sanitizer_env, port_free
 from rawhttp import wait_for
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
@@ -120,14 +120,7 @@ def children(pid):
 
 
 def get(port, path="/index.html"):
-    import http.client
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
+    return http_get(port, path)
 
 
 # -- privilege drop ----------------------------------------------------------------
