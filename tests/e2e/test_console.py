@@ -389,11 +389,7 @@ def test_add_site_and_vdir_then_remove(srv, driver, url):
     form.find_element("css selector", "[name=path]").send_keys(srv.dirs["docs"])
     browser.press(driver, form.find_element("css selector", "button[type=submit]"))
     browser.wait_status(driver, "Site shop added to www")
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    c.request("GET", "/readme.txt")
-    r = c.getresponse()
-    assert r.status == 200 and r.read() == tree.DOCS_README
-    c.close()
+    assert http_get(port, "/readme.txt") == (200, tree.DOCS_README)
     shop = ok(api(srv, "GET", "/api/v1/config/www/sites/shop/root"))
     assert shop["properties"]["path"]["value"] == srv.dirs["docs"], shop
     # The new site's home directory is offered as a parent once the tree reloads.
@@ -406,11 +402,7 @@ def test_add_site_and_vdir_then_remove(srv, driver, url):
     form.find_element("css selector", "[name=path]").send_keys(srv.dirs["deep"])
     browser.press(driver, form.find_element("css selector", "button[type=submit]"))
     browser.wait_status(driver, "Virtual directory /www/sites/shop/root/deep added")
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    c.request("GET", "/deep/deep.txt")
-    r = c.getresponse()
-    assert r.status == 200 and r.read() == tree.DOCS_DEEP
-    c.close()
+    assert http_get(port, "/deep/deep.txt") == (200, tree.DOCS_DEEP)
     browser.click(driver, 'li[data-key="/www/sites/shop"] > .node button')
     confirm(driver)
     browser.wait_status(driver, "Removed /www/sites/shop")
