@@ -34,6 +34,7 @@
 #include "runtime/ratelimit.h"
 #include "runtime/tlscert.h"
 #include "www/http1.h"
+#include "www/req.h"
 
 #define MAX_CONNS 1100
 #define MAX_STREAMS 1024
@@ -278,9 +279,9 @@ static int take_request(struct aconn *c)
         api_error(&rs, status, "invalid_request", "%s", reason);
         free(j);
         buf_printf(&c->out,
-                   "HTTP/1.1 %d Error\r\nServer: infosrv-admin\r\nContent-Type: application/json\r\n"
+                   "HTTP/1.1 %d %s\r\nServer: infosrv-admin\r\nContent-Type: application/json\r\n"
                    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                   rs.status, rs.body.len);
+                   rs.status, www_status_text(rs.status), rs.body.len);
         buf_append(&c->out, rs.body.data, rs.body.len);
         buf_free(&rs.body);
         c->close_after = true;
@@ -584,32 +585,6 @@ static void *loop_main(void *arg)
 
 /* ---- answering (request threads) ---- */
 
-static const char *status_text(int st)
-{
-    switch (st) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
-    }
-}
-
 static const char console_headers[] =
     "Content-Security-Policy: default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -624,7 +599,7 @@ static void format_response(struct job *j, const struct api_response *rs, const 
     buf_printf(h, "HTTP/1.1 %d %s\r\nServer: infosrv-admin\r\nContent-Type: %s\r\n"
                   "Content-Length: %zu\r\nCache-Control: %s\r\n"
                   "X-Content-Type-Options: nosniff\r\n",
-               rs->status, status_text(rs->status),
+               rs->status, www_status_text(rs->status),
                rs->content_type ? rs->content_type : "application/json", rs->body.len,
                console_file ? "no-cache" : "no-store");
     if (console_file)
@@ -886,13 +861,15 @@ static void answer_api(struct job *j, const char *path, const char *query)
 static void answer_file(struct job *j, const char *path)
 {
     struct api_response rs = {0};
+    char type[WEBFILES_TYPE_MAX];
 
     if (!is_read(&j->req)) {
         static const char allow[] = "Allow: GET, HEAD\r\n";
         api_error(&rs, 405, "method_not_allowed", "the console's files are read with GET");
         format_response(j, &rs, allow, sizeof(allow) - 1, false);
     } else {
-        rs.status = webfiles_get(path, &rs.body, &rs.content_type);
+        rs.status = webfiles_get(path, &rs.body, type);
+        rs.content_type = type;
         format_response(j, &rs, NULL, 0, rs.status == 200);
     }
     buf_free(&rs.body);

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "runtime/mime.h"
 #include "runtime/path.h"
 
 #define WEBFILE_MAX (4 << 20)
 
 static char web_dir[PATH_MAX];
 static int web_fd = -1;
+static struct mime_map *types; /* the WWW service's built-in extensions */
 
 static bool usable(const char *dir)
 {
@@ -68,31 +70,13 @@ bool webfiles_init(const char *dir, char *why, size_t whylen)
     web_fd = open(web_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (web_fd == -1)
         return snprintf(why, whylen, "%s: %s", web_dir, strerror(errno)), false;
+    types = mime_new();
     return true;
 }
 
 const char *webfiles_dir(void)
 {
     return web_fd >= 0 ? web_dir : NULL;
-}
-
-static const char *type_of(const char *path)
-{
-    static const struct {
-        const char *ext, *type;
-    } types[] = {
-        {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".svg", "image/svg+xml"},               {".png", "image/png"},
-        {".ico", "image/x-icon"},                {".json", "application/json"},
-        {".txt", "text/plain; charset=utf-8"},   {".webmanifest", "application/manifest+json"},
-    };
-    const char *dot = strrchr(path, '.');
-
-    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(dot, types[i].ext) == 0)
-            return types[i].type;
-    return "application/octet-stream";
 }
 
 static int fail(struct buf *body, int status, const char *msg, const char *path)
@@ -102,14 +86,15 @@ static int fail(struct buf *body, int status, const char *msg, const char *path)
     return status;
 }
 
-int webfiles_get(const char *path, struct buf *body, const char **type)
+int webfiles_get(const char *path, struct buf *body, char type[WEBFILES_TYPE_MAX])
 {
     char rel[PATH_MAX];
     struct stat st;
     int fd;
     ssize_t n;
+    const char *t;
 
-    *type = "text/plain; charset=utf-8";
+    snprintf(type, WEBFILES_TYPE_MAX, "text/plain; charset=utf-8");
     if (web_fd < 0)
         return fail(body, 404,
                     "the web console's files are not installed with this server "
@@ -134,6 +119,8 @@ int webfiles_get(const char *path, struct buf *body, const char **type)
         body->len += (size_t)n;
     }
     close(fd);
-    *type = type_of(rel);
+    t = mime_lookup(types, rel, strlen(rel));
+    snprintf(type, WEBFILES_TYPE_MAX, "%s%s", t,
+             strncmp(t, "text/", 5) == 0 ? "; charset=utf-8" : "");
     return 200;
 }

@@ -17,10 +17,13 @@
 bool webfiles_init(const char *dir, char *why, size_t whylen);
 /** The directory found, or NULL. */
 const char *webfiles_dir(void);
+#define WEBFILES_TYPE_MAX 128
+
 /**
- * The file for normalised request path PATH: 200 with BODY and *TYPE, or 404
- * (403 for a non-file), with a message in BODY.
+ * The file for normalised request path PATH: 200 with BODY and its media type
+ * in TYPE (from the WWW service's built-in types, text in UTF-8), or 404 (403
+ * for a non-file), with a message in BODY.
  */
-int webfiles_get(const char *path, struct buf *body, const char **type);
+int webfiles_get(const char *path, struct buf *body, char type[WEBFILES_TYPE_MAX]);
 
 #endif
