@@ -47,8 +47,7 @@ struct client {
 struct answer {
     long status;
     struct acme_headers h;
-    struct buf body;
-    bool too_big;
+    struct buf_sink body; /* at most ACME_BODY_MAX */
 };
 
 static int fail(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -73,18 +72,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct answer *a = arg;
-
-    if (a->body.len + size * n > ACME_BODY_MAX) {
-        a->too_big = true;
-        return 0;
-    }
-    buf_append(&a->body, p, size * n);
-    return size * n;
-}
-
 /* A request in flight is abandoned when the server stops. */
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
@@ -97,9 +84,10 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 static void answer_reset(struct answer *a)
 {
     a->status = 0;
-    a->too_big = false;
+    a->body.too_big = false;
+    a->body.max = ACME_BODY_MAX;
     acme_headers_reset(&a->h);
-    buf_reset(&a->body);
+    buf_reset(&a->body.b);
 }
 
 /* One request; the answer's status, headers and body in A. -1 when no answer came. */
@@ -121,8 +109,8 @@ static int http(struct client *c, const char *method, const char *url, const cha
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, a);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, buf_sink_write);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &a->body);
     curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, (void *)(uintptr_t)c->rq->stop);
@@ -141,7 +129,7 @@ static int http(struct client *c, const char *method, const char *url, const cha
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK)
         return fail(c, "%s %s: %s", method, url,
-                    a->too_big ? "the answer is larger than 1 MiB"
+                    a->body.too_big ? "the answer is larger than 1 MiB"
                                : (*errbuf ? errbuf : curl_easy_strerror(rc)));
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &a->status);
     return 0;
@@ -153,7 +141,7 @@ static int problem(struct client *c, const char *what, const struct answer *a)
     struct acme_problem *pr = &c->res->problem;
 
     c->res->retry_after = a->h.retry_after;
-    if (acme_problem_parse(buf_head(&a->body), buf_unread(&a->body), (int)a->status, pr) == -1)
+    if (acme_problem_parse(buf_head(&a->body.b), buf_unread(&a->body.b), (int)a->status, pr) == -1)
         return fail(c, "%s: the CA answered %ld without a problem document", what, a->status);
     return fail(c, "%s: the CA answered %ld %s: %s", what, a->status, pr->type, pr->detail);
 }
@@ -201,7 +189,7 @@ static int post(struct client *c, const char *what, const char *url, const char 
         if (a->status < 400)
             return 0;
         if (tries + 1 < ACME_NONCE_TRIES &&
-            acme_problem_parse(buf_head(&a->body), buf_unread(&a->body), (int)a->status, &pr) == 0 &&
+            acme_problem_parse(buf_head(&a->body.b), buf_unread(&a->body.b), (int)a->status, &pr) == 0 &&
             acme_problem_is(&pr, "badNonce")) {
             log_info("acme: %s: %s: the CA refused the nonce; retrying with a fresh one",
                      c->rq->log_name, what);
@@ -213,7 +201,7 @@ static int post(struct client *c, const char *what, const char *url, const char 
 
 static json_t *body_json(struct client *c, const char *what, const struct answer *a)
 {
-    json_t *j = json_loadb(buf_head(&a->body), buf_unread(&a->body), 0, NULL);
+    json_t *j = json_loadb(buf_head(&a->body.b), buf_unread(&a->body.b), 0, NULL);
 
     if (!json_is_object(j)) {
         json_decref(j);
@@ -516,9 +504,9 @@ static int finalize(struct client *c, const json_t *order, const char *order_url
     }
     if (post(c, "certificate", cert, "", "application/pem-certificate-chain", a) == -1)
         goto out;
-    buf_append(&a->body, "", 1);
-    if (check_chain(c, buf_head(&a->body), k) == 0) {
-        c->res->chain_pem = xstrdup(buf_head(&a->body));
+    buf_append(&a->body.b, "", 1);
+    if (check_chain(c, buf_head(&a->body.b), k) == 0) {
+        c->res->chain_pem = xstrdup(buf_head(&a->body.b));
         c->res->key_pem = tls_key_pem(k);
         rc = c->res->key_pem ? 0 : fail(c, "cannot encode the new key");
     }
@@ -574,7 +562,7 @@ int acme_order(const struct acme_order_req *rq, struct acme_result *res)
         return fail(&c, "cannot start libcurl");
     rc = run(&c, &a);
     curl_easy_cleanup(c.curl);
-    buf_free(&a.body);
+    buf_free(&a.body.b);
     json_decref(c.dir);
     EVP_PKEY_free(c.key);
     free(c.thumb);

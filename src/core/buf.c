@@ -77,3 +77,15 @@ void buf_free(struct buf *b)
     b->data = NULL;
     b->off = b->len = b->cap = 0;
 }
+
+size_t buf_sink_write(char *p, size_t size, size_t n, void *arg)
+{
+    struct buf_sink *s = arg;
+
+    if (s->b.len + size * n > s->max) {
+        s->too_big = true;
+        return 0;
+    }
+    buf_append(&s->b, p, size * n);
+    return size * n;
+}

@@ -6,8 +6,9 @@
 #ifndef CORE_BUF_H
 #define CORE_BUF_H
 
-#include <stddef.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 struct buf {
     char *data;
@@ -45,5 +46,17 @@ static inline void buf_reset(struct buf *b)
 }
 /** Release the storage. */
 void buf_free(struct buf *b);
+
+/** A buffer that takes at most MAX bytes: the body of an HTTP client's answer. */
+struct buf_sink {
+    struct buf b;
+    size_t max;
+    bool too_big; /* more was offered than MAX */
+};
+/**
+ * Append SIZE * N bytes at P to the buf_sink ARG, libcurl's CURLOPT_WRITEFUNCTION
+ * shape: the count taken, or 0 (and too_big set) when they would pass its max.
+ */
+size_t buf_sink_write(char *p, size_t size, size_t n, void *arg);
 
 #endif

@@ -129,23 +129,6 @@ static void handle_give(struct etcd *e, CURL *c)
         curl_easy_cleanup(c);
 }
 
-struct sink {
-    struct buf b;
-    bool too_big;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct sink *s = arg;
-
-    if (s->b.len + size * n > ETCD_MSG_MAX) {
-        s->too_big = true;
-        return 0;
-    }
-    buf_append(&s->b, p, size * n);
-    return size * n;
-}
-
 /* Options every request of E shares: TLS, time limits, no signals. */
 static void common_opts(struct etcd *e, CURL *c, const char *url, char *errbuf)
 {
@@ -184,7 +167,7 @@ static struct curl_slist *headers(struct etcd *e)
 enum outcome { OK, RETRY, FAILED };
 
 /* An answer's status and body into *RESP or ERR. */
-static enum outcome read_answer(long status, struct sink *s, const char *ep, json_t **resp,
+static enum outcome read_answer(long status, struct buf_sink *s, const char *ep, json_t **resp,
                                 struct etcd_err *err)
 {
     json_t *j = json_loadb(s->b.data ? s->b.data : "", s->b.len, 0, NULL);
@@ -210,7 +193,7 @@ static enum outcome attempt(struct etcd *e, size_t idx, const char *path, const 
                             long timeout_ms, json_t **resp, struct etcd_err *err)
 {
     char url[600], errbuf[CURL_ERROR_SIZE] = "";
-    struct sink s = {0};
+    struct buf_sink s = {.max = ETCD_MSG_MAX};
     struct curl_slist *h = headers(e);
     CURL *c = handle_take(e);
     long status = 0;
@@ -222,7 +205,7 @@ static enum outcome attempt(struct etcd *e, size_t idx, const char *path, const 
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
