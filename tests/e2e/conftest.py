@@ -481,6 +481,16 @@ def http_get(port, path="/", timeout=5):
         c.close()
 
 
+def gopher_get(port, selector):
+    """Everything the Gopher server at PORT sends for SELECTOR (bytes), until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(selector + b"\r\n")
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+    return data
+
+
 def run_infoadm(args, env=None, timeout=40, cwd=None):
     """Run infoadm to completion; checks for sanitizer reports."""
     e = sanitizer_env()

@@ -20,6 +20,8 @@ import h2.settings
 import hpack
 from hyperframe.frame import HeadersFrame, SettingsFrame
 
+from rawhttp import SockClient
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 # Frame types and error codes (RFC 9113).
@@ -66,7 +68,7 @@ class Stream:
                 f"headers={self.headers!r} body={bytes(self.body[:80])!r}... ({len(self.body)} bytes)>")
 
 
-class H2Client:
+class H2Client(SockClient):
     """One HTTP/2 connection through python-h2. auto_ack: give back flow-control
     credit for every DATA frame as soon as it is read."""
 
@@ -173,20 +175,9 @@ class H2Client:
             self.pump(deadline - time.monotonic())
         return self.closed
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
-class RawH2:
+class RawH2(SockClient):
     """The preface and a SETTINGS frame (unless PREFACE is false), then frames
     written by the test; frames read back as (type, flags, stream, payload)."""
 
@@ -277,14 +268,3 @@ class RawH2:
                 status = int(fields[":status"])
         return status
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

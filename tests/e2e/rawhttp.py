@@ -140,7 +140,23 @@ def parse_all(data, heads=None, eof=True):
     return out, data[pos:]
 
 
-class RawConn:
+class SockClient:
+    """close() and with-statement support for a client holding self.sock."""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class RawConn(SockClient):
     """A TCP connection that sends exact bytes and reads raw responses."""
 
     def __init__(self, port, host="127.0.0.1", timeout=5.0, family=socket.AF_INET, rcvbuf=None):
@@ -218,17 +234,6 @@ class RawConn:
         data, self.buf = bytes(self.buf), bytearray()
         return data
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def exchange(port, data, heads=None, timeout=5.0, host="127.0.0.1", family=socket.AF_INET):

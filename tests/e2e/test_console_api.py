@@ -29,21 +29,9 @@ def ctx():
 
 def https(srv, method, path, body=None, headers=None, raw_body=None):
     """One request over HTTPS with exactly HEADERS (no token unless given)."""
-    conn = http.client.HTTPSConnection("127.0.0.1", srv.admin_port, timeout=15, context=ctx())
-    data = raw_body if body is None else json.dumps(body).encode()
-    hdrs = {"Host": f"127.0.0.1:{srv.admin_port}"}
-    hdrs.update(headers or {})
-    try:
-        conn.request(method, path, body=data, headers=hdrs)
-        r = conn.getresponse()
-        raw = r.read()
-        try:
-            doc = json.loads(raw) if raw else None
-        except ValueError:
-            doc = None
-        return r.status, r.headers, raw, doc
-    finally:
-        conn.close()
+    r = admin_request(srv, method, path, body=body, headers=headers, via="https", token="",
+                      timeout=15, raw_body=raw_body)
+    return r.status, r.headers, r.body, r.json
 
 
 def login(srv, token=None):

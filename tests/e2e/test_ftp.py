@@ -34,7 +34,7 @@ import pytest
 
 from conftest import (AdminServer, adm, adm_input, adm_ok, assert_no_sanitizer_report, infoadm_path,
                       sanitizer_env, serving, client_ctx)
-from rawhttp import wait_for
+from rawhttp import SockClient, wait_for
 
 # -- the tree ------------------------------------------------------------------
 
@@ -181,7 +181,7 @@ def code(reply):
     return int(reply[:3])
 
 
-class Ctl:
+class Ctl(SockClient):
     """One control connection that reads whole replies (multi-line ones
     included) as the exact bytes received, and counts every byte moved on it
     and on its data connections."""
@@ -306,17 +306,6 @@ class Ctl:
         self.close()
         return r
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def read_all(sock, timeout=60.0, what="the data connection"):

@@ -30,7 +30,7 @@ import uuid
 
 import pytest
 
-from conftest import AdminServer, admin_request, adm, adm_ok, serving
+from conftest import AdminServer, admin_request, adm, adm_ok, gopher_get, serving
 from rawhttp import RawConn, build_request, request, wait_for
 
 DAY = 86400
@@ -73,15 +73,6 @@ def wait_rows(srv, query, n, what):
     """Entries reach the database within a second or so (worker hand-over, one batch)."""
     return wait_for(lambda: (lambda es: es if len(es) >= n else None)(entries(srv, query)),
                     timeout=8, interval=0.1, what=what)
-
-
-def gopher(port, selector):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        c.sendall(selector + b"\r\n")
-        data = b""
-        while chunk := c.recv(65536):
-            data += chunk
-    return data
 
 
 def get_from(port, path, source="127.0.0.1", headers=()):
@@ -313,8 +304,8 @@ def test_ftp_and_gopher_entries_land(srv):
         with pytest.raises(ftplib.error_perm):
             f.retrbinary(f"RETR nope-{TAG}.txt", got.append)
     gport = srv.listener_of("gopher")["port"]
-    assert gopher(gport, b"/hello.txt") == HELLO + b".\r\n"
-    gopher(gport, f"/gone-{TAG}".encode())
+    assert gopher_get(gport, b"/hello.txt") == HELLO + b".\r\n"
+    gopher_get(gport, f"/gone-{TAG}".encode())
     ftp = wait_rows(srv, "service=ftp&path=/hello.txt", 1, "the FTP download in the log")
     e = ftp[0]
     assert (e["service"], e["site"], e["method"], e["status"], e["protocol"]) == (

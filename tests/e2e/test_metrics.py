@@ -12,12 +12,11 @@ import ftplib
 import os
 import re
 import shutil
-import socket
 import subprocess
 
 import pytest
 
-from conftest import AdminServer, admin_request, serving
+from conftest import AdminServer, admin_request, gopher_get, serving
 from rawhttp import request, wait_for
 
 HELLO = b"Hello, metrics!\n"
@@ -113,15 +112,6 @@ def srv(tmp_path_factory, infosrv_bin):
     yield from serving(s, setup)
 
 
-def gopher(port, selector):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        c.sendall(selector + b"\r\n")
-        data = b""
-        while chunk := c.recv(65536):
-            data += chunk
-    return data
-
-
 def stats(srv):
     r = admin_request(srv, "GET", "/api/v1/stats")
     assert r.status == 200, r
@@ -142,8 +132,8 @@ def traffic(srv):
         f.retrbinary("RETR hello.txt", got.append)
         assert b"".join(got) == HELLO
     gport = srv.listener_of("gopher")["port"]
-    assert b"hello.txt" in gopher(gport, b"")
-    assert gopher(gport, b"/hello.txt") == HELLO + b".\r\n"  # a text item ends with "."
+    assert b"hello.txt" in gopher_get(gport, b"")
+    assert gopher_get(gport, b"/hello.txt") == HELLO + b".\r\n"  # a text item ends with "."
 
     def settled():
         s = stats(srv)
