@@ -19,17 +19,17 @@ console errors.
 
 import http.client
 import os
-import shutil
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 WEB = os.path.join(REPO, "web")
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+import browser  # noqa: E402  (tests/e2e/browser.py: the console tests' Chromium)
 ROWS = ["console login", "console overview", "console banner", "console sheet",
         "console stop/start", "console sessions", "console statistics", "console history",
         "console errors"]
@@ -38,17 +38,6 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".png": "image/png", ".json": "application/json"}
 PASS_HEADERS = ("authorization", "content-type", "if-match", "x-csrf-token", "cookie",
                 "last-event-id", "accept")
-
-
-def missing_tools():
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        return "no %s or %s (make deps-test installs chromium and chromium-driver)" % (
-            CHROMIUM, CHROMEDRIVER)
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "no python3-selenium (make deps-test installs it)"
-    return None
 
 
 class ConsoleProxy:
@@ -154,38 +143,16 @@ class ConsoleProxy:
 
 
 class Console:
-    """One headless Chromium on the proxy's origin."""
+    """One headless Chromium on the proxy's origin (tests/e2e/browser.py's)."""
 
-    def __init__(self, tmp):
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = CHROMIUM
-        for a in ("--headless=new", "--no-sandbox", "--ignore-certificate-errors",
-                  "--window-size=1280,800", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--user-data-dir=" + os.path.join(tmp, "chromium")):
-            opts.add_argument(a)
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        self.d = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-        self.d.set_page_load_timeout(20)
+    def __init__(self):
+        self.d = browser.start()
 
     def wait(self, what, cond, timeout=10.0):
-        end = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < end:
-            try:
-                v = cond()
-                if v:
-                    return v
-            except Exception as e:  # noqa: BLE001 - a page still drawing
-                last = e
-            time.sleep(0.1)
-        raise AssertionError("%s (after %.0f s%s)" % (what, timeout,
-                                                       ", last: %s" % last if last else ""))
+        return browser.wait_for(what, cond, timeout=timeout, interval=0.1)
 
     def css(self, sel):
-        from selenium.webdriver.common.by import By
-        return self.d.find_elements(By.CSS_SELECTOR, sel)
+        return browser.css(self.d, sel)
 
     def text(self, sel):
         els = self.css(sel)
@@ -195,7 +162,7 @@ class Console:
         self.d.execute_script("location.hash = arguments[0]", hash_)
 
     def severe(self):
-        return [e for e in self.d.get_log("browser") if e.get("level") == "SEVERE"]
+        return browser.severe(browser.console_log(self.d))
 
     def close(self):
         try:
@@ -207,7 +174,7 @@ class Console:
 def run_console(daemon, tmp, api_call, expect, Fail, Refused):
     """The console rows against DAEMON (started): {row: (cell, detail)}."""
     results = {}
-    why = missing_tools()
+    why = browser.missing()
     if why:
         return {r: ("skipped", why) for r in ROWS}
     os.makedirs(tmp, exist_ok=True)
@@ -227,7 +194,7 @@ def run_console(daemon, tmp, api_call, expect, Fail, Refused):
 
     try:
         proxy = ConsoleProxy(tmp, daemon.admin)
-        console = Console(tmp)
+        console = Console()
         c = console
         base = "https://127.0.0.1:%d/" % proxy.port
 
@@ -325,5 +292,4 @@ def run_console(daemon, tmp, api_call, expect, Fail, Refused):
             console.close()
         if proxy is not None:
             proxy.close()
-        shutil.rmtree(os.path.join(tmp, "chromium"), ignore_errors=True)
     return results
