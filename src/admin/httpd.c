@@ -642,6 +642,15 @@ static bool is_read(const struct http1_req *req)
     return req->method == HTTP_M_GET || req->method == HTTP_M_HEAD;
 }
 
+/* The request carries session S's CSRF token (compared in constant time). */
+static bool csrf_ok(const struct http1_req *req, const struct login *s)
+{
+    const struct http_header *h = http1_find_header(req, "X-CSRF-Token");
+
+    return h != NULL && h->value.n == LOGIN_ID_HEX - 1 &&
+           sodium_memcmp(h->value.p, s->csrf, LOGIN_ID_HEX - 1) == 0;
+}
+
 static bool too_many_failures(const struct aconn *c, struct api_response *rs)
 {
     unsigned retry;
@@ -684,10 +693,7 @@ static bool authenticate(struct job *j, char *identity, size_t cap, enum role *r
     if (h == NULL) {
         login_cookie_id(req->cookie.p, req->cookie.n, sid);
         if (sid[0] && login_find(A.mb, sid, &s)) {
-            h = http1_find_header(req, "X-CSRF-Token");
-            if (!is_read(req) &&
-                (h == NULL || h->value.n != LOGIN_ID_HEX - 1 ||
-                 sodium_memcmp(h->value.p, s.csrf, LOGIN_ID_HEX - 1) != 0)) {
+            if (!is_read(req) && !csrf_ok(req, &s)) {
                 api_error(rs, 403, "forbidden",
                           "missing or wrong CSRF token (X-CSRF-Token) for a console session");
                 return false;
@@ -747,9 +753,7 @@ static void login_route(struct job *j, const char *path, struct api_response *rs
             return;
         }
         if (sid[0] && login_find(A.mb, sid, &s)) {
-            const struct http_header *h = http1_find_header(&j->req, "X-CSRF-Token");
-            if (h == NULL || h->value.n != LOGIN_ID_HEX - 1 ||
-                sodium_memcmp(h->value.p, s.csrf, LOGIN_ID_HEX - 1) != 0) {
+            if (!csrf_ok(&j->req, &s)) {
                 api_error(rs, 403, "forbidden", "missing or wrong CSRF token (X-CSRF-Token)");
                 return;
             }
